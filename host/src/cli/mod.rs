@@ -1,0 +1,54 @@
+//! The command line: one subcommand group per concern.
+
+mod secrets;
+mod skill;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tgw",
+    version,
+    about = "Trust Gateway: agents propose, the gateway decides, executors verify."
+)]
+pub struct Cli {
+    /// Where the gateway keeps its state (keys, secrets, compile cache).
+    #[arg(long, env = "TGW_DATA_DIR", global = true, default_value_os_t = tgw::paths::default_data_dir())]
+    data_dir: PathBuf,
+
+    /// The folder of skill folders (each with a skill.toml).
+    #[arg(long, env = "TGW_SKILLS_DIR", global = true, default_value = "skills")]
+    skills_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect and try skills (for skill authors).
+    #[command(subcommand)]
+    Skill(skill::SkillCommand),
+    /// Set the secrets that the host injects into a skill's HTTP requests.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
+}
+
+/// Paths every command may need.
+pub struct Context {
+    pub data_dir: PathBuf,
+    pub skills_dir: PathBuf,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let context = Context {
+        data_dir: cli.data_dir,
+        skills_dir: cli.skills_dir,
+    };
+    match cli.command {
+        Command::Skill(command) => skill::run(&context, command).await,
+        Command::Secrets(command) => secrets::run(&context, command),
+    }
+}

@@ -1,0 +1,133 @@
+//! `tgw skill ...`: list skills, show their tools, run one call locally.
+
+use clap::Subcommand;
+use tgw::registry::{self, Skill};
+use tgw::runtime::{CallOutcome, Runtime};
+use tgw::secrets::SecretStore;
+
+use super::Context;
+
+#[derive(Subcommand)]
+pub enum SkillCommand {
+    /// List the skills in the skills folder, and any bad manifests.
+    List,
+    /// Print a skill's tools with their risk and input schema.
+    Tools { skill: String },
+    /// Run one tool call in the sandbox, locally, for development.
+    ///
+    /// This is a skill author's tool: it applies the skill's sandbox
+    /// (directories, hosts, secrets, fuel, memory and time limits) but no
+    /// policy, no approval and no execution grant. Agents never reach it.
+    Call {
+        skill: String,
+        tool: String,
+        /// The arguments, a JSON object.
+        #[arg(default_value = "{}")]
+        args: String,
+    },
+}
+
+pub async fn run(context: &Context, command: SkillCommand) -> anyhow::Result<()> {
+    match command {
+        SkillCommand::List => list(context),
+        SkillCommand::Tools { skill } => tools(context, &skill).await,
+        SkillCommand::Call { skill, tool, args } => call(context, &skill, &tool, &args).await,
+    }
+}
+
+fn list(context: &Context) -> anyhow::Result<()> {
+    let (skills, errors) = registry::load_all(&context.skills_dir)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", context.skills_dir.display()))?;
+    if skills.is_empty() && errors.is_empty() {
+        println!(
+            "No skills in {}. A skill is a folder with a skill.toml.",
+            context.skills_dir.display()
+        );
+    }
+    for skill in &skills {
+        let built = if skill.component_path().exists() {
+            ""
+        } else {
+            "  (component not built)"
+        };
+        println!(
+            "{:<16} {:<8} {}{built}",
+            skill.name(),
+            skill.manifest.version,
+            skill.dir.display()
+        );
+    }
+    for error in &errors {
+        eprintln!("bad manifest: {error}");
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} skill manifest(s) could not be used", errors.len())
+    }
+}
+
+fn runtime(context: &Context) -> anyhow::Result<Runtime> {
+    Runtime::new(Some(&context.data_dir.join("cache").join("components")))
+}
+
+fn print_guest_output<T>(outcome: &CallOutcome<T>) {
+    for (stream, text) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
+        if !text.is_empty() {
+            eprintln!("--- component {stream} ---\n{}", text.trim_end());
+        }
+    }
+}
+
+fn load(context: &Context, name: &str) -> anyhow::Result<(Skill, Runtime)> {
+    let skill = registry::find(&context.skills_dir, name)?;
+    Ok((skill, runtime(context)?))
+}
+
+async fn tools(context: &Context, name: &str) -> anyhow::Result<()> {
+    let (skill, runtime) = load(context, name)?;
+    let component = runtime.load_file(&skill.component_path())?;
+    let spec = skill.sandbox(&SecretStore::new(&context.data_dir));
+    let outcome = runtime.tools(&component, &spec).await;
+    print_guest_output(&outcome);
+    println!(
+        "{} {} ({})",
+        skill.name(),
+        skill.manifest.version,
+        component.digest
+    );
+    for tool in outcome.result? {
+        let risk = serde_json::to_value(tool.risk)?;
+        println!(
+            "\n{}.{}  [{}]\n  {}",
+            skill.name(),
+            tool.name,
+            risk.as_str().unwrap_or_default(),
+            tool.description
+        );
+        println!(
+            "  input schema: {}",
+            serde_json::to_string_pretty(&tool.input_schema)?.replace('\n', "\n  ")
+        );
+    }
+    Ok(())
+}
+
+async fn call(context: &Context, name: &str, tool: &str, args: &str) -> anyhow::Result<()> {
+    let parsed: serde_json::Value = serde_json::from_str(args)
+        .map_err(|e| anyhow::anyhow!("the arguments are not JSON: {e}"))?;
+    if !parsed.is_object() {
+        anyhow::bail!("the arguments must be a JSON object, like '{{\"path\": \"hello.txt\"}}'");
+    }
+    let (skill, runtime) = load(context, name)?;
+    let component = runtime.load_file(&skill.component_path())?;
+    let spec = skill.sandbox(&SecretStore::new(&context.data_dir));
+    let outcome = runtime.invoke(&component, &spec, tool, args).await;
+    print_guest_output(&outcome);
+    let output = outcome.result?;
+    match serde_json::from_str::<serde_json::Value>(&output) {
+        Ok(json) => println!("{}", serde_json::to_string_pretty(&json)?),
+        Err(_) => println!("{output}"),
+    }
+    Ok(())
+}

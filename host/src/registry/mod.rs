@@ -1,0 +1,130 @@
+//! Skills on disk: a folder with `skill.toml` and its component. (The
+//! published registry of step 4 stores the same folders.)
+
+mod manifest;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use manifest::{DirAccess, Manifest, ManifestError, is_secret_name};
+
+use crate::runtime::{Limits, OutboundPolicy, Preopen, SandboxSpec, SecretHeader};
+use crate::secrets::SecretStore;
+
+pub const MANIFEST_FILE: &str = "skill.toml";
+
+#[derive(Debug)]
+pub struct Skill {
+    pub manifest: Manifest,
+    /// The folder holding `skill.toml`.
+    pub dir: PathBuf,
+}
+
+impl Skill {
+    /// Reads `<dir>/skill.toml`.
+    pub fn load(dir: &Path) -> Result<Skill, ManifestError> {
+        let file = dir.join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&file).map_err(|e| ManifestError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        let manifest = Manifest::parse(&file, &text)?;
+        Ok(Skill {
+            manifest,
+            dir: dir.to_owned(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    pub fn component_path(&self) -> PathBuf {
+        self.dir.join(&self.manifest.component)
+    }
+
+    /// The sandbox of this skill's calls, with its secrets from `secrets`.
+    pub fn sandbox(&self, secrets: &SecretStore) -> SandboxSpec {
+        let caps = &self.manifest.capabilities;
+        let dirs = caps
+            .dirs
+            .iter()
+            .map(|d| Preopen {
+                host: self.dir.join(&d.host),
+                guest: d.guest.clone(),
+                writable: d.access == DirAccess::ReadWrite,
+            })
+            .collect();
+        let secret_headers = self
+            .manifest
+            .secrets
+            .iter()
+            .map(|decl| SecretHeader {
+                host: decl.inject.host.get_ref().to_ascii_lowercase(),
+                header: http::HeaderName::from_bytes(decl.inject.header.as_bytes())
+                    .expect("checked when the manifest was parsed"),
+                value: secrets.header_value(self.name(), &decl.name, &decl.inject.format),
+            })
+            .collect();
+        SandboxSpec {
+            dirs,
+            outbound: OutboundPolicy {
+                allow: self.manifest.http_targets().cloned().collect(),
+                secrets: secret_headers,
+            }
+            .into(),
+            config: self
+                .manifest
+                .config
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            limits: Limits {
+                fuel: caps.fuel,
+                memory_bytes: caps.memory_mib << 20,
+                timeout: Duration::from_millis(caps.timeout_ms),
+                ..Limits::default()
+            },
+        }
+    }
+}
+
+/// Every skill folder under `skills_dir` (each subfolder with a
+/// `skill.toml`), and the manifests that could not be used.
+pub fn load_all(skills_dir: &Path) -> std::io::Result<(Vec<Skill>, Vec<ManifestError>)> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(skills_dir)?
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|dir| dir.join(MANIFEST_FILE).is_file())
+        .collect();
+    dirs.sort();
+    let (mut skills, mut errors) = (Vec::new(), Vec::new());
+    for dir in dirs {
+        match Skill::load(&dir) {
+            Ok(skill) => skills.push(skill),
+            Err(e) => errors.push(e),
+        }
+    }
+    Ok((skills, errors))
+}
+
+/// The skill named `name` under `skills_dir`.
+pub fn find(skills_dir: &Path, name: &str) -> anyhow::Result<Skill> {
+    let (skills, errors) = load_all(skills_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the skills folder {}: {e}",
+            skills_dir.display()
+        )
+    })?;
+    if let Some(skill) = skills.into_iter().find(|s| s.name() == name) {
+        return Ok(skill);
+    }
+    if let Some(error) = errors
+        .iter()
+        .find(|e| e.file.parent().and_then(|d| d.file_name()) == Some(name.as_ref()))
+    {
+        anyhow::bail!("skill {name} has a bad manifest: {error}");
+    }
+    anyhow::bail!("no skill named {name} in {}", skills_dir.display())
+}

@@ -1,0 +1,303 @@
+//! The sandboxed WebAssembly runtime: one engine, components compiled once
+//! (and cached on disk), a fresh store per call with fuel, an epoch
+//! deadline, a memory cap, captured logs, only the manifest's directories
+//! and only the manifest's HTTP hosts.
+
+mod cache;
+mod engine;
+mod error;
+mod http;
+mod log;
+mod net;
+mod sandbox;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, Trap};
+
+pub use self::engine::{EPOCH_TICK, MAX_CONCURRENT_CALLS, MAX_MEMORY_BYTES};
+pub use self::error::{CallError, LoadError, ToolFailure};
+pub use self::http::{HttpTarget, OutboundPolicy, SecretHeader};
+pub use self::sandbox::{Limits, Preopen, SandboxSpec};
+
+use self::bindings::tgw::skill::types as wit;
+use self::cache::CompileCache;
+use self::engine::EpochTicker;
+use self::sandbox::{CallState, CallTrace};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "tgw:skill/skill@0.1.0",
+        exports: { default: async },
+    });
+}
+
+/// How much harm a tool's call can do (`tgw:skill/types.risk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    Read,
+    Write,
+    Destructive,
+}
+
+/// One tool as its component describes it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub description: String,
+    pub input_schema: serde_json::Value,
+    pub risk: Risk,
+}
+
+/// A compiled skill component, ready to instantiate.
+pub struct LoadedComponent {
+    /// `sha256:<hex>` of the component bytes.
+    pub digest: String,
+    /// Whether this load came from the on-disk compile cache.
+    pub from_cache: bool,
+    pre: bindings::SkillPre<CallState>,
+}
+
+/// The result of a finished call, with what the guest printed.
+#[derive(Debug)]
+pub struct CallOutcome<T> {
+    pub result: Result<T, CallError>,
+    pub stdout: String,
+    pub stderr: String,
+    pub fuel_used: u64,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache: Option<CompileCache>,
+    loaded: Mutex<HashMap<String, Arc<LoadedComponent>>>,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// A runtime whose compiled components are cached under `cache_dir`
+    /// (none: compile every time the process starts).
+    pub fn new(cache_dir: Option<&Path>) -> anyhow::Result<Self> {
+        let engine = engine::new_engine()?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        wasmtime_wasi_config::add_to_linker(&mut linker, |state: &mut CallState| {
+            wasmtime_wasi_config::WasiConfig::from(&state.config)
+        })?;
+        let cache = match cache_dir {
+            Some(dir) => Some(CompileCache::open(dir, &engine)?),
+            None => None,
+        };
+        let ticker = EpochTicker::start(&engine);
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            loaded: Mutex::default(),
+            _ticker: ticker,
+        })
+    }
+
+    pub fn load_file(&self, path: &Path) -> Result<Arc<LoadedComponent>, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        self.load_bytes(&path.display().to_string(), &bytes)
+    }
+
+    /// Compiles (or fetches from the caches) a component; `name` is only
+    /// for error messages.
+    pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Arc<LoadedComponent>, LoadError> {
+        let digest_hex = hex::encode(Sha256::digest(bytes));
+        let digest = format!("sha256:{digest_hex}");
+        if let Some(loaded) = self.loaded.lock().unwrap().get(&digest) {
+            return Ok(loaded.clone());
+        }
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.get(&self.engine, &digest_hex));
+        let from_cache = cached.is_some();
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component =
+                    Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
+                        path: name.into(),
+                        reason: format!("{e:#}"),
+                    })?;
+                if let Some(cache) = &self.cache {
+                    cache.put(&digest_hex, &component);
+                }
+                component
+            }
+        };
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(bindings::SkillPre::new)
+            .map_err(|e| LoadError::Link {
+                path: name.into(),
+                reason: format!("{e:#}"),
+            })?;
+        let loaded = Arc::new(LoadedComponent {
+            digest: digest.clone(),
+            from_cache,
+            pre,
+        });
+        self.loaded.lock().unwrap().insert(digest, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The tools a component offers, read in its sandbox.
+    pub async fn tools(
+        &self,
+        component: &LoadedComponent,
+        spec: &SandboxSpec,
+    ) -> CallOutcome<Vec<ToolInfo>> {
+        self.run(component, spec, async |skill, store| {
+            let tools = skill.tgw_skill_tool_provider().call_tools(store).await?;
+            Ok(tools
+                .into_iter()
+                .map(tool_info)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ToolFailure::Failed))
+        })
+        .await
+    }
+
+    /// Runs `tool` with `args_json` in a fresh sandbox.
+    pub async fn invoke(
+        &self,
+        component: &LoadedComponent,
+        spec: &SandboxSpec,
+        tool: &str,
+        args_json: &str,
+    ) -> CallOutcome<String> {
+        self.run(component, spec, async |skill, store| {
+            let result = skill
+                .tgw_skill_tool_provider()
+                .call_invoke(store, tool, args_json)
+                .await?;
+            Ok(result.map_err(|e| match e {
+                wit::ToolError::UnknownTool(m) => ToolFailure::UnknownTool(m),
+                wit::ToolError::InvalidArgs(m) => ToolFailure::InvalidArgs(m),
+                wit::ToolError::Failed(m) => ToolFailure::Failed(m),
+            }))
+        })
+        .await
+    }
+
+    /// Instantiates `component` in a new store limited by `spec`, runs
+    /// `body`, and turns every way it can fail into a [`CallError`].
+    async fn run<T>(
+        &self,
+        component: &LoadedComponent,
+        spec: &SandboxSpec,
+        body: impl AsyncFnOnce(
+            &bindings::Skill,
+            &mut Store<CallState>,
+        ) -> wasmtime::Result<Result<T, ToolFailure>>,
+    ) -> CallOutcome<T> {
+        let (state, trace) = match CallState::new(spec) {
+            Ok(pair) => pair,
+            Err(e) => {
+                return CallOutcome {
+                    result: Err(e),
+                    stdout: String::new(),
+                    stderr: String::new(),
+                    fuel_used: 0,
+                };
+            }
+        };
+        let limits = spec.limits;
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        store
+            .set_fuel(limits.fuel)
+            .expect("fuel is enabled on the engine");
+        // Let other tasks run while a long call computes.
+        store
+            .fuel_async_yield_interval(Some(10_000_000))
+            .expect("fuel is enabled on the engine");
+        store.set_epoch_deadline(engine::deadline_ticks(limits.timeout));
+        store.epoch_deadline_trap();
+
+        let call = async {
+            let skill = component.pre.instantiate_async(&mut store).await?;
+            body(&skill, &mut store).await
+        };
+        // The epoch deadline stops guest code; this stops a guest that is
+        // waiting on the host (a slow HTTP response) at the same deadline.
+        let raw = match tokio::time::timeout(limits.timeout, call).await {
+            Ok(raw) => raw,
+            Err(_) => Err(Trap::Interrupt.into()),
+        };
+        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let result = classify(raw, store.data(), &trace, &limits);
+        let outcome = CallOutcome {
+            result,
+            stdout: trace.stdout.text(),
+            stderr: trace.stderr.text(),
+            fuel_used,
+        };
+        if !outcome.stdout.is_empty() || !outcome.stderr.is_empty() {
+            tracing::debug!(target: "tgw::guest", component = %component.digest, stdout = %outcome.stdout, stderr = %outcome.stderr);
+        }
+        outcome
+    }
+}
+
+/// Maps a call's raw result to what the caller is told. Sandbox limits come
+/// first: a guest that trips one gets that limit as the reason, whatever it
+/// returned or trapped with afterwards.
+fn classify<T>(
+    raw: wasmtime::Result<Result<T, ToolFailure>>,
+    state: &CallState,
+    trace: &CallTrace,
+    limits: &Limits,
+) -> Result<T, CallError> {
+    let refusal = trace.refusals.lock().unwrap().first().cloned();
+    match raw {
+        Err(_) if state.memory.hit => Err(CallError::MemoryLimit {
+            mib: limits.memory_bytes >> 20,
+        }),
+        Err(e) => Err(match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => CallError::OutOfFuel {
+                budget: limits.fuel,
+            },
+            Some(Trap::Interrupt) => CallError::Timeout {
+                limit: limits.timeout,
+            },
+            _ if refusal.is_some() => CallError::HttpRefused(refusal.unwrap_or_default()),
+            _ => CallError::Trap(format!("{}", e.root_cause())),
+        }),
+        // The tool may have swallowed a refusal; the call still fails.
+        Ok(_) if refusal.is_some() => Err(CallError::HttpRefused(refusal.unwrap_or_default())),
+        Ok(result) => result.map_err(CallError::Tool),
+    }
+}
+
+fn tool_info(tool: wit::Tool) -> Result<ToolInfo, String> {
+    let input_schema = serde_json::from_str(&tool.input_schema)
+        .map_err(|e| format!("tool {}: its input schema is not JSON: {e}", tool.name))?;
+    Ok(ToolInfo {
+        name: tool.name,
+        description: tool.description,
+        input_schema,
+        risk: match tool.risk {
+            wit::Risk::Read => Risk::Read,
+            wit::Risk::Write => Risk::Write,
+            wit::Risk::Destructive => Risk::Destructive,
+        },
+    })
+}
