@@ -141,7 +141,37 @@ fn guest_target_dir(root: &Path) -> PathBuf {
     }
 }
 
+/// A new clone may lack the wasm target: machines here run with
+/// `RUSTUP_AUTO_INSTALL=0`, so `rust-toolchain.toml`'s `targets` are not
+/// installed by themselves. Add the wasm target once, with a warning.
+fn ensure_target_installed() {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match installed {
+        Ok(output)
+            if String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .any(|t| t.trim() == TARGET) => {}
+        Ok(_) => {
+            println!(
+                "cargo:warning=installing the {TARGET} Rust target (rustup target add {TARGET})"
+            );
+            let status = Command::new("rustup")
+                .args(["target", "add", TARGET])
+                .status();
+            if !matches!(status, Ok(s) if s.success()) {
+                panic!("the {TARGET} target is missing and `rustup target add {TARGET}` failed");
+            }
+        }
+        // No rustup (a distribution's Rust): the build below says what is
+        // missing if the target is.
+        Err(_) => {}
+    }
+}
+
 fn build(root: &Path, target_dir: &Path, guests: &[Guest]) {
+    ensure_target_installed();
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
@@ -159,16 +189,6 @@ fn build(root: &Path, target_dir: &Path, guests: &[Guest]) {
         .status()
         .expect("running cargo for the guest components");
     if !status.success() {
-        let installed = Command::new("rustup")
-            .args(["target", "list", "--installed"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains(TARGET))
-            .unwrap_or(true);
-        if !installed {
-            panic!(
-                "the {TARGET} target is not installed: run `rustup target add {TARGET}` (the README's test command does this)"
-            );
-        }
         panic!("building the guest components failed (see the cargo output above)");
     }
 }

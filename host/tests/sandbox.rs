@@ -19,8 +19,14 @@ async fn an_infinite_loop_runs_out_of_fuel() {
     spec.limits.timeout = Duration::from_secs(120);
     let outcome = call(&runtime, GUEST_HOSTILE, &spec, "spin", json!({})).await;
     let error = outcome.result.unwrap_err();
-    assert!(matches!(error, CallError::OutOfFuel { budget: 50_000_000 }), "{error:?}");
-    assert_eq!(error.to_string(), "out of fuel after 50000000: the tool used its whole compute budget");
+    assert!(
+        matches!(error, CallError::OutOfFuel { budget: 50_000_000 }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "out of fuel after 50000000: the tool used its whole compute budget"
+    );
     assert_still_serving(&runtime).await;
 }
 
@@ -43,8 +49,18 @@ async fn a_guest_waiting_on_a_slow_host_times_out() {
     let runtime = runtime();
     let mut spec = with_http(spec(), &[&server.allow_entry()]);
     spec.limits.timeout = Duration::from_millis(500);
-    let outcome = call(&runtime, GUEST_HOSTILE, &spec, "http_get", json!({"url": server.url("/slow")})).await;
-    assert_eq!(outcome.result.unwrap_err().to_string(), "timed out after 500 ms");
+    let outcome = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &spec,
+        "http_get",
+        json!({"url": server.url("/slow")}),
+    )
+    .await;
+    assert_eq!(
+        outcome.result.unwrap_err().to_string(),
+        "timed out after 500 ms"
+    );
     assert_still_serving(&runtime).await;
 }
 
@@ -55,7 +71,10 @@ async fn a_memory_bomb_hits_the_memory_cap() {
     spec.limits.memory_bytes = 32 << 20;
     let outcome = call(&runtime, GUEST_HOSTILE, &spec, "hog_memory", json!({})).await;
     let error = outcome.result.unwrap_err();
-    assert!(matches!(error, CallError::MemoryLimit { mib: 32 }), "{error:?}");
+    assert!(
+        matches!(error, CallError::MemoryLimit { mib: 32 }),
+        "{error:?}"
+    );
     assert_eq!(error.to_string(), "memory limit 32 MiB exceeded");
     assert_still_serving(&runtime).await;
 }
@@ -74,24 +93,40 @@ const READ_ONLY_TEXT: &str = "read-only original";
 
 fn folders() -> Folders {
     let root = tempfile::tempdir().unwrap();
-    let (rw, ro, outside) = (root.path().join("rw"), root.path().join("ro"), root.path().join("outside"));
+    let (rw, ro, outside) = (
+        root.path().join("rw"),
+        root.path().join("ro"),
+        root.path().join("outside"),
+    );
     for dir in [&rw, &ro, &outside] {
         fs::create_dir(dir).unwrap();
     }
     fs::write(outside.join("secret.txt"), OUTSIDE_TEXT).unwrap();
     fs::write(ro.join("kept.txt"), READ_ONLY_TEXT).unwrap();
-    Folders { _root: root, rw, ro, outside }
+    Folders {
+        _root: root,
+        rw,
+        ro,
+        outside,
+    }
 }
 
 fn fs_spec(f: &Folders) -> tgw::runtime::SandboxSpec {
-    with_dir(with_dir(spec(), &f.rw, "/sandbox", true), &f.ro, "/ro", false)
+    with_dir(
+        with_dir(spec(), &f.rw, "/sandbox", true),
+        &f.ro,
+        "/ro",
+        false,
+    )
 }
 
 /// The call must fail as a tool error (the guest saw an I/O error) and
 /// must not have read the outside file.
 fn assert_denied_read(outcome: &tgw::runtime::CallOutcome<String>) {
     match &outcome.result {
-        Err(CallError::Tool(ToolFailure::Failed(message))) => assert!(!message.contains(OUTSIDE_TEXT)),
+        Err(CallError::Tool(ToolFailure::Failed(message))) => {
+            assert!(!message.contains(OUTSIDE_TEXT))
+        }
         other => panic!("expected the read to fail, got {other:?}"),
     }
 }
@@ -108,13 +143,27 @@ async fn dot_dot_and_absolute_paths_do_not_leave_the_preopen() {
         secret.display().to_string(),
         "/etc/passwd".to_owned(),
     ] {
-        let outcome = call(&runtime, GUEST_HOSTILE, &fs_spec(&f), "read", json!({"path": path})).await;
+        let outcome = call(
+            &runtime,
+            GUEST_HOSTILE,
+            &fs_spec(&f),
+            "read",
+            json!({"path": path}),
+        )
+        .await;
         assert_denied_read(&outcome);
         assert_still_serving(&runtime).await;
     }
     // The preopen itself works, so the refusals above are not an accident.
     fs::write(f.rw.join("inside.txt"), "inside").unwrap();
-    let outcome = call(&runtime, GUEST_HOSTILE, &fs_spec(&f), "read", json!({"path": "/sandbox/inside.txt"})).await;
+    let outcome = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &fs_spec(&f),
+        "read",
+        json!({"path": "/sandbox/inside.txt"}),
+    )
+    .await;
     assert_eq!(outcome.result.unwrap(), "inside");
 }
 
@@ -123,9 +172,18 @@ async fn a_symlink_planted_in_a_writable_preopen_cannot_point_out() {
     let f = folders();
     let runtime = runtime();
     let absolute = f.outside.join("secret.txt").display().to_string();
-    for (link, target) in [("/sandbox/abs", absolute.as_str()), ("/sandbox/rel", "../outside/secret.txt")] {
-        let outcome =
-            call(&runtime, GUEST_HOSTILE, &fs_spec(&f), "symlink_read", json!({"path": link, "target": target})).await;
+    for (link, target) in [
+        ("/sandbox/abs", absolute.as_str()),
+        ("/sandbox/rel", "../outside/secret.txt"),
+    ] {
+        let outcome = call(
+            &runtime,
+            GUEST_HOSTILE,
+            &fs_spec(&f),
+            "symlink_read",
+            json!({"path": link, "target": target}),
+        )
+        .await;
         assert_denied_read(&outcome);
         assert_still_serving(&runtime).await;
     }
@@ -135,17 +193,58 @@ async fn a_symlink_planted_in_a_writable_preopen_cannot_point_out() {
 async fn a_read_only_preopen_cannot_be_written_or_truncated() {
     let f = folders();
     let runtime = runtime();
-    let write = call(&runtime, GUEST_HOSTILE, &fs_spec(&f), "write", json!({"path": "/ro/new.txt", "content": "x"})).await;
-    assert!(matches!(write.result, Err(CallError::Tool(ToolFailure::Failed(_)))), "{:?}", write.result);
+    let write = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &fs_spec(&f),
+        "write",
+        json!({"path": "/ro/new.txt", "content": "x"}),
+    )
+    .await;
+    assert!(
+        matches!(write.result, Err(CallError::Tool(ToolFailure::Failed(_)))),
+        "{:?}",
+        write.result
+    );
     assert!(!f.ro.join("new.txt").exists());
-    let overwrite =
-        call(&runtime, GUEST_HOSTILE, &fs_spec(&f), "write", json!({"path": "/ro/kept.txt", "content": "x"})).await;
+    let overwrite = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &fs_spec(&f),
+        "write",
+        json!({"path": "/ro/kept.txt", "content": "x"}),
+    )
+    .await;
     assert!(overwrite.result.is_err());
-    let truncate = call(&runtime, GUEST_HOSTILE, &fs_spec(&f), "truncate", json!({"path": "/ro/kept.txt"})).await;
-    assert!(matches!(truncate.result, Err(CallError::Tool(ToolFailure::Failed(_)))), "{:?}", truncate.result);
-    assert_eq!(fs::read_to_string(f.ro.join("kept.txt")).unwrap(), READ_ONLY_TEXT);
+    let truncate = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &fs_spec(&f),
+        "truncate",
+        json!({"path": "/ro/kept.txt"}),
+    )
+    .await;
+    assert!(
+        matches!(
+            truncate.result,
+            Err(CallError::Tool(ToolFailure::Failed(_)))
+        ),
+        "{:?}",
+        truncate.result
+    );
+    assert_eq!(
+        fs::read_to_string(f.ro.join("kept.txt")).unwrap(),
+        READ_ONLY_TEXT
+    );
     // The writable preopen does take writes.
-    let ok = call(&runtime, GUEST_HOSTILE, &fs_spec(&f), "write", json!({"path": "/sandbox/new.txt", "content": "x"})).await;
+    let ok = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &fs_spec(&f),
+        "write",
+        json!({"path": "/sandbox/new.txt", "content": "x"}),
+    )
+    .await;
     assert_eq!(ok.result.unwrap(), "written");
     assert_eq!(fs::read_to_string(f.rw.join("new.txt")).unwrap(), "x");
     assert_still_serving(&runtime).await;
@@ -154,7 +253,14 @@ async fn a_read_only_preopen_cannot_be_written_or_truncated() {
 async fn refused_get(allow: &[&str], url: &str) -> String {
     let runtime = runtime();
     let spec = with_http(spec(), allow);
-    let outcome = call(&runtime, GUEST_HOSTILE, &spec, "http_get", json!({"url": url})).await;
+    let outcome = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &spec,
+        "http_get",
+        json!({"url": url}),
+    )
+    .await;
     let message = match outcome.result {
         Err(CallError::HttpRefused(message)) => message,
         other => panic!("expected {url} to be refused, got {other:?}"),
@@ -167,14 +273,20 @@ async fn refused_get(allow: &[&str], url: &str) -> String {
 async fn http_to_an_unlisted_host_is_refused() {
     let server = start_server("unused").await;
     let message = refused_get(&[&server.allow_entry()], "http://example.org/").await;
-    assert_eq!(message, "http to example.org refused: not in the skill's allowlist");
+    assert_eq!(
+        message,
+        "http to example.org refused: not in the skill's allowlist"
+    );
     assert!(server.seen.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn http_to_an_unlisted_ip_literal_is_refused() {
     let message = refused_get(&["example.com"], "http://93.184.216.34/").await;
-    assert_eq!(message, "http to 93.184.216.34 refused: not in the skill's allowlist");
+    assert_eq!(
+        message,
+        "http to 93.184.216.34 refused: not in the skill's allowlist"
+    );
 }
 
 #[tokio::test]
@@ -182,7 +294,10 @@ async fn http_to_localhost_is_refused() {
     let server = start_server("unused").await;
     let url = format!("http://localhost:{}/hello", server.addr.port());
     let message = refused_get(&["example.com"], &url).await;
-    assert_eq!(message, "http to localhost refused: not in the skill's allowlist");
+    assert_eq!(
+        message,
+        "http to localhost refused: not in the skill's allowlist"
+    );
     assert!(server.seen.lock().unwrap().is_empty());
 }
 
@@ -190,12 +305,21 @@ async fn http_to_localhost_is_refused() {
 async fn a_listed_name_that_resolves_to_loopback_is_refused() {
     // This machine's own name resolves to a loopback or private address;
     // listing the name is not listing that address.
-    let name = std::fs::read_to_string("/etc/hostname").unwrap().trim().to_owned();
+    let name = std::fs::read_to_string("/etc/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
     let server = start_server("unused").await;
     let entry = format!("http://{name}:{}", server.addr.port());
     let message = refused_get(&[&entry], &format!("{entry}/hello")).await;
-    assert!(message.starts_with(&format!("http to {name} refused: it resolves to ")), "{message}");
-    assert!(message.contains("loopback, private or link-local"), "{message}");
+    assert!(
+        message.starts_with(&format!("http to {name} refused: it resolves to ")),
+        "{message}"
+    );
+    assert!(
+        message.contains("loopback, private or link-local"),
+        "{message}"
+    );
     assert!(server.seen.lock().unwrap().is_empty());
 }
 
@@ -215,7 +339,14 @@ async fn an_explicitly_listed_loopback_address_is_reachable() {
     let server = start_server("unused").await;
     let runtime = runtime();
     let spec = with_http(spec(), &[&server.allow_entry()]);
-    let outcome = call(&runtime, GUEST_HOSTILE, &spec, "http_get", json!({"url": server.url("/hello")})).await;
+    let outcome = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &spec,
+        "http_get",
+        json!({"url": server.url("/hello")}),
+    )
+    .await;
     assert_eq!(outcome.result.unwrap(), "200 hello from the test server");
 }
 
@@ -225,21 +356,42 @@ async fn a_redirect_to_an_unlisted_host_is_not_followed() {
     let runtime = runtime();
     let spec = with_http(spec(), &[&server.allow_entry()]);
     // http-fetch follows redirects itself; every hop goes through the hook.
-    let outcome =
-        call(&runtime, tgw::guests::SKILL_HTTP_FETCH, &spec, "get", json!({"url": server.url("/redirect/out")})).await;
+    let outcome = call(
+        &runtime,
+        tgw::guests::SKILL_HTTP_FETCH,
+        &spec,
+        "get",
+        json!({"url": server.url("/redirect/out")}),
+    )
+    .await;
     match outcome.result {
         Err(CallError::HttpRefused(message)) => {
-            assert_eq!(message, "http to unlisted.example refused: not in the skill's allowlist")
+            assert_eq!(
+                message,
+                "http to unlisted.example refused: not in the skill's allowlist"
+            )
         }
         other => panic!("expected the redirect to be refused, got {other:?}"),
     }
-    let paths: Vec<String> = server.seen.lock().unwrap().iter().map(|s| s.path.clone()).collect();
+    let paths: Vec<String> = server
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.path.clone())
+        .collect();
     assert_eq!(paths, ["/redirect/out"]);
     assert_still_serving(&runtime).await;
 
     // A redirect within the allowlist is followed.
-    let outcome =
-        call(&runtime, tgw::guests::SKILL_HTTP_FETCH, &spec, "get", json!({"url": server.url("/redirect/in")})).await;
+    let outcome = call(
+        &runtime,
+        tgw::guests::SKILL_HTTP_FETCH,
+        &spec,
+        "get",
+        json!({"url": server.url("/redirect/in")}),
+    )
+    .await;
     let body: serde_json::Value = serde_json::from_str(&outcome.result.unwrap()).unwrap();
     assert_eq!(body["status"], 200);
     assert_eq!(body["body"], "hello from the test server");
@@ -260,9 +412,22 @@ async fn guest_output_is_captured_with_a_cap() {
     let runtime = runtime();
     let mut spec = spec();
     spec.limits.log_bytes = 1000;
-    let outcome = call(&runtime, GUEST_HOSTILE, &spec, "print", json!({"bytes": 5000})).await;
+    let outcome = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &spec,
+        "print",
+        json!({"bytes": 5000}),
+    )
+    .await;
     assert_eq!(outcome.result.unwrap(), "printed");
     assert!(outcome.stdout.starts_with(&"x".repeat(1000)));
-    assert!(outcome.stdout.ends_with("[4001 more bytes dropped: log cap 1000 bytes]"), "{}", &outcome.stdout[1000..]);
+    assert!(
+        outcome
+            .stdout
+            .ends_with("[4001 more bytes dropped: log cap 1000 bytes]"),
+        "{}",
+        &outcome.stdout[1000..]
+    );
     assert_eq!(outcome.stderr, "to stderr\n");
 }

@@ -26,12 +26,17 @@ pub fn run(context: &Context, command: SecretsCommand) -> anyhow::Result<()> {
     match command {
         SecretsCommand::Set { skill, name } => {
             let skill = registry::find(&context.skills_dir, &skill)?;
-            if !skill.manifest.secrets.iter().any(|s| s.name == name) {
+            if !skill
+                .manifest
+                .secrets
+                .iter()
+                .any(|s| *s.name.get_ref() == name)
+            {
                 let declared: Vec<&str> = skill
                     .manifest
                     .secrets
                     .iter()
-                    .map(|s| s.name.as_str())
+                    .map(|s| s.name.get_ref().as_str())
                     .collect();
                 anyhow::bail!(
                     "skill {} declares no secret {name} (it declares: {})",
@@ -58,7 +63,7 @@ pub fn run(context: &Context, command: SecretsCommand) -> anyhow::Result<()> {
             let skill = registry::find(&context.skills_dir, &skill)?;
             let set = store.names(skill.name());
             for decl in &skill.manifest.secrets {
-                let state = if set.contains(&decl.name) {
+                let state = if set.contains(decl.name.get_ref()) {
                     "set"
                 } else {
                     "NOT SET"

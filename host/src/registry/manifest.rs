@@ -32,6 +32,9 @@ pub struct Manifest {
     pub config: BTreeMap<String, String>,
     #[serde(default)]
     pub secrets: Vec<SecretDecl>,
+    /// Only `wasm` for now; native tools arrive with their own sandbox.
+    #[serde(default, deserialize_with = "kind")]
+    pub kind: SkillKind,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,7 +90,7 @@ pub struct DirGrant {
     pub host: PathBuf,
     /// Where the component sees it: an absolute guest path.
     #[serde(deserialize_with = "guest_path")]
-    pub guest: String,
+    pub guest: Spanned<String>,
     pub access: DirAccess,
 }
 
@@ -122,7 +125,7 @@ pub struct Access {
 #[serde(deny_unknown_fields)]
 pub struct SecretDecl {
     #[serde(deserialize_with = "secret_name")]
-    pub name: String,
+    pub name: Spanned<String>,
     pub inject: Injection,
 }
 
@@ -181,8 +184,31 @@ impl Manifest {
                 message,
             }
         };
-        let manifest: Manifest =
-            toml::from_str(text).map_err(|e| located(e.span(), e.message().trim().to_owned()))?;
+        let parse_error = |e: toml::de::Error| {
+            let mut message = e.message().trim().to_owned();
+            if let (Some(span), "duplicate key") = (e.span(), message.as_str()) {
+                message = format!(
+                    "duplicate key `{}`",
+                    text.get(span).unwrap_or_default().trim()
+                );
+            }
+            located(e.span(), message)
+        };
+        let deserializer = toml::Deserializer::parse(text).map_err(parse_error)?;
+        // serde_path_to_error names the key at fault (`capabilities.fuel`).
+        let manifest: Manifest = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            // Spanned values add a private segment to the path.
+            let path = e
+                .path()
+                .to_string()
+                .replace(".$__serde_spanned_private_value", "");
+            let inner = e.into_inner();
+            let message = inner.message().trim();
+            match path.as_str() {
+                "" | "." => located(inner.span(), message.to_owned()),
+                _ => located(inner.span(), format!("{path}: {message}")),
+            }
+        })?;
 
         let allowed: Vec<&HttpTarget> = manifest
             .capabilities
@@ -203,25 +229,33 @@ impl Manifest {
                     ),
                 ));
             }
-            if manifest.secrets[..i].iter().any(|s| s.name == secret.name) {
+            if manifest.secrets[..i]
+                .iter()
+                .any(|s| s.name.get_ref() == secret.name.get_ref())
+            {
                 return Err(located(
-                    None,
-                    format!("secret {} is declared twice", secret.name),
+                    Some(secret.name.span()),
+                    format!(
+                        "secrets[{i}].name: {} is declared twice",
+                        secret.name.get_ref()
+                    ),
                 ));
             }
         }
-        let mut guests: Vec<&str> = manifest
-            .capabilities
-            .dirs
-            .iter()
-            .map(|d| d.guest.as_str())
-            .collect();
-        guests.sort_unstable();
-        if let Some(twice) = guests.windows(2).find(|w| w[0] == w[1]) {
-            return Err(located(
-                None,
-                format!("capabilities.dirs: guest path {} is given twice", twice[0]),
-            ));
+        let dirs = &manifest.capabilities.dirs;
+        for (i, dir) in dirs.iter().enumerate() {
+            if dirs[..i]
+                .iter()
+                .any(|d| d.guest.get_ref() == dir.guest.get_ref())
+            {
+                return Err(located(
+                    Some(dir.guest.span()),
+                    format!(
+                        "capabilities.dirs[{i}].guest: {} is given twice",
+                        dir.guest.get_ref()
+                    ),
+                ));
+            }
         }
         Ok(manifest)
     }
@@ -248,6 +282,26 @@ fn string_matching<'de, D: Deserializer<'de>>(
         Ok(value)
     } else {
         Err(D::Error::custom(format!("{value:?} is not {what}")))
+    }
+}
+
+/// How a skill runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SkillKind {
+    /// A WebAssembly component in the runtime's sandbox.
+    #[default]
+    Wasm,
+}
+
+fn kind<'de, D: Deserializer<'de>>(d: D) -> Result<SkillKind, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "wasm" => Ok(SkillKind::Wasm),
+        "native" => Err(D::Error::custom(
+            "native skills are not supported yet: a skill is a WebAssembly component (kind = \"wasm\")",
+        )),
+        other => Err(D::Error::custom(format!(
+            "unknown kind {other:?}: use \"wasm\""
+        ))),
     }
 }
 
@@ -283,14 +337,30 @@ fn component_file<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     })
 }
 
-fn guest_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    string_matching(d, "an absolute guest path like /data", |s| {
+fn spanned_matching<'de, D: Deserializer<'de>>(
+    d: D,
+    what: &str,
+    ok: impl Fn(&str) -> bool,
+) -> Result<Spanned<String>, D::Error> {
+    let value = Spanned::<String>::deserialize(d)?;
+    if ok(value.get_ref()) {
+        Ok(value)
+    } else {
+        Err(D::Error::custom(format!(
+            "{:?} is not {what}",
+            value.get_ref()
+        )))
+    }
+}
+
+fn guest_path<'de, D: Deserializer<'de>>(d: D) -> Result<Spanned<String>, D::Error> {
+    spanned_matching(d, "an absolute guest path like /data", |s| {
         s.starts_with('/') && s.len() > 1 && !s.split('/').any(|part| part == ".." || part == ".")
     })
 }
 
-fn secret_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    string_matching(
+fn secret_name<'de, D: Deserializer<'de>>(d: D) -> Result<Spanned<String>, D::Error> {
+    spanned_matching(
         d,
         "a secret name (A-Z, 0-9 and _, starting with a letter)",
         is_secret_name,
@@ -346,7 +416,7 @@ fn config_table<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Stri
                 toml::Value::Boolean(b) => b.to_string(),
                 other => {
                     return Err(D::Error::custom(format!(
-                        "config.{key}: a {} is not allowed; use a string, number or boolean",
+                        "`{key}` is a {}; config values are strings, numbers or booleans",
                         other.type_str()
                     )));
                 }

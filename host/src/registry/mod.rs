@@ -53,7 +53,7 @@ impl Skill {
             .iter()
             .map(|d| Preopen {
                 host: self.dir.join(&d.host),
-                guest: d.guest.clone(),
+                guest: d.guest.get_ref().clone(),
                 writable: d.access == DirAccess::ReadWrite,
             })
             .collect();
@@ -65,7 +65,7 @@ impl Skill {
                 host: decl.inject.host.get_ref().to_ascii_lowercase(),
                 header: http::HeaderName::from_bytes(decl.inject.header.as_bytes())
                     .expect("checked when the manifest was parsed"),
-                value: secrets.header_value(self.name(), &decl.name, &decl.inject.format),
+                value: secrets.header_value(self.name(), decl.name.get_ref(), &decl.inject.format),
             })
             .collect();
         SandboxSpec {

@@ -18,6 +18,10 @@ pub const MAX_CONCURRENT_CALLS: u32 = 64;
 /// less; `StoreLimits` enforces their own cap).
 pub const MAX_MEMORY_BYTES: usize = 1 << 30;
 
+/// How much of each memory, table and stack slot stays resident between
+/// calls.
+const KEEP_RESIDENT_BYTES: usize = 1 << 20;
+
 pub fn new_engine() -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(MAX_CONCURRENT_CALLS)
@@ -25,7 +29,14 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
         .total_memories(MAX_CONCURRENT_CALLS * 4)
         .total_tables(MAX_CONCURRENT_CALLS * 8)
         .total_stacks(MAX_CONCURRENT_CALLS)
-        .max_memory_size(MAX_MEMORY_BYTES);
+        .max_memory_size(MAX_MEMORY_BYTES)
+        // Reset a reused slot by rewriting its low pages instead of handing
+        // them back to the kernel: page faults and madvise are the bulk of
+        // an instantiation's cost otherwise (and dearer still under gVisor).
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_BYTES)
+        .async_stack_keep_resident(KEEP_RESIDENT_BYTES)
+        .pagemap_scan(wasmtime::Enabled::Auto);
 
     let mut config = Config::new();
     config

@@ -67,8 +67,21 @@ impl FromStr for HttpTarget {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_ascii_lowercase();
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let port = port_of(&authority, https)
+            .ok_or_else(|| format!("{entry:?}: the port is not 1 to 65535"))?;
         Ok(HttpTarget { https, host, port })
+    }
+}
+
+/// The authority's port, the scheme's default when it has none, or `None`
+/// when it has one that is not a valid port (`http` silently drops those).
+fn port_of(authority: &http::uri::Authority, https: bool) -> Option<u16> {
+    let has_port_text = authority.as_str().len() > authority.host().len();
+    match authority.port_u16() {
+        Some(0) => None,
+        Some(port) => Some(port),
+        None if has_port_text => None,
+        None => Some(if https { 443 } else { 80 }),
     }
 }
 
@@ -181,17 +194,23 @@ async fn admit(
             ));
         }
     };
-    let Some(raw_host) = uri.host() else {
+    let Some(authority) = uri.authority() else {
         return Err(refuse(
             "http refused: the request has no host".into(),
             HttpError::HttpRequestUriInvalid,
         ));
     };
-    let host = raw_host
+    let host = authority
+        .host()
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let Some(port) = port_of(authority, https) else {
+        return Err(refuse(
+            format!("http to {authority} refused: bad port"),
+            HttpError::HttpRequestUriInvalid,
+        ));
+    };
     let wanted = HttpTarget {
         https,
         host: host.clone(),

@@ -2,7 +2,10 @@
 //! components that `build.rs` built, sandbox specs, and a local HTTP server
 //! that records what reaches it.
 
-#![allow(dead_code, reason = "each test binary uses a different part of this module")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,7 +17,9 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use tgw::runtime::{CallOutcome, HttpTarget, LoadedComponent, OutboundPolicy, Preopen, Runtime, SandboxSpec};
+use tgw::runtime::{
+    CallOutcome, HttpTarget, LoadedComponent, OutboundPolicy, Preopen, Runtime, SandboxSpec,
+};
 
 /// A runtime sharing one compile cache across the tests (compiling with a
 /// debug build of Cranelift is slow).
@@ -24,7 +29,9 @@ pub fn runtime() -> Runtime {
 }
 
 pub fn load(runtime: &Runtime, path: &str) -> Arc<LoadedComponent> {
-    runtime.load_file(Path::new(path)).expect("loading a built guest")
+    runtime
+        .load_file(Path::new(path))
+        .expect("loading a built guest")
 }
 
 /// A spec with generous limits and nothing reachable.
@@ -36,12 +43,19 @@ pub fn spec() -> SandboxSpec {
 
 pub fn with_http(mut spec: SandboxSpec, allow: &[&str]) -> SandboxSpec {
     let allow: Vec<HttpTarget> = allow.iter().map(|a| a.parse().unwrap()).collect();
-    spec.outbound = Arc::new(OutboundPolicy { allow, secrets: spec.outbound.secrets.clone() });
+    spec.outbound = Arc::new(OutboundPolicy {
+        allow,
+        secrets: spec.outbound.secrets.clone(),
+    });
     spec
 }
 
 pub fn with_dir(mut spec: SandboxSpec, host: &Path, guest: &str, writable: bool) -> SandboxSpec {
-    spec.dirs.push(Preopen { host: host.to_owned(), guest: guest.into(), writable });
+    spec.dirs.push(Preopen {
+        host: host.to_owned(),
+        guest: guest.into(),
+        writable,
+    });
     spec
 }
 
@@ -49,13 +63,23 @@ pub fn with_dir(mut spec: SandboxSpec, host: &Path, guest: &str, writable: bool)
 /// hostile call.
 pub async fn assert_still_serving(runtime: &Runtime) {
     let echo = load(runtime, tgw::guests::GUEST_ECHO);
-    let outcome = runtime.invoke(&echo, &spec(), "echo", r#"{"ok":true}"#).await;
+    let outcome = runtime
+        .invoke(&echo, &spec(), "echo", r#"{"ok":true}"#)
+        .await;
     assert_eq!(outcome.result.unwrap(), r#"{"ok":true}"#);
 }
 
-pub async fn call(runtime: &Runtime, component: &str, spec: &SandboxSpec, tool: &str, args: serde_json::Value) -> CallOutcome<String> {
+pub async fn call(
+    runtime: &Runtime,
+    component: &str,
+    spec: &SandboxSpec,
+    tool: &str,
+    args: serde_json::Value,
+) -> CallOutcome<String> {
     let component = load(runtime, component);
-    runtime.invoke(&component, spec, tool, &args.to_string()).await
+    runtime
+        .invoke(&component, spec, tool, &args.to_string())
+        .await
 }
 
 /// One request as the test server saw it.
@@ -92,15 +116,32 @@ struct ServerState {
 
 pub async fn start_server(api_key: &str) -> TestServer {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let state = ServerState { seen: seen.clone(), api_key: api_key.into() };
+    let state = ServerState {
+        seen: seen.clone(),
+        api_key: api_key.into(),
+    };
     let app = Router::new()
         .route("/hello", get(|| async { "hello from the test server" }))
-        .route("/redirect/out", get(|| async { (StatusCode::FOUND, [(header::LOCATION, "http://unlisted.example/steal")]) }))
-        .route("/redirect/in", get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/hello")]) }))
-        .route("/slow", get(|| async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            "too late"
-        }))
+        .route(
+            "/redirect/out",
+            get(|| async {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, "http://unlisted.example/steal")],
+                )
+            }),
+        )
+        .route(
+            "/redirect/in",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/hello")]) }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "too late"
+            }),
+        )
         .route("/v1/invoices", get(list_invoices).post(create_invoice))
         .route("/v1/invoices/{id}/refund", post(refund_invoice))
         .layer(axum::middleware::from_fn_with_state(state.clone(), record))
@@ -117,30 +158,54 @@ async fn record(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     state.seen.lock().unwrap().push(Seen {
         method: parts.method.to_string(),
         path: parts.uri.to_string(),
         headers: parts.headers.clone(),
         body: String::from_utf8_lossy(&bytes).into_owned(),
     });
-    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 fn authorized(state: &ServerState, headers: &HeaderMap) -> bool {
-    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {}", state.api_key))
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {}", state.api_key))
 }
 
 async fn list_invoices(State(state): State<ServerState>, headers: HeaderMap) -> impl IntoResponse {
     if !authorized(&state, &headers) {
-        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "bad api key"})));
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "bad api key"})),
+        );
     }
-    (StatusCode::OK, axum::Json(serde_json::json!({"invoices": [{"id": "inv_1", "amount_cents": 4200, "status": "paid"}]})))
+    (
+        StatusCode::OK,
+        axum::Json(
+            serde_json::json!({"invoices": [{"id": "inv_1", "amount_cents": 4200, "status": "paid"}]}),
+        ),
+    )
 }
 
-async fn create_invoice(State(state): State<ServerState>, headers: HeaderMap, body: String) -> impl IntoResponse {
+async fn create_invoice(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    body: String,
+) -> impl IntoResponse {
     if !authorized(&state, &headers) {
-        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "bad api key"})));
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "bad api key"})),
+        );
     }
     let mut invoice: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     invoice["id"] = "inv_2".into();
@@ -148,9 +213,19 @@ async fn create_invoice(State(state): State<ServerState>, headers: HeaderMap, bo
     (StatusCode::CREATED, axum::Json(invoice))
 }
 
-async fn refund_invoice(State(state): State<ServerState>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> impl IntoResponse {
+async fn refund_invoice(
+    State(state): State<ServerState>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
     if !authorized(&state, &headers) {
-        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "bad api key"})));
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "bad api key"})),
+        );
     }
-    (StatusCode::OK, axum::Json(serde_json::json!({"id": id, "status": "refunded"})))
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({"id": id, "status": "refunded"})),
+    )
 }

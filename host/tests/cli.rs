@@ -1,0 +1,189 @@
+//! The `tgw` binary as a user runs it.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn tgw(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let skills = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tgw"))
+        .args(args)
+        .env("TGW_DATA_DIR", data_dir)
+        .env("TGW_SKILLS_DIR", skills)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn skill_list_tools_and_call() {
+    let data = tempfile::tempdir().unwrap();
+    let list = tgw(data.path(), &["skill", "list"], None);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let names: Vec<String> = stdout(&list)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["files", "http-fetch", "invoices"]);
+
+    let tools = tgw(data.path(), &["skill", "tools", "files"], None);
+    assert!(tools.status.success(), "{}", stderr(&tools));
+    assert!(
+        stdout(&tools).contains("files.delete_file  [destructive]"),
+        "{}",
+        stdout(&tools)
+    );
+
+    let call = tgw(
+        data.path(),
+        &[
+            "skill",
+            "call",
+            "files",
+            "read_file",
+            r#"{"path":"hello.txt"}"#,
+        ],
+        None,
+    );
+    assert!(call.status.success(), "{}", stderr(&call));
+    let result: serde_json::Value = serde_json::from_str(&stdout(&call)).unwrap();
+    assert!(
+        result["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hello from the Trust Gateway.")
+    );
+}
+
+#[test]
+fn errors_are_readable_and_exit_non_zero() {
+    let data = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (
+            vec!["skill", "call", "nope", "x"],
+            "error: no skill named nope in ",
+        ),
+        (
+            vec!["skill", "call", "files", "read_file", "{not json"],
+            "error: the arguments are not JSON",
+        ),
+        (
+            vec!["skill", "call", "files", "read_file", "[1]"],
+            "error: the arguments must be a JSON object",
+        ),
+        (
+            vec!["skill", "call", "files", "format_disk"],
+            "error: unknown tool \"format_disk\"",
+        ),
+        (
+            vec![
+                "skill",
+                "call",
+                "files",
+                "read_file",
+                r#"{"path":"../../etc/passwd"}"#,
+            ],
+            "error: invalid arguments: ",
+        ),
+        (
+            vec![
+                "skill",
+                "call",
+                "http-fetch",
+                "get",
+                r#"{"url":"http://169.254.169.254/"}"#,
+            ],
+            "error: http to 169.254.169.254 refused: not in the skill's allowlist",
+        ),
+    ] {
+        let output = tgw(data.path(), &args, None);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn secrets_are_read_from_stdin_and_stored_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    let set = tgw(
+        data.path(),
+        &["secrets", "set", "invoices", "INVOICE_API_KEY"],
+        Some("sk_live_abc\n"),
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    assert!(!stderr(&set).contains("sk_live_abc") && !stdout(&set).contains("sk_live_abc"));
+
+    let file = data.path().join("secrets/invoices/INVOICE_API_KEY");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "sk_live_abc");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    for dir in [
+        data.path().join("secrets"),
+        data.path().join("secrets/invoices"),
+    ] {
+        assert_eq!(
+            std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+
+    let list = tgw(data.path(), &["secrets", "list", "invoices"], None);
+    assert!(
+        stdout(&list).starts_with("INVOICE_API_KEY"),
+        "{}",
+        stdout(&list)
+    );
+    assert!(stdout(&list).contains(" set "));
+    assert!(!stdout(&list).contains("sk_live_abc"));
+
+    let undeclared = tgw(
+        data.path(),
+        &["secrets", "set", "invoices", "OTHER_KEY"],
+        Some("x\n"),
+    );
+    assert!(!undeclared.status.success());
+    assert!(
+        stderr(&undeclared).contains("declares no secret OTHER_KEY (it declares: INVOICE_API_KEY)")
+    );
+
+    let empty = tgw(
+        data.path(),
+        &["secrets", "set", "invoices", "INVOICE_API_KEY"],
+        Some("\n"),
+    );
+    assert!(!empty.status.success());
+    assert!(
+        stderr(&empty).contains("the value is empty"),
+        "{}",
+        stderr(&empty)
+    );
+}
