@@ -2,6 +2,7 @@
 //! Executors verify." One module per stage of a call's life; see the
 //! workspace README and `../shared/DESIGN.md`.
 
+pub mod canonical;
 pub mod paths;
 pub mod registry;
 pub mod runtime;
