@@ -24,6 +24,8 @@ struct Guest {
     dir: PathBuf,
     /// Where the manifest wants the component (skills only).
     skill_component: Option<PathBuf>,
+    /// Under `components/`: embedded in the binary.
+    builtin: bool,
 }
 
 fn main() {
@@ -83,6 +85,16 @@ fn main() {
             file.display().to_string()
         )
         .unwrap();
+        if guest.builtin {
+            // Built-in components travel inside the `tgw` binary.
+            writeln!(
+                generated,
+                "/// The `{}` component's bytes.\npub static {name}_WASM: &[u8] = include_bytes!({:?});",
+                guest.package,
+                file.display().to_string()
+            )
+            .unwrap();
+        }
         all.insert(guest.package.clone(), file);
     }
     writeln!(
@@ -122,10 +134,12 @@ fn discover(root: &Path) -> Vec<Guest> {
                 .ok()
                 .and_then(|text| text.parse::<toml::Table>().ok())
                 .and_then(|skill| skill.get("component")?.as_str().map(|c| dir.join(c)));
+            let builtin = folder == "components";
             guests.push(Guest {
                 package,
                 dir,
                 skill_component,
+                builtin,
             });
         }
     }

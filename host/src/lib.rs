@@ -2,7 +2,9 @@
 //! Executors verify." One module per stage of a call's life; see the
 //! workspace README and `../shared/DESIGN.md`.
 
-pub mod canonical;
+pub use tgw_proto::{canonical, grant};
+
+pub mod keys;
 pub mod paths;
 pub mod registry;
 pub mod runtime;

@@ -1,5 +1,6 @@
 //! The command line: one subcommand group per concern.
 
+mod keys;
 mod secrets;
 mod skill;
 
@@ -31,6 +32,9 @@ enum Command {
     /// Inspect and try skills (for skill authors).
     #[command(subcommand)]
     Skill(skill::SkillCommand),
+    /// Manage the keys that sign execution grants.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Set the secrets that the host injects into a skill's HTTP requests.
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
@@ -50,5 +54,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Skill(command) => skill::run(&context, command).await,
         Command::Secrets(command) => secrets::run(&context, command),
+        Command::Keys(command) => keys::run(&context, command),
     }
 }

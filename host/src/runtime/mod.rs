@@ -24,18 +24,80 @@ pub use self::error::{CallError, LoadError, ToolFailure};
 pub use self::http::{HttpTarget, OutboundPolicy, SecretHeader};
 pub use self::sandbox::{Limits, Preopen, SandboxSpec};
 
-use self::bindings::tgw::skill::types as wit;
+use self::bindings::skill::tgw::skill::types as wit;
 use self::cache::CompileCache;
 use self::engine::EpochTicker;
-use self::sandbox::{CallState, CallTrace};
+pub use self::sandbox::CallState;
+use self::sandbox::CallTrace;
 
 mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "tgw:skill/skill@0.1.0",
-        exports: { default: async },
-    });
+    pub mod skill {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "tgw:skill/skill@0.1.0",
+            exports: { default: async },
+        });
+    }
+    pub mod grant {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "tgw:grant/grant-verifier@0.1.0",
+            exports: { default: async },
+        });
+    }
+    pub mod policy {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "tgw:policy/policy-rule@0.1.0",
+            exports: { default: async },
+        });
+    }
 }
+
+mod verifier;
+pub use self::verifier::{GrantCheckError, LoadedVerifier};
+mod rule;
+pub use self::rule::{LoadedRule, RuleDecision, RuleProposal};
+
+/// A kind of component the runtime can run: one per WIT world.
+pub trait World: Sized + Send {
+    type Pre: Send + Sync;
+    fn pre(
+        instance_pre: wasmtime::component::InstancePre<CallState>,
+    ) -> wasmtime::Result<Self::Pre>;
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<CallState>,
+    ) -> impl Future<Output = wasmtime::Result<Self>> + Send;
+}
+
+macro_rules! world {
+    ($guest:ty, $pre:ty) => {
+        impl World for $guest {
+            type Pre = $pre;
+            fn pre(
+                instance_pre: wasmtime::component::InstancePre<CallState>,
+            ) -> wasmtime::Result<$pre> {
+                <$pre>::new(instance_pre)
+            }
+            async fn instantiate(
+                pre: &$pre,
+                store: &mut Store<CallState>,
+            ) -> wasmtime::Result<Self> {
+                pre.instantiate_async(store).await
+            }
+        }
+    };
+}
+world!(bindings::skill::Skill, bindings::skill::SkillPre<CallState>);
+world!(
+    bindings::grant::GrantVerifier,
+    bindings::grant::GrantVerifierPre<CallState>
+);
+world!(
+    bindings::policy::PolicyRule,
+    bindings::policy::PolicyRulePre<CallState>
+);
 
 /// How much harm a tool's call can do (`tgw:skill/types.risk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -55,14 +117,17 @@ pub struct ToolInfo {
     pub risk: Risk,
 }
 
-/// A compiled skill component, ready to instantiate.
-pub struct LoadedComponent {
+/// A compiled component of world `W`, ready to instantiate.
+pub struct Loaded<W: World> {
     /// `sha256:<hex>` of the component bytes.
     pub digest: String,
     /// Whether this load came from the on-disk compile cache.
     pub from_cache: bool,
-    pre: bindings::SkillPre<CallState>,
+    pre: W::Pre,
 }
+
+/// A skill component.
+pub type LoadedComponent = Loaded<bindings::skill::Skill>;
 
 /// The result of a finished call, with what the guest printed.
 #[derive(Debug)]
@@ -73,11 +138,24 @@ pub struct CallOutcome<T> {
     pub fuel_used: u64,
 }
 
+impl<T> CallOutcome<T> {
+    /// Maps a successful result, keeping the guest's output.
+    pub fn and_then<U>(self, f: impl FnOnce(T) -> Result<U, CallError>) -> CallOutcome<U> {
+        CallOutcome {
+            result: self.result.and_then(f),
+            stdout: self.stdout,
+            stderr: self.stderr,
+            fuel_used: self.fuel_used,
+        }
+    }
+}
+
 pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     cache: Option<CompileCache>,
-    loaded: Mutex<HashMap<String, Arc<LoadedComponent>>>,
+    /// Compiled components by digest, and whether they came from disk.
+    compiled: Mutex<HashMap<String, (Component, bool)>>,
     _ticker: EpochTicker,
 }
 
@@ -101,11 +179,12 @@ impl Runtime {
             engine,
             linker,
             cache,
-            loaded: Mutex::default(),
+            compiled: Mutex::default(),
             _ticker: ticker,
         })
     }
 
+    /// Loads a skill component from a file.
     pub fn load_file(&self, path: &Path) -> Result<Arc<LoadedComponent>, LoadError> {
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
             path: path.display().to_string(),
@@ -114,48 +193,60 @@ impl Runtime {
         self.load_bytes(&path.display().to_string(), &bytes)
     }
 
-    /// Compiles (or fetches from the caches) a component; `name` is only
-    /// for error messages.
+    /// Loads a skill component; `name` is only for error messages.
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Arc<LoadedComponent>, LoadError> {
+        self.load(name, bytes).map(Arc::new)
+    }
+
+    /// Compiles a component (or takes it from the in-memory or on-disk
+    /// cache) and prepares it for world `W`.
+    pub fn load<W: World>(&self, name: &str, bytes: &[u8]) -> Result<Loaded<W>, LoadError> {
         let digest_hex = hex::encode(Sha256::digest(bytes));
         let digest = format!("sha256:{digest_hex}");
-        if let Some(loaded) = self.loaded.lock().unwrap().get(&digest) {
-            return Ok(loaded.clone());
-        }
-        let cached = self
-            .cache
-            .as_ref()
-            .and_then(|c| c.get(&self.engine, &digest_hex));
-        let from_cache = cached.is_some();
-        let component = match cached {
-            Some(component) => component,
+        let known = self.compiled.lock().unwrap().get(&digest).cloned();
+        let (component, from_cache) = match known {
+            Some(known) => known,
             None => {
-                let component =
-                    Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
-                        path: name.into(),
-                        reason: format!("{e:#}"),
-                    })?;
-                if let Some(cache) = &self.cache {
-                    cache.put(&digest_hex, &component);
-                }
-                component
+                let cached = self
+                    .cache
+                    .as_ref()
+                    .and_then(|c| c.get(&self.engine, &digest_hex));
+                let from_cache = cached.is_some();
+                let component = match cached {
+                    Some(component) => component,
+                    None => {
+                        let component = Component::new(&self.engine, bytes).map_err(|e| {
+                            LoadError::Compile {
+                                path: name.into(),
+                                reason: format!("{e:#}"),
+                            }
+                        })?;
+                        if let Some(cache) = &self.cache {
+                            cache.put(&digest_hex, &component);
+                        }
+                        component
+                    }
+                };
+                self.compiled
+                    .lock()
+                    .unwrap()
+                    .insert(digest.clone(), (component.clone(), from_cache));
+                (component, from_cache)
             }
         };
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .and_then(bindings::SkillPre::new)
+            .and_then(W::pre)
             .map_err(|e| LoadError::Link {
                 path: name.into(),
                 reason: format!("{e:#}"),
             })?;
-        let loaded = Arc::new(LoadedComponent {
-            digest: digest.clone(),
+        Ok(Loaded {
+            digest,
             from_cache,
             pre,
-        });
-        self.loaded.lock().unwrap().insert(digest, loaded.clone());
-        Ok(loaded)
+        })
     }
 
     /// The tools a component offers, read in its sandbox.
@@ -164,15 +255,22 @@ impl Runtime {
         component: &LoadedComponent,
         spec: &SandboxSpec,
     ) -> CallOutcome<Vec<ToolInfo>> {
-        self.run(component, spec, async |skill, store| {
-            let tools = skill.tgw_skill_tool_provider().call_tools(store).await?;
-            Ok(tools
+        let outcome = self
+            .run(
+                component,
+                spec,
+                async |skill: &bindings::skill::Skill, store| {
+                    skill.tgw_skill_tool_provider().call_tools(store).await
+                },
+            )
+            .await;
+        outcome.and_then(|tools| {
+            tools
                 .into_iter()
                 .map(tool_info)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(ToolFailure::Failed))
+                .map_err(|e| CallError::Tool(ToolFailure::Failed(e)))
         })
-        .await
     }
 
     /// Runs `tool` with `args_json` in a fresh sandbox.
@@ -183,30 +281,36 @@ impl Runtime {
         tool: &str,
         args_json: &str,
     ) -> CallOutcome<String> {
-        self.run(component, spec, async |skill, store| {
-            let result = skill
-                .tgw_skill_tool_provider()
-                .call_invoke(store, tool, args_json)
-                .await?;
-            Ok(result.map_err(|e| match e {
-                wit::ToolError::UnknownTool(m) => ToolFailure::UnknownTool(m),
-                wit::ToolError::InvalidArgs(m) => ToolFailure::InvalidArgs(m),
-                wit::ToolError::Failed(m) => ToolFailure::Failed(m),
-            }))
+        let outcome = self
+            .run(
+                component,
+                spec,
+                async |skill: &bindings::skill::Skill, store| {
+                    skill
+                        .tgw_skill_tool_provider()
+                        .call_invoke(store, tool, args_json)
+                        .await
+                },
+            )
+            .await;
+        outcome.and_then(|result| {
+            result.map_err(|e| {
+                CallError::Tool(match e {
+                    wit::ToolError::UnknownTool(m) => ToolFailure::UnknownTool(m),
+                    wit::ToolError::InvalidArgs(m) => ToolFailure::InvalidArgs(m),
+                    wit::ToolError::Failed(m) => ToolFailure::Failed(m),
+                })
+            })
         })
-        .await
     }
 
     /// Instantiates `component` in a new store limited by `spec`, runs
     /// `body`, and turns every way it can fail into a [`CallError`].
-    async fn run<T>(
+    pub(crate) async fn run<W: World, T>(
         &self,
-        component: &LoadedComponent,
+        component: &Loaded<W>,
         spec: &SandboxSpec,
-        body: impl AsyncFnOnce(
-            &bindings::Skill,
-            &mut Store<CallState>,
-        ) -> wasmtime::Result<Result<T, ToolFailure>>,
+        body: impl AsyncFnOnce(&W, &mut Store<CallState>) -> wasmtime::Result<T>,
     ) -> CallOutcome<T> {
         let (state, trace) = match CallState::new(spec) {
             Ok(pair) => pair,
@@ -233,8 +337,8 @@ impl Runtime {
         store.epoch_deadline_trap();
 
         let call = async {
-            let skill = component.pre.instantiate_async(&mut store).await?;
-            body(&skill, &mut store).await
+            let instance = W::instantiate(&component.pre, &mut store).await?;
+            body(&instance, &mut store).await
         };
         // The epoch deadline stops guest code; this stops a guest that is
         // waiting on the host (a slow HTTP response) at the same deadline.
@@ -261,7 +365,7 @@ impl Runtime {
 /// first: a guest that trips one gets that limit as the reason, whatever it
 /// returned or trapped with afterwards.
 fn classify<T>(
-    raw: wasmtime::Result<Result<T, ToolFailure>>,
+    raw: wasmtime::Result<T>,
     state: &CallState,
     trace: &CallTrace,
     limits: &Limits,
@@ -281,9 +385,9 @@ fn classify<T>(
             _ if refusal.is_some() => CallError::HttpRefused(refusal.unwrap_or_default()),
             _ => CallError::Trap(format!("{}", e.root_cause())),
         }),
-        // The tool may have swallowed a refusal; the call still fails.
+        // The guest may have swallowed a refusal; the call still fails.
         Ok(_) if refusal.is_some() => Err(CallError::HttpRefused(refusal.unwrap_or_default())),
-        Ok(result) => result.map_err(CallError::Tool),
+        Ok(result) => Ok(result),
     }
 }
 

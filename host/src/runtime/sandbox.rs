@@ -96,14 +96,14 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
-/// The `T` of each call's `Store<T>`.
-pub(crate) struct CallState {
+/// The `T` of each call's `Store<T>` (opaque outside the runtime).
+pub struct CallState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: OutboundHttp,
-    pub memory: MemoryCap,
-    pub config: WasiConfigVariables,
+    pub(crate) memory: MemoryCap,
+    pub(crate) config: WasiConfigVariables,
 }
 
 /// What a finished call leaves behind besides its result.
@@ -114,7 +114,7 @@ pub(crate) struct CallTrace {
 }
 
 impl CallState {
-    pub fn new(spec: &SandboxSpec) -> Result<(Self, CallTrace), CallError> {
+    pub(crate) fn new(spec: &SandboxSpec) -> Result<(Self, CallTrace), CallError> {
         let trace = CallTrace {
             stdout: CappedLog::new(spec.limits.log_bytes),
             stderr: CappedLog::new(spec.limits.log_bytes),

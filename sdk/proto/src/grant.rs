@@ -1,0 +1,385 @@
+//! Execution grants: compact-JWS Ed25519 tokens that bind one tool call's
+//! exact arguments, for at most 30 seconds, to one executor pool.
+//!
+//! The API makes the unsafe path unwritable: an [`UnverifiedGrant`] is only
+//! a string; its claims come out of [`UnverifiedGrant::verify`], as a
+//! [`VerifiedGrant`], and nowhere else.
+//!
+//! Written on `ed25519-dalek` directly rather than a JWT crate: the format
+//! is fixed (one algorithm, one `typ`, three header fields), and the JWT
+//! crates accept more than that (other algorithms, `jwk`/`jku` headers,
+//! numeric strings) which is exactly what must be refused here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The header `typ` of a grant.
+pub const TYPE: &str = "tgw-grant+jwt";
+/// The only accepted `alg`.
+pub const ALGORITHM: &str = "EdDSA";
+/// The longest a grant may live: `exp - iat`.
+pub const MAX_LIFETIME_SECS: i64 = 30;
+/// Allowed clock skew between gateway and executor.
+pub const LEEWAY_SECS: i64 = 2;
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+
+/// What a grant says. All claims are required; times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claims {
+    pub iss: String,
+    /// The executor pool.
+    pub aud: String,
+    /// The principal that proposed the call.
+    pub sub: String,
+    /// 128 random bits, base64url: the single-use nonce.
+    pub jti: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub skill: String,
+    pub tool: String,
+    /// `sha256:` digest of the skill component.
+    pub component: String,
+    /// `sha256:` of the canonical arguments.
+    pub input_hash: String,
+    /// `sha256:` digest of the policy set that decided.
+    pub policy: String,
+    /// Present when a human approved the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+/// The human approval behind a grant; binary values are base64url.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    pub id: String,
+    pub approver: String,
+    pub credential_id: String,
+    /// The random nonce mixed into the WebAuthn challenge.
+    pub nonce: String,
+    pub authenticator_data: String,
+    pub client_data_json: String,
+    pub signature: String,
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
+}
+
+/// Why a grant is refused: one case per reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("malformed grant: {0}")]
+    Malformed(String),
+    #[error("wrong token type {0:?} (expected {TYPE})")]
+    WrongType(String),
+    #[error("algorithm {0:?} is not accepted (only {ALGORITHM})")]
+    WrongAlgorithm(String),
+    #[error("header {0:?} is not allowed in a grant")]
+    ForbiddenHeader(String),
+    #[error("unknown signing key {0:?}")]
+    UnknownKey(String),
+    #[error("the signature does not verify")]
+    BadSignature,
+    #[error("bad claim: {0}")]
+    BadClaim(String),
+    #[error("the grant has expired")]
+    Expired,
+    #[error("the grant is not valid yet")]
+    NotYetValid,
+    #[error("the grant lives longer than {MAX_LIFETIME_SECS} seconds")]
+    LifetimeTooLong,
+    #[error("the grant is for audience {0:?}, not this executor pool")]
+    WrongAudience(String),
+    #[error("the arguments are not the ones the grant was issued for")]
+    HashMismatch,
+}
+
+/// A key id: derived from the public key, so it cannot be chosen to look
+/// like another key's (16 base64url characters of its SHA-256).
+pub fn key_id(public_key: &VerifyingKey) -> String {
+    B64.encode(Sha256::digest(public_key.as_bytes()))[..16].to_owned()
+}
+
+/// A public key executors accept grants from.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrustedKey {
+    pub kid: String,
+    pub key: VerifyingKey,
+}
+
+impl TrustedKey {
+    pub fn new(key: VerifyingKey) -> Self {
+        TrustedKey {
+            kid: key_id(&key),
+            key,
+        }
+    }
+
+    /// From the raw 32 bytes of an Ed25519 public key.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let bytes: &[u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "an Ed25519 public key is 32 bytes".to_owned())?;
+        VerifyingKey::from_bytes(bytes)
+            .map(TrustedKey::new)
+            .map_err(|_| "not an Ed25519 public key".to_owned())
+    }
+}
+
+impl fmt::Debug for TrustedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TrustedKey({})", self.kid)
+    }
+}
+
+/// The gateway's signing key.
+pub struct GrantSigner {
+    kid: String,
+    key: SigningKey,
+}
+
+impl GrantSigner {
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        let key = SigningKey::from_bytes(seed);
+        GrantSigner {
+            kid: key_id(&key.verifying_key()),
+            key,
+        }
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn trusted_key(&self) -> TrustedKey {
+        TrustedKey::new(self.key.verifying_key())
+    }
+
+    /// Signs `claims` as a compact JWS.
+    pub fn sign(&self, claims: &Claims) -> UnverifiedGrant {
+        let header = Header {
+            alg: ALGORITHM,
+            typ: TYPE,
+            kid: &self.kid,
+        };
+        let header = B64.encode(serde_json::to_vec(&header).expect("a header serialises"));
+        let payload = B64.encode(serde_json::to_vec(claims).expect("claims serialise"));
+        let signing_input = format!("{header}.{payload}");
+        let signature = self.key.sign(signing_input.as_bytes());
+        UnverifiedGrant(format!(
+            "{signing_input}.{}",
+            B64.encode(signature.to_bytes())
+        ))
+    }
+}
+
+/// What an executor checks a grant against.
+#[derive(Debug, Clone, Copy)]
+pub struct Expectations<'a> {
+    pub trusted: &'a [TrustedKey],
+    /// This executor's pool.
+    pub audience: &'a str,
+    /// Unix seconds, from the executor's clock.
+    pub now: i64,
+    /// `sha256:` of the canonical arguments the executor received.
+    pub input_hash: &'a str,
+}
+
+/// A grant as it travels: a token, with no way to read its claims.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UnverifiedGrant(String);
+
+impl fmt::Debug for UnverifiedGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UnverifiedGrant({} bytes)", self.0.len())
+    }
+}
+
+/// A grant whose signature, header, claims, times, audience and argument
+/// hash all checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedGrant {
+    claims: Claims,
+}
+
+impl VerifiedGrant {
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+}
+
+impl UnverifiedGrant {
+    pub fn from_token(token: impl Into<String>) -> Self {
+        UnverifiedGrant(token.into())
+    }
+
+    pub fn token(&self) -> &str {
+        &self.0
+    }
+
+    pub fn verify(&self, expect: &Expectations<'_>) -> Result<VerifiedGrant, VerifyError> {
+        let malformed = |what: &str| VerifyError::Malformed(what.to_owned());
+        let token = self.0.as_str();
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(malformed("the token is too long"));
+        }
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed(
+                "a grant is three base64url parts separated by dots",
+            ));
+        };
+
+        let header = decode(header_b64, "header")?;
+        let header: StrictObject = serde_json::from_slice(&header)
+            .map_err(|e| VerifyError::Malformed(format!("header: {e}")))?;
+        let header = header.0;
+        if let Some(extra) = header
+            .keys()
+            .find(|k| !["alg", "typ", "kid"].contains(&k.as_str()))
+        {
+            return Err(VerifyError::ForbiddenHeader(extra.clone()));
+        }
+        let field = |name: &str| match header.get(name) {
+            Some(serde_json::Value::String(s)) => Ok(s.as_str()),
+            Some(_) => Err(VerifyError::Malformed(format!(
+                "header {name} is not a string"
+            ))),
+            None => Err(VerifyError::Malformed(format!("header {name} is missing"))),
+        };
+        let alg = field("alg")?;
+        if alg != ALGORITHM {
+            return Err(VerifyError::WrongAlgorithm(alg.to_owned()));
+        }
+        let typ = field("typ")?;
+        if typ != TYPE {
+            return Err(VerifyError::WrongType(typ.to_owned()));
+        }
+        let kid = field("kid")?;
+        if kid.is_empty()
+            || kid.len() > 64
+            || !kid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(VerifyError::Malformed(format!(
+                "key id {kid:?} has characters outside A-Z a-z 0-9 - _"
+            )));
+        }
+        let key = expect
+            .trusted
+            .iter()
+            .find(|t| t.kid == kid)
+            .ok_or_else(|| VerifyError::UnknownKey(kid.to_owned()))?;
+
+        let signature = decode(signature_b64, "signature")?;
+        let signature: [u8; 64] = signature
+            .try_into()
+            .map_err(|_| malformed("an Ed25519 signature is 64 bytes"))?;
+        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+        // verify_strict refuses non-canonical signatures (S >= L) and
+        // small-order keys.
+        key.key
+            .verify_strict(signing_input.as_bytes(), &Signature::from_bytes(&signature))
+            .map_err(|_| VerifyError::BadSignature)?;
+
+        // Only now, with the signature checked, read the claims.
+        let payload = decode(payload_b64, "payload")?;
+        let claims: Claims =
+            serde_json::from_slice(&payload).map_err(|e| VerifyError::BadClaim(e.to_string()))?;
+        check_claims(&claims, expect)?;
+        Ok(VerifiedGrant { claims })
+    }
+}
+
+fn decode(part: &str, what: &str) -> Result<Vec<u8>, VerifyError> {
+    B64.decode(part)
+        .map_err(|_| VerifyError::Malformed(format!("the {what} is not base64url without padding")))
+}
+
+fn is_digest(value: &str) -> bool {
+    value.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+fn check_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(), VerifyError> {
+    let bad = |what: String| Err(VerifyError::BadClaim(what));
+    for (name, value) in [
+        ("component", &claims.component),
+        ("input_hash", &claims.input_hash),
+        ("policy", &claims.policy),
+    ] {
+        if !is_digest(value) {
+            return bad(format!("{name} is not a sha256: digest"));
+        }
+    }
+    if B64.decode(&claims.jti).map(|b| b.len()) != Ok(16) {
+        return bad("jti is not 128 bits of base64url".into());
+    }
+    if claims.exp <= claims.iat || claims.nbf < claims.iat || claims.nbf >= claims.exp {
+        return bad("iat, nbf and exp are out of order".into());
+    }
+    if claims.exp - claims.iat > MAX_LIFETIME_SECS {
+        return Err(VerifyError::LifetimeTooLong);
+    }
+    if claims.iat > expect.now + LEEWAY_SECS || claims.nbf > expect.now + LEEWAY_SECS {
+        return Err(VerifyError::NotYetValid);
+    }
+    if claims.exp <= expect.now - LEEWAY_SECS {
+        return Err(VerifyError::Expired);
+    }
+    if claims.aud != expect.audience {
+        return Err(VerifyError::WrongAudience(claims.aud.clone()));
+    }
+    if claims.input_hash != expect.input_hash {
+        return Err(VerifyError::HashMismatch);
+    }
+    Ok(())
+}
+
+/// A JSON object that refuses duplicate keys (serde_json keeps the last).
+struct StrictObject(BTreeMap<String, serde_json::Value>);
+
+impl<'de> Deserialize<'de> for StrictObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = StrictObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StrictObject, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+                    if out.insert(key.clone(), value).is_some() {
+                        return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+                    }
+                }
+                Ok(StrictObject(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
