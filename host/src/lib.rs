@@ -6,9 +6,11 @@ pub use tgw_proto::{canonical, grant};
 
 pub mod keys;
 pub mod paths;
+pub mod policy;
 pub mod registry;
 pub mod runtime;
 pub mod secrets;
+pub mod tomlfile;
 
 /// Paths of the guest components built by `build.rs` (skills, test guests).
 pub mod guests {

@@ -4,8 +4,6 @@
 //! the line and the key or value at fault.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, de::Error as _};
@@ -146,69 +144,14 @@ fn default_format() -> String {
 }
 
 /// A manifest that cannot be used, located in its file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ManifestError {
-    pub file: PathBuf,
-    /// 1-based; 0 when the error is about the file as a whole.
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ManifestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            )
-        }
-    }
-}
+pub type ManifestError = crate::tomlfile::FileError;
 
 impl Manifest {
     /// Parses and checks `text`, read from `file`.
     pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
-        let located = |span: Option<Range<usize>>, message: String| {
-            let (line, column) = span.map_or((0, 0), |s| line_column(text, s.start));
-            ManifestError {
-                file: file.to_owned(),
-                line,
-                column,
-                message,
-            }
-        };
-        let parse_error = |e: toml::de::Error| {
-            let mut message = e.message().trim().to_owned();
-            if let (Some(span), "duplicate key") = (e.span(), message.as_str()) {
-                message = format!(
-                    "duplicate key `{}`",
-                    text.get(span).unwrap_or_default().trim()
-                );
-            }
-            located(e.span(), message)
-        };
-        let deserializer = toml::Deserializer::parse(text).map_err(parse_error)?;
-        // serde_path_to_error names the key at fault (`capabilities.fuel`).
-        let manifest: Manifest = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            // Spanned values add a private segment to the path.
-            let path = e
-                .path()
-                .to_string()
-                .replace(".$__serde_spanned_private_value", "");
-            let inner = e.into_inner();
-            let message = inner.message().trim();
-            match path.as_str() {
-                "" | "." => located(inner.span(), message.to_owned()),
-                _ => located(inner.span(), format!("{path}: {message}")),
-            }
-        })?;
+        let source = crate::tomlfile::Source { file, text };
+        let located = |span, message| source.error(span, message);
+        let manifest: Manifest = source.parse()?;
 
         let allowed: Vec<&HttpTarget> = manifest
             .capabilities
@@ -263,13 +206,6 @@ impl Manifest {
     pub fn http_targets(&self) -> impl Iterator<Item = &HttpTarget> {
         self.capabilities.http.iter().map(|e| &e.get_ref().0)
     }
-}
-
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, column)
 }
 
 fn string_matching<'de, D: Deserializer<'de>>(

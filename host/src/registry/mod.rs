@@ -24,12 +24,8 @@ impl Skill {
     /// Reads `<dir>/skill.toml`.
     pub fn load(dir: &Path) -> Result<Skill, ManifestError> {
         let file = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&file).map_err(|e| ManifestError {
-            file: file.clone(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| ManifestError::whole(&file, format!("cannot read: {e}")))?;
         let manifest = Manifest::parse(&file, &text)?;
         Ok(Skill {
             manifest,
