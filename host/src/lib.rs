@@ -4,6 +4,11 @@
 
 pub use tgw_proto::{canonical, grant};
 
+pub mod approval;
+pub mod audit;
+pub mod bus;
+pub mod executor;
+pub mod gateway;
 pub mod keys;
 pub mod paths;
 pub mod policy;

@@ -124,3 +124,81 @@ pub fn find(skills_dir: &Path, name: &str) -> anyhow::Result<Skill> {
     }
     anyhow::bail!("no skill named {name} in {}", skills_dir.display())
 }
+
+/// A skill ready to run: manifest, compiled component and its tools.
+pub struct LoadedSkill {
+    pub skill: Skill,
+    pub component: std::sync::Arc<crate::runtime::LoadedComponent>,
+    pub tools: Vec<crate::runtime::ToolInfo>,
+}
+
+impl LoadedSkill {
+    pub fn tool(&self, name: &str) -> Option<&crate::runtime::ToolInfo> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+}
+
+/// The skills a gateway or executor serves, by name.
+#[derive(Default)]
+pub struct SkillSet {
+    skills: std::collections::BTreeMap<String, std::sync::Arc<LoadedSkill>>,
+}
+
+impl SkillSet {
+    /// Loads every skill under `skills_dir`: compiles its component and
+    /// reads its tools in its sandbox. A skill that cannot be loaded is
+    /// left out with an error in the log, not served half-working.
+    pub async fn load(
+        runtime: &crate::runtime::Runtime,
+        skills_dir: &Path,
+        secrets: &SecretStore,
+    ) -> anyhow::Result<Self> {
+        let (skills, errors) = load_all(skills_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the skills folder {}: {e}",
+                skills_dir.display()
+            )
+        })?;
+        for error in errors {
+            tracing::error!(target: "tgw::registry", "skill left out: {error}");
+        }
+        let mut set = SkillSet::default();
+        for skill in skills {
+            let component = match runtime.load_file(&skill.component_path()) {
+                Ok(component) => component,
+                Err(e) => {
+                    tracing::error!(target: "tgw::registry", "skill {} left out: {e}", skill.name());
+                    continue;
+                }
+            };
+            let tools = match runtime
+                .tools(&component, &skill.sandbox(secrets))
+                .await
+                .result
+            {
+                Ok(tools) => tools,
+                Err(e) => {
+                    tracing::error!(target: "tgw::registry", "skill {} left out: listing its tools failed: {e}", skill.name());
+                    continue;
+                }
+            };
+            set.skills.insert(
+                skill.name().to_owned(),
+                std::sync::Arc::new(LoadedSkill {
+                    skill,
+                    component,
+                    tools,
+                }),
+            );
+        }
+        Ok(set)
+    }
+
+    pub fn get(&self, name: &str) -> Option<std::sync::Arc<LoadedSkill>> {
+        self.skills.get(name).cloned()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &std::sync::Arc<LoadedSkill>> {
+        self.skills.values()
+    }
+}

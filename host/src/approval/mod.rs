@@ -1,0 +1,223 @@
+//! Approvals: a call that policy says needs a human waits here until an
+//! approver approves or denies it, it expires (5 minutes by default), or
+//! its proposer withdraws it. Decisions are compare-and-set, so a call is
+//! decided exactly once. The passkey dashboard (step 3) plugs into
+//! [`Approvals::approve`] and [`Approvals::deny`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::bus::{ApprovalStore, StoreError};
+
+pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(300);
+
+/// What an approver sees and decides on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub call: String,
+    pub skill: String,
+    pub tool: String,
+    pub risk: crate::runtime::Risk,
+    pub component: String,
+    pub principal: String,
+    /// The canonical arguments, in full.
+    pub args: String,
+    pub input_hash: String,
+    pub policy: String,
+    pub rule: Option<String>,
+    pub reason: String,
+    /// Unix milliseconds.
+    pub created: i64,
+    pub expires: i64,
+    pub state: ApprovalState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ApprovalState {
+    Pending,
+    Approved { by: String, at: i64 },
+    Denied { by: String, at: i64, reason: String },
+    Expired { at: i64 },
+    Withdrawn { at: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalError {
+    #[error("no approval {0}")]
+    NotFound(String),
+    #[error("approval {id} is already {state}")]
+    AlreadyDecided { id: String, state: &'static str },
+    #[error("approval {0} has expired")]
+    Expired(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApprovalState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved { .. } => "approved",
+            ApprovalState::Denied { .. } => "denied",
+            ApprovalState::Expired { .. } => "expired",
+            ApprovalState::Withdrawn { .. } => "withdrawn",
+        }
+    }
+}
+
+/// The approvals of one gateway: the store, and who is waiting.
+#[derive(Clone)]
+pub struct Approvals {
+    store: Arc<dyn ApprovalStore>,
+    waiters: Arc<Mutex<HashMap<String, watch::Sender<ApprovalState>>>>,
+}
+
+impl Approvals {
+    pub fn new(store: Arc<dyn ApprovalStore>) -> Self {
+        Approvals {
+            store,
+            waiters: Arc::default(),
+        }
+    }
+
+    /// Records a pending approval and returns a receiver that sees its
+    /// decision.
+    pub async fn open(
+        &self,
+        record: &ApprovalRecord,
+    ) -> Result<watch::Receiver<ApprovalState>, StoreError> {
+        let (sender, receiver) = watch::channel(ApprovalState::Pending);
+        self.waiters
+            .lock()
+            .unwrap()
+            .insert(record.id.clone(), sender);
+        if let Err(e) = self.store.create(record).await {
+            self.waiters.lock().unwrap().remove(&record.id);
+            return Err(e);
+        }
+        Ok(receiver)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+        Ok(self.store.get(id).await?.map(|(record, _)| record))
+    }
+
+    pub async fn pending(&self) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let now = crate::audit::now_millis();
+        Ok(self
+            .store
+            .list()
+            .await?
+            .into_iter()
+            .filter(|r| r.state == ApprovalState::Pending && r.expires > now)
+            .collect())
+    }
+
+    pub async fn approve(&self, id: &str, approver: &str) -> Result<ApprovalRecord, ApprovalError> {
+        let at = crate::audit::now_millis();
+        self.decide(
+            id,
+            ApprovalState::Approved {
+                by: approver.into(),
+                at,
+            },
+        )
+        .await
+    }
+
+    pub async fn deny(
+        &self,
+        id: &str,
+        approver: &str,
+        reason: &str,
+    ) -> Result<ApprovalRecord, ApprovalError> {
+        let at = crate::audit::now_millis();
+        self.decide(
+            id,
+            ApprovalState::Denied {
+                by: approver.into(),
+                at,
+                reason: reason.into(),
+            },
+        )
+        .await
+    }
+
+    /// The proposer no longer wants the call (a client cancelled).
+    pub async fn withdraw(&self, id: &str) -> Result<ApprovalRecord, ApprovalError> {
+        self.decide(
+            id,
+            ApprovalState::Withdrawn {
+                at: crate::audit::now_millis(),
+            },
+        )
+        .await
+    }
+
+    /// Marks a pending approval whose time is up as expired.
+    pub async fn expire(&self, id: &str) -> Result<ApprovalRecord, ApprovalError> {
+        self.decide(
+            id,
+            ApprovalState::Expired {
+                at: crate::audit::now_millis(),
+            },
+        )
+        .await
+    }
+
+    /// Moves a pending approval to `state`, once.
+    async fn decide(
+        &self,
+        id: &str,
+        state: ApprovalState,
+    ) -> Result<ApprovalRecord, ApprovalError> {
+        let (mut record, revision) = self
+            .store
+            .get(id)
+            .await?
+            .ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
+        if record.state != ApprovalState::Pending {
+            return Err(ApprovalError::AlreadyDecided {
+                id: id.to_owned(),
+                state: record.state.name(),
+            });
+        }
+        let now = crate::audit::now_millis();
+        if record.expires <= now && !matches!(state, ApprovalState::Expired { .. }) {
+            return Err(ApprovalError::Expired(id.to_owned()));
+        }
+        record.state = state;
+        match self.store.update(&record, revision).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                let current = self
+                    .store
+                    .get(id)
+                    .await?
+                    .map(|(r, _)| r.state.name())
+                    .unwrap_or("gone");
+                return Err(ApprovalError::AlreadyDecided {
+                    id: id.to_owned(),
+                    state: current,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(waiter) = self.waiters.lock().unwrap().remove(id) {
+            let _ = waiter.send(record.state.clone());
+        }
+        Ok(record)
+    }
+
+    /// Forgets the waiter of an approval (the waiting call is gone).
+    pub fn forget(&self, id: &str) {
+        self.waiters.lock().unwrap().remove(id);
+    }
+}

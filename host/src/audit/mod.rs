@@ -1,0 +1,169 @@
+//! The audit log: every proposal, decision, approval, grant, refusal and
+//! execution, as a hash chain. Each entry carries the hash of the one
+//! before it, so changing or removing an entry breaks every hash after it;
+//! `tgw audit verify` walks the chain.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::bus::{AuditStore, StoreError};
+use crate::canonical::{Limits, canonicalize_with};
+
+/// The `prev` of the first entry.
+pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    /// 1, 2, 3, ... with no gaps.
+    pub seq: u64,
+    /// Unix milliseconds.
+    pub ts: i64,
+    /// `proposal`, `decision`, `approval.pending`, `approval.decided`,
+    /// `grant`, `execution.refused`, `execution.done`, `execution.failed`.
+    pub kind: String,
+    /// The call this entry is about.
+    pub call: String,
+    pub detail: Value,
+    /// `hash` of the entry before.
+    pub prev: String,
+    /// `sha256:` of the canonical JSON of every field above.
+    pub hash: String,
+}
+
+/// Canonicalising our own entries: the size cap is the only limit that
+/// matters (details quote tool arguments, up to 1 MiB).
+const ENTRY_LIMITS: Limits = Limits {
+    max_bytes: 4 << 20,
+    max_depth: 128,
+    max_abs_number: f64::MAX,
+};
+
+pub fn entry_hash(seq: u64, ts: i64, kind: &str, call: &str, detail: &Value, prev: &str) -> String {
+    let body =
+        json!({"seq": seq, "ts": ts, "kind": kind, "call": call, "detail": detail, "prev": prev});
+    canonicalize_with(body.to_string().as_bytes(), &ENTRY_LIMITS)
+        .map(|c| c.input_hash)
+        .unwrap_or_else(|e| format!("unhashable: {e}"))
+}
+
+/// Appends to the chain through a store.
+#[derive(Clone)]
+pub struct Audit {
+    store: Arc<dyn AuditStore>,
+}
+
+impl Audit {
+    pub fn new(store: Arc<dyn AuditStore>) -> Self {
+        Audit { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn AuditStore> {
+        &self.store
+    }
+
+    /// Appends an entry; retries when another writer appended first.
+    pub async fn append(
+        &self,
+        kind: &str,
+        call: &str,
+        detail: Value,
+    ) -> Result<AuditEntry, StoreError> {
+        loop {
+            let last = self.store.last().await?;
+            let (seq, prev) = last.map_or((1, GENESIS.to_owned()), |l| (l.seq + 1, l.hash));
+            let ts = now_millis();
+            let hash = entry_hash(seq, ts, kind, call, &detail, &prev);
+            let entry = AuditEntry {
+                seq,
+                ts,
+                kind: kind.into(),
+                call: call.into(),
+                detail: detail.clone(),
+                prev,
+                hash,
+            };
+            match self.store.append(&entry).await {
+                Ok(()) => return Ok(entry),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Appends, and logs loudly if the log cannot be written (the caller
+    /// has already decided to refuse or has finished; losing the entry is
+    /// reported, not hidden).
+    pub async fn record(&self, kind: &str, call: &str, detail: Value) {
+        if let Err(e) = self.append(kind, call, detail).await {
+            tracing::error!(target: "tgw::audit", "AUDIT ENTRY NOT WRITTEN ({kind} for call {call}): {e}");
+        }
+    }
+
+    /// Checks the whole chain; returns how many entries it holds.
+    pub async fn verify(&self) -> Result<u64, ChainError> {
+        let mut expected_prev = GENESIS.to_owned();
+        let mut next = 1;
+        loop {
+            let batch = self
+                .store
+                .read(next, 1000)
+                .await
+                .map_err(|e| ChainError::Unreadable(e.to_string()))?;
+            if batch.is_empty() {
+                return Ok(next - 1);
+            }
+            for entry in batch {
+                check(&entry, next, &expected_prev)?;
+                expected_prev = entry.hash.clone();
+                next += 1;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("entry {seq}: expected sequence {expected} (an entry is missing or out of place)")]
+    Gap { seq: u64, expected: u64 },
+    #[error("entry {0}: it does not follow the entry before it (prev hash differs)")]
+    BrokenLink(u64),
+    #[error("entry {0}: its contents do not match its hash (it was changed)")]
+    Tampered(u64),
+    #[error("the audit log cannot be read: {0}")]
+    Unreadable(String),
+}
+
+fn check(entry: &AuditEntry, expected_seq: u64, expected_prev: &str) -> Result<(), ChainError> {
+    if entry.seq != expected_seq {
+        return Err(ChainError::Gap {
+            seq: entry.seq,
+            expected: expected_seq,
+        });
+    }
+    if entry.prev != expected_prev {
+        return Err(ChainError::BrokenLink(entry.seq));
+    }
+    if entry.hash
+        != entry_hash(
+            entry.seq,
+            entry.ts,
+            &entry.kind,
+            &entry.call,
+            &entry.detail,
+            &entry.prev,
+        )
+    {
+        return Err(ChainError::Tampered(entry.seq));
+    }
+    Ok(())
+}
+
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

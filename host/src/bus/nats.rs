@@ -1,0 +1,1 @@
+//! The NATS backend (placeholder while it is written).

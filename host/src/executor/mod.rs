@@ -1,0 +1,195 @@
+//! The executor: the last check before a tool runs, and the only place it
+//! runs. For each request it
+//!
+//! 1. recomputes the input hash over the argument bytes it received (and
+//!    refuses bytes that are not canonical),
+//! 2. verifies the grant in the grant-verifier component, and again on the
+//!    host, and requires both to agree,
+//! 3. checks the skill's component digest against the grant's,
+//! 4. spends the grant's nonce (insert-if-absent; a second use is refused),
+//! 5. runs the tool in its sandbox.
+//!
+//! Any failure on the way: the tool does not run, and the reason goes back
+//! to the caller and into the audit log. The nonce is spent before the tool
+//! runs, so an executor that dies in between leaves a grant that can never
+//! run again (at most once, never twice).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tgw_proto::grant::{Expectations, TrustedKey, UnverifiedGrant};
+
+use crate::audit::Audit;
+use crate::bus::{BusError, ExecReply, ExecRequest, ExecTransport, NonceLedger};
+use crate::canonical::{canonicalize, input_hash};
+use crate::registry::SkillSet;
+use crate::runtime::{GrantCheckError, LoadedVerifier, Runtime};
+use crate::secrets::SecretStore;
+
+pub struct Executor {
+    pub pool: String,
+    runtime: Arc<Runtime>,
+    verifier: LoadedVerifier,
+    trusted: Vec<TrustedKey>,
+    skills: Arc<SkillSet>,
+    nonces: Arc<dyn NonceLedger>,
+    audit: Audit,
+    secrets: Arc<SecretStore>,
+}
+
+impl Executor {
+    pub fn new(
+        pool: &str,
+        runtime: Arc<Runtime>,
+        trusted: Vec<TrustedKey>,
+        skills: Arc<SkillSet>,
+        nonces: Arc<dyn NonceLedger>,
+        audit: Audit,
+        secrets: Arc<SecretStore>,
+    ) -> anyhow::Result<Self> {
+        if !crate::bus::is_pool_name(pool) {
+            anyhow::bail!("{pool:?} is not a pool name (lowercase letters, digits and -)");
+        }
+        if trusted.is_empty() {
+            anyhow::bail!(
+                "no trusted grant keys: run `tgw keys init` (or `tgw keys trust` on an executor's machine)"
+            );
+        }
+        let verifier = runtime.load_verifier(crate::guests::GRANT_VERIFIER_WASM)?;
+        Ok(Executor {
+            pool: pool.to_owned(),
+            runtime,
+            verifier,
+            trusted,
+            skills,
+            nonces,
+            audit,
+            secrets,
+        })
+    }
+
+    /// Handles one request; never panics, always answers.
+    pub async fn execute(&self, request: &ExecRequest) -> ExecReply {
+        match self.check_and_run(request).await {
+            Ok(reply) => reply,
+            Err(reason) => {
+                self.audit
+                    .record(
+                        "execution.refused",
+                        &request.call,
+                        json!({"pool": self.pool, "reason": reason}),
+                    )
+                    .await;
+                ExecReply::Refused { reason }
+            }
+        }
+    }
+
+    async fn check_and_run(&self, request: &ExecRequest) -> Result<ExecReply, String> {
+        let canonical = canonicalize(request.args.as_bytes())
+            .map_err(|e| format!("the arguments are not valid: {e}"))?;
+        if canonical.bytes != request.args.as_bytes() {
+            return Err("the arguments are not in canonical form".into());
+        }
+        let hash = input_hash(request.args.as_bytes());
+        let now = unix_now();
+        let expect = Expectations {
+            trusted: &self.trusted,
+            audience: &self.pool,
+            now,
+            input_hash: &hash,
+        };
+        let grant = UnverifiedGrant::from_token(request.grant.clone());
+
+        let claims = self
+            .runtime
+            .verify_grant(&self.verifier, &grant, &expect)
+            .await
+            .map_err(|e| match e {
+                GrantCheckError::Refused(reason) => format!("the grant is refused: {reason}"),
+                GrantCheckError::Sandbox(reason) => {
+                    format!("the grant could not be verified: {reason}")
+                }
+            })?;
+        let verified = grant
+            .verify(&expect)
+            .map_err(|reason| format!("the grant is refused: {reason}"))?;
+        if *verified.claims() != claims {
+            return Err("the grant verifier and the host disagree about this grant".into());
+        }
+        let claims = verified.claims();
+
+        let skill = self
+            .skills
+            .get(&claims.skill)
+            .ok_or_else(|| format!("this executor has no skill {}", claims.skill))?;
+        if skill.component.digest != claims.component {
+            return Err(format!(
+                "skill {} changed since the grant was issued (the grant is for {}, this executor has {})",
+                claims.skill, claims.component, skill.component.digest
+            ));
+        }
+        if skill.tool(&claims.tool).is_none() {
+            return Err(format!(
+                "skill {} has no tool {}",
+                claims.skill, claims.tool
+            ));
+        }
+
+        self.nonces
+            .spend(&claims.aud, &claims.jti)
+            .await
+            .map_err(|e| e.to_string())?;
+
+        let spec = skill.skill.sandbox(&self.secrets);
+        let outcome = self
+            .runtime
+            .invoke(&skill.component, &spec, &claims.tool, &request.args)
+            .await;
+        let reply = match outcome.result {
+            Ok(output) => {
+                self.audit
+                    .record(
+                        "execution.done",
+                        &request.call,
+                        json!({"pool": self.pool, "jti": claims.jti, "fuel": outcome.fuel_used}),
+                    )
+                    .await;
+                ExecReply::Done { output }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.audit
+                    .record(
+                        "execution.failed",
+                        &request.call,
+                        json!({"pool": self.pool, "jti": claims.jti, "reason": reason}),
+                    )
+                    .await;
+                ExecReply::Failed { reason }
+            }
+        };
+        Ok(reply)
+    }
+
+    /// Serves the pool's requests from `transport` until it closes.
+    pub async fn serve(
+        self: Arc<Self>,
+        transport: Arc<dyn ExecTransport>,
+    ) -> Result<tokio::task::JoinHandle<()>, BusError> {
+        let mut deliveries = transport.serve(&self.pool).await?;
+        Ok(tokio::spawn(async move {
+            while let Some(delivery) = deliveries.recv().await {
+                let executor = self.clone();
+                tokio::spawn(async move {
+                    let reply = executor.execute(&delivery.request).await;
+                    (delivery.reply)(reply);
+                });
+            }
+        }))
+    }
+}
+
+pub fn unix_now() -> i64 {
+    crate::audit::now_millis() / 1000
+}

@@ -1,0 +1,433 @@
+//! The gateway: the life of a call from proposal to result.
+//!
+//! Propose → decide (policy) → approve (a human, when policy says so) →
+//! grant (a 30-second Ed25519 grant bound to the canonical arguments) →
+//! execute (an executor of the pool verifies and runs). Every step writes
+//! an audit entry; any failure ends the call with a reason in words.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde_json::json;
+use tgw_proto::grant::{Approval, Claims, GrantSigner};
+use tokio::sync::broadcast;
+
+use crate::approval::{ApprovalRecord, ApprovalState, Approvals};
+use crate::audit::{Audit, now_millis};
+use crate::bus::{Bus, ExecReply, ExecRequest};
+use crate::canonical::canonicalize;
+use crate::executor::unix_now;
+use crate::policy::{LivePolicy, Proposal, Verdict};
+use crate::registry::SkillSet;
+use crate::runtime::Runtime;
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// The `iss` of grants.
+    pub issuer: String,
+    /// The executor pool grants are for.
+    pub pool: String,
+    /// How long a call waits for a human.
+    pub approval_expiry: Duration,
+    /// How long the gateway waits for an executor's answer.
+    pub exec_timeout: Duration,
+    /// Grant lifetime, at most 30 s.
+    pub grant_lifetime: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            issuer: "tgw".into(),
+            pool: "default".into(),
+            approval_expiry: crate::approval::DEFAULT_EXPIRY,
+            exec_timeout: Duration::from_secs(330),
+            grant_lifetime: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A tool call as an agent proposes it.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    pub principal: String,
+    pub roles: Vec<String>,
+    pub skill: String,
+    pub tool: String,
+    /// The arguments as the agent sent them (JSON).
+    pub args: Vec<u8>,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallResult {
+    /// The tool ran and returned this.
+    Done { output: String },
+    /// The call was not run: policy, a human, or a check said no.
+    Refused { reason: String },
+    /// The tool ran (or was sent to run) and failed.
+    Failed { reason: String },
+}
+
+/// What the dashboard and other watchers hear.
+#[derive(Debug, Clone)]
+pub enum GatewayEvent {
+    ApprovalPending(ApprovalRecord),
+    ApprovalDecided { id: String, state: ApprovalState },
+}
+
+pub struct Gateway {
+    config: GatewayConfig,
+    runtime: Arc<Runtime>,
+    skills: Arc<SkillSet>,
+    policy: Arc<LivePolicy>,
+    signer: GrantSigner,
+    bus: Bus,
+    approvals: Approvals,
+    audit: Audit,
+    events: broadcast::Sender<GatewayEvent>,
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS has randomness");
+    B64.encode(bytes)
+}
+
+impl Gateway {
+    pub fn new(
+        config: GatewayConfig,
+        runtime: Arc<Runtime>,
+        skills: Arc<SkillSet>,
+        policy: Arc<LivePolicy>,
+        signer: GrantSigner,
+        bus: Bus,
+    ) -> Self {
+        let approvals = Approvals::new(bus.approvals.clone());
+        let audit = Audit::new(bus.audit.clone());
+        let (events, _) = broadcast::channel(256);
+        Gateway {
+            config,
+            runtime,
+            skills,
+            policy,
+            signer,
+            bus,
+            approvals,
+            audit,
+            events,
+        }
+    }
+
+    pub fn approvals(&self) -> &Approvals {
+        &self.approvals
+    }
+
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    pub fn skills(&self) -> &Arc<SkillSet> {
+        &self.skills
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<GatewayEvent> {
+        self.events.subscribe()
+    }
+
+    /// Approves a pending call (the passkey check arrives in step 3).
+    pub async fn approve(
+        &self,
+        id: &str,
+        approver: &str,
+    ) -> Result<ApprovalRecord, crate::approval::ApprovalError> {
+        let record = self.approvals.approve(id, approver).await?;
+        self.decided(&record).await;
+        Ok(record)
+    }
+
+    pub async fn deny(
+        &self,
+        id: &str,
+        approver: &str,
+        reason: &str,
+    ) -> Result<ApprovalRecord, crate::approval::ApprovalError> {
+        let record = self.approvals.deny(id, approver, reason).await?;
+        self.decided(&record).await;
+        Ok(record)
+    }
+
+    async fn decided(&self, record: &ApprovalRecord) {
+        self.audit
+            .record(
+                "approval.decided",
+                &record.call,
+                json!({"approval": record.id, "state": record.state}),
+            )
+            .await;
+        let _ = self.events.send(GatewayEvent::ApprovalDecided {
+            id: record.id.clone(),
+            state: record.state.clone(),
+        });
+    }
+
+    /// The whole life of one call.
+    pub async fn propose(&self, request: CallRequest) -> CallResult {
+        let call = random_id();
+        match self.run_call(&call, request).await {
+            Ok(result) => result,
+            Err(reason) => {
+                self.audit
+                    .record("call.refused", &call, json!({"reason": reason}))
+                    .await;
+                CallResult::Refused { reason }
+            }
+        }
+    }
+
+    async fn run_call(&self, call: &str, request: CallRequest) -> Result<CallResult, String> {
+        let skill = self
+            .skills
+            .get(&request.skill)
+            .ok_or_else(|| format!("there is no skill {:?}", request.skill))?;
+        let tool = skill
+            .tool(&request.tool)
+            .ok_or_else(|| format!("skill {} has no tool {:?}", request.skill, request.tool))?;
+        let allowed_roles = &skill.skill.manifest.access.roles;
+        if !allowed_roles.is_empty() && !request.roles.iter().any(|r| allowed_roles.contains(r)) {
+            return Err(format!(
+                "{} may not use skill {} (it is for the roles {})",
+                request.principal,
+                request.skill,
+                allowed_roles.join(", ")
+            ));
+        }
+        let args =
+            canonicalize(&request.args).map_err(|e| format!("the arguments are refused: {e}"))?;
+        if !args.bytes.starts_with(b"{") {
+            return Err("the arguments must be a JSON object".into());
+        }
+        self.audit
+            .record(
+                "proposal",
+                call,
+                json!({
+                    "principal": request.principal, "roles": request.roles, "skill": request.skill,
+                    "tool": request.tool, "risk": tool.risk, "component": skill.component.digest,
+                    "input_hash": args.input_hash, "args": args.as_str(),
+                }),
+            )
+            .await;
+
+        let proposal = Proposal {
+            skill: request.skill.clone(),
+            tool: request.tool.clone(),
+            risk: tool.risk,
+            component: skill.component.digest.clone(),
+            principal: request.principal.clone(),
+            roles: request.roles.clone(),
+            args,
+        };
+        let decision = self.policy.current().decide(&self.runtime, &proposal).await;
+        self.audit.record("decision", call, json!(decision)).await;
+
+        let approval = match decision.verdict {
+            Verdict::Deny => {
+                let by = decision
+                    .rule
+                    .as_deref()
+                    .map(|r| format!(" (rule {r:?})"))
+                    .unwrap_or_default();
+                return Ok(CallResult::Refused {
+                    reason: format!("denied by policy{by}: {}", decision.reason),
+                });
+            }
+            Verdict::Allow => None,
+            Verdict::RequireApproval => {
+                match self.wait_for_approval(call, &proposal, &decision).await? {
+                    Ok(approval) => Some(approval),
+                    Err(refusal) => return Ok(refusal),
+                }
+            }
+        };
+
+        let now = unix_now();
+        let claims = Claims {
+            iss: self.config.issuer.clone(),
+            aud: self.config.pool.clone(),
+            sub: request.principal.clone(),
+            jti: random_id(),
+            iat: now,
+            nbf: now,
+            exp: now + self.config.grant_lifetime.as_secs().min(30) as i64,
+            skill: proposal.skill.clone(),
+            tool: proposal.tool.clone(),
+            component: proposal.component.clone(),
+            input_hash: proposal.args.input_hash.clone(),
+            policy: decision.policy.clone(),
+            approval,
+        };
+        let grant = self.signer.sign(&claims);
+        self.audit
+            .record("grant", call, json!({"jti": claims.jti, "kid": self.signer.kid(), "aud": claims.aud, "exp": claims.exp}))
+            .await;
+
+        let exec = ExecRequest {
+            call: call.to_owned(),
+            grant: grant.token().to_owned(),
+            args: proposal.args.as_str().to_owned(),
+        };
+        Ok(
+            match self
+                .bus
+                .exec
+                .execute(&self.config.pool, &exec, self.config.exec_timeout)
+                .await
+            {
+                Ok(ExecReply::Done { output }) => CallResult::Done { output },
+                Ok(ExecReply::Refused { reason }) => CallResult::Refused {
+                    reason: format!("the executor refused: {reason}"),
+                },
+                Ok(ExecReply::Failed { reason }) => CallResult::Failed { reason },
+                Err(e) => CallResult::Failed {
+                    reason: e.to_string(),
+                },
+            },
+        )
+    }
+
+    /// Opens an approval and waits for its end. `Ok(Ok(approval))` when a
+    /// human approved; `Ok(Err(result))` when the call ends here.
+    async fn wait_for_approval(
+        &self,
+        call: &str,
+        proposal: &Proposal,
+        decision: &crate::policy::Decision,
+    ) -> Result<Result<Approval, CallResult>, String> {
+        let created = now_millis();
+        let record = ApprovalRecord {
+            id: random_id(),
+            call: call.to_owned(),
+            skill: proposal.skill.clone(),
+            tool: proposal.tool.clone(),
+            risk: proposal.risk,
+            component: proposal.component.clone(),
+            principal: proposal.principal.clone(),
+            args: proposal.args.as_str().to_owned(),
+            input_hash: proposal.args.input_hash.clone(),
+            policy: decision.policy.clone(),
+            rule: decision.rule.clone(),
+            reason: decision.reason.clone(),
+            created,
+            expires: created + self.config.approval_expiry.as_millis() as i64,
+            state: ApprovalState::Pending,
+        };
+        let mut decided = self
+            .approvals
+            .open(&record)
+            .await
+            .map_err(|e| format!("the approval could not be recorded: {e}"))?;
+        // If the caller goes away (a cancelled MCP call), withdraw.
+        let guard = WithdrawOnDrop {
+            approvals: self.approvals.clone(),
+            id: Some(record.id.clone()),
+        };
+        self.audit
+            .record("approval.pending", call, json!({"approval": record.id, "rule": record.rule, "reason": record.reason, "expires": record.expires}))
+            .await;
+        let _ = self
+            .events
+            .send(GatewayEvent::ApprovalPending(record.clone()));
+
+        let deadline = tokio::time::Instant::now() + self.config.approval_expiry;
+        let state = loop {
+            let state = decided.borrow_and_update().clone();
+            if state != ApprovalState::Pending {
+                break state;
+            }
+            tokio::select! {
+                _ = decided.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    break match self.approvals.expire(&record.id).await {
+                        Ok(expired) => {
+                            self.decided(&expired).await;
+                            expired.state
+                        }
+                        // Decided at the last moment, or elsewhere.
+                        Err(_) => self.approvals.get(&record.id).await.ok().flatten().map_or(ApprovalState::Expired { at: now_millis() }, |r| r.state),
+                    };
+                }
+                // Another gateway process may have decided it: look.
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    if let Ok(Some(current)) = self.approvals.get(&record.id).await {
+                        if current.state != ApprovalState::Pending {
+                            break current.state;
+                        }
+                    }
+                }
+            }
+        };
+        guard.disarm();
+        Ok(match state {
+            ApprovalState::Approved { by, .. } => Ok(Approval {
+                id: record.id.clone(),
+                approver: by,
+                credential_id: String::new(),
+                nonce: String::new(),
+                authenticator_data: String::new(),
+                client_data_json: String::new(),
+                signature: String::new(),
+            }),
+            ApprovalState::Denied { by, reason, .. } => Err(CallResult::Refused {
+                reason: format!("denied by {by}: {reason}"),
+            }),
+            ApprovalState::Expired { .. } => Err(CallResult::Refused {
+                reason: format!(
+                    "nobody approved the call within {}",
+                    human(self.config.approval_expiry)
+                ),
+            }),
+            ApprovalState::Withdrawn { .. } => Err(CallResult::Refused {
+                reason: "the call was withdrawn".into(),
+            }),
+            ApprovalState::Pending => unreachable!("the loop ends only on a decision"),
+        })
+    }
+}
+
+/// `300 s`, or `300 ms` below a second.
+fn human(duration: Duration) -> String {
+    if duration >= Duration::from_secs(1) {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
+}
+
+struct WithdrawOnDrop {
+    approvals: Approvals,
+    id: Option<String>,
+}
+
+impl WithdrawOnDrop {
+    fn disarm(mut self) {
+        if let Some(id) = self.id.take() {
+            self.approvals.forget(&id);
+        }
+    }
+}
+
+impl Drop for WithdrawOnDrop {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let approvals = self.approvals.clone();
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    let _ = approvals.withdraw(&id).await;
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The whole chain on the embedded bus: propose → decide → approve →
+//! grant → verify → execute, and the executor's refusals.
+
+#[path = "common/chain.rs"]
+mod chain;
+#[path = "common/forge.rs"]
+mod forge;
+
+use std::time::Duration;
+
+use chain::{chain_with, done, request};
+use serde_json::{Value, json};
+use tgw::bus::ExecRequest;
+use tgw::gateway::{CallResult, GatewayConfig, GatewayEvent};
+
+async fn backend(config: GatewayConfig) -> chain::Chain {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    chain_with(dir, bus, config).await
+}
+
+include!("common/chain_cases.rs");

@@ -1,0 +1,121 @@
+//! A whole gateway and one executor over a bus, with the `files` skill in
+//! a temp folder, for the chain tests (embedded and NATS).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tgw::bus::Bus;
+use tgw::executor::Executor;
+use tgw::gateway::{CallRequest, CallResult, Gateway, GatewayConfig};
+use tgw::grant::GrantSigner;
+use tgw::policy::LivePolicy;
+use tgw::registry::SkillSet;
+use tgw::runtime::Runtime;
+use tgw::secrets::SecretStore;
+
+pub const SEED: [u8; 32] = [42; 32];
+
+pub struct Chain {
+    pub gateway: Arc<Gateway>,
+    pub executor: Arc<Executor>,
+    pub bus: Bus,
+    pub runtime: Arc<Runtime>,
+    pub skills: Arc<SkillSet>,
+    /// The files skill's folder: what its tools read and write.
+    pub files: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn shared_runtime() -> Arc<Runtime> {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache");
+    Arc::new(Runtime::new(Some(&cache)).unwrap())
+}
+
+/// A skills folder holding a copy of `files`, and a policy file.
+pub fn workspace(dir: &Path, policy: &str) -> (PathBuf, PathBuf) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let skills = dir.join("skills");
+    let files = skills.join("files");
+    std::fs::create_dir_all(files.join("data")).unwrap();
+    std::fs::copy(
+        repo.join("skills/files/skill.toml"),
+        files.join("skill.toml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo.join("skills/files/files.wasm"),
+        files.join("files.wasm"),
+    )
+    .unwrap();
+    std::fs::write(files.join("data/report.txt"), "quarterly numbers\n").unwrap();
+    let policy_path = dir.join("policy.toml");
+    std::fs::write(
+        &policy_path,
+        std::fs::read_to_string(repo.join("policy").join(policy)).unwrap(),
+    )
+    .unwrap();
+    (skills, policy_path)
+}
+
+pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig) -> Chain {
+    let runtime = shared_runtime();
+    let (skills_dir, policy_path) = workspace(dir.path(), "default.toml");
+    let secrets = Arc::new(SecretStore::new(dir.path()));
+    let skills = Arc::new(
+        SkillSet::load(&runtime, &skills_dir, &secrets)
+            .await
+            .unwrap(),
+    );
+    let policy = LivePolicy::load(runtime.clone(), policy_path).unwrap();
+    let signer = GrantSigner::from_seed(&SEED);
+    let trusted = vec![signer.trusted_key()];
+    let pool = config.pool.clone();
+    let gateway = Arc::new(Gateway::new(
+        config,
+        runtime.clone(),
+        skills.clone(),
+        policy,
+        signer,
+        bus.clone(),
+    ));
+    let executor = Arc::new(
+        Executor::new(
+            &pool,
+            runtime.clone(),
+            trusted,
+            skills.clone(),
+            bus.nonces.clone(),
+            tgw::audit::Audit::new(bus.audit.clone()),
+            secrets,
+        )
+        .unwrap(),
+    );
+    executor.clone().serve(bus.exec.clone()).await.unwrap();
+    Chain {
+        gateway,
+        executor,
+        bus,
+        runtime,
+        skills,
+        files: skills_dir.join("files/data"),
+        dir,
+    }
+}
+
+pub fn request(tool: &str, args: Value) -> CallRequest {
+    CallRequest {
+        principal: "alice".into(),
+        roles: vec!["admin".into()],
+        skill: "files".into(),
+        tool: tool.into(),
+        args: args.to_string().into_bytes(),
+    }
+}
+
+pub fn done(result: CallResult) -> Value {
+    match result {
+        CallResult::Done { output } => serde_json::from_str(&output).unwrap(),
+        other => panic!("expected the tool to run, got {other:?}"),
+    }
+}

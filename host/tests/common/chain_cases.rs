@@ -1,0 +1,245 @@
+// The chain's cases, shared by the embedded and the NATS tests: each test
+// file defines `async fn backend(config) -> chain::Chain` and includes this.
+
+async fn backend_default() -> chain::Chain {
+    backend(GatewayConfig::default()).await
+}
+
+async fn audit_kinds(chain: &chain::Chain) -> Vec<(String, Value)> {
+    let entries = chain.bus.audit.read(1, 10_000).await.unwrap();
+    entries.into_iter().map(|e| (e.kind, e.detail)).collect()
+}
+
+async fn next_pending(events: &mut tokio::sync::broadcast::Receiver<GatewayEvent>) -> String {
+    loop {
+        match events.recv().await.unwrap() {
+            GatewayEvent::ApprovalPending(record) => return record.id,
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_auto_approved_read_runs() {
+    let chain = backend_default().await;
+    let result = chain.gateway.propose(request("read_file", json!({"path": "report.txt"}))).await;
+    assert_eq!(done(result)["content"], "quarterly numbers\n");
+    let kinds: Vec<String> = audit_kinds(&chain).await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds, ["proposal", "decision", "grant", "execution.done"]);
+    assert_eq!(chain.gateway.audit().verify().await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn a_destructive_call_waits_and_runs_after_approval() {
+    let chain = backend_default().await;
+    let mut events = chain.gateway.subscribe();
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move { gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await });
+    let id = next_pending(&mut events).await;
+    let pending = chain.gateway.approvals().pending().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].args, r#"{"path":"report.txt"}"#);
+    assert!(chain.files.join("report.txt").exists(), "nothing runs before the approval");
+    chain.gateway.approve(&id, "bob").await.unwrap();
+    assert_eq!(done(call.await.unwrap())["deleted"], true);
+    assert!(!chain.files.join("report.txt").exists());
+    // A decided approval cannot be decided again.
+    assert!(chain.gateway.deny(&id, "carol", "too late").await.is_err());
+    let kinds: Vec<String> = audit_kinds(&chain).await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds, ["proposal", "decision", "approval.pending", "approval.decided", "grant", "execution.done"]);
+    chain.gateway.audit().verify().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_denied_call_does_not_run() {
+    let chain = backend_default().await;
+    let mut events = chain.gateway.subscribe();
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move { gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await });
+    let id = next_pending(&mut events).await;
+    chain.gateway.deny(&id, "bob", "we keep reports").await.unwrap();
+    assert_eq!(call.await.unwrap(), CallResult::Refused { reason: "denied by bob: we keep reports".into() });
+    assert!(chain.files.join("report.txt").exists());
+    assert!(!audit_kinds(&chain).await.iter().any(|(k, _)| k == "grant"));
+}
+
+#[tokio::test]
+async fn an_expired_approval_does_not_run() {
+    let chain = backend(GatewayConfig { approval_expiry: Duration::from_millis(300), ..GatewayConfig::default() }).await;
+    let result = chain.gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await;
+    assert_eq!(result, CallResult::Refused { reason: "nobody approved the call within 300 ms".into() });
+    assert!(chain.files.join("report.txt").exists());
+    let decided = audit_kinds(&chain).await.into_iter().find(|(k, _)| k == "approval.decided").unwrap();
+    assert_eq!(decided.1["state"]["state"], "expired");
+}
+
+#[tokio::test]
+async fn a_cancelled_call_withdraws_its_approval() {
+    let chain = backend_default().await;
+    let mut events = chain.gateway.subscribe();
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move { gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await });
+    let id = next_pending(&mut events).await;
+    call.abort();
+    let _ = call.await;
+    for _ in 0..100 {
+        if chain.gateway.approvals().get(&id).await.unwrap().unwrap().state.name() == "withdrawn" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(chain.gateway.approvals().get(&id).await.unwrap().unwrap().state.name(), "withdrawn");
+    assert!(chain.gateway.approve(&id, "bob").await.is_err(), "a withdrawn call cannot be approved");
+    assert!(chain.files.join("report.txt").exists());
+}
+
+#[tokio::test]
+async fn policy_and_input_refusals_name_the_reason() {
+    let chain = backend_default().await;
+    let refused = |r: CallResult| match r {
+        CallResult::Refused { reason } => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let mut stranger = request("read_file", json!({"path": "report.txt"}));
+    stranger.roles = vec!["user".into()];
+    assert_eq!(refused(chain.gateway.propose(stranger).await), "alice may not use skill files (it is for the roles admin, support)");
+    let mut duplicate = request("read_file", json!({}));
+    duplicate.args = br#"{"path":"report.txt","path":"../secret"}"#.to_vec();
+    assert_eq!(refused(chain.gateway.propose(duplicate).await), "the arguments are refused: duplicate key \"path\" at byte 21");
+    assert_eq!(refused(chain.gateway.propose(request("format_disk", json!({}))).await), "skill files has no tool \"format_disk\"");
+}
+
+/// A grant for `tool` with `args`, signed by the chain's key, with claims
+/// changed by `edit`.
+fn grant(chain: &chain::Chain, tool: &str, args: &str, edit: impl FnOnce(&mut Value)) -> (String, String) {
+    use base64::Engine as _;
+    let canonical = tgw::canonical::canonicalize(args.as_bytes()).unwrap();
+    let now = tgw::executor::unix_now();
+    let mut jti = [0u8; 16];
+    getrandom::fill(&mut jti).unwrap();
+    let mut claims = json!({
+        "iss": "tgw", "aud": "default", "sub": "alice",
+        "jti": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti),
+        "iat": now, "nbf": now, "exp": now + 30, "skill": "files", "tool": tool,
+        "component": chain.skills.get("files").unwrap().component.digest,
+        "input_hash": canonical.input_hash,
+        "policy": format!("sha256:{}", "d".repeat(64)),
+    });
+    edit(&mut claims);
+    let key = ed25519_dalek::SigningKey::from_bytes(&chain::SEED);
+    let token = forge::forge(&forge::header_for(&key).to_string(), &claims.to_string(), &key);
+    (token, String::from_utf8(canonical.bytes).unwrap())
+}
+
+const WRITE: &str = r#"{"content":"pwned","path":"marker.txt"}"#;
+
+async fn refused_by_executor(chain: &chain::Chain, token: String, args: &str, reason: &str) {
+    let call = format!("case-{}", reason.len());
+    let reply = chain.executor.execute(&ExecRequest { call: call.clone(), grant: token, args: args.into() }).await;
+    match reply {
+        tgw::bus::ExecReply::Refused { reason: got } => assert!(got.contains(reason), "expected {reason:?} in {got:?}"),
+        other => panic!("expected a refusal containing {reason:?}, got {other:?}"),
+    }
+    assert!(!chain.files.join("marker.txt").exists(), "the tool ran: {reason}");
+    let entries = chain.bus.audit.read(1, 10_000).await.unwrap();
+    assert!(
+        entries.iter().any(|e| e.kind == "execution.refused" && e.call == call && e.detail["reason"].as_str().unwrap().contains(reason)),
+        "no audit entry names {reason:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_executor_refuses_every_bad_grant_and_says_why() {
+    let chain = backend_default().await;
+    let key = ed25519_dalek::SigningKey::from_bytes(&chain::SEED);
+    let (valid, args) = grant(&chain, "write_file", WRITE, |_| {});
+    let claims_of = |edit: fn(&mut Value)| {
+        let (token, _) = grant(&chain, "write_file", WRITE, edit);
+        let payload = token.split('.').nth(1).unwrap().to_owned();
+        use base64::Engine as _;
+        serde_json::from_slice::<Value>(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    };
+    let plain = claims_of(|_| {});
+    let header = forge::header_for(&key);
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("alg none", forge::alg_none(&header, &plain), "algorithm \"none\" is not accepted"),
+        ("HS256 with the public key", forge::hs256_with_public_key(&key, &plain), "algorithm \"HS256\" is not accepted"),
+        ("unknown kid", forge::forge(&forge::with(header.clone(), "kid", json!("AAAAAAAAAAAAAAAA")).to_string(), &plain.to_string(), &key), "unknown signing key"),
+        ("kid with path characters", forge::forge(&forge::with(header.clone(), "kid", json!("../signing.key")).to_string(), &plain.to_string(), &key), "has characters outside"),
+        ("jku header", forge::forge(&forge::with(header.clone(), "jku", json!("https://evil.example")).to_string(), &plain.to_string(), &key), "header \"jku\" is not allowed"),
+        ("jwk header", forge::forge(&forge::with(header.clone(), "jwk", json!({})).to_string(), &plain.to_string(), &key), "header \"jwk\" is not allowed"),
+        ("exp as a string", grant(&chain, "write_file", WRITE, |c| c["exp"] = json!(c["exp"].to_string())).0, "bad claim"),
+        ("expired", grant(&chain, "write_file", WRITE, |c| { let n = c["iat"].as_i64().unwrap(); c["iat"] = json!(n - 60); c["nbf"] = json!(n - 60); c["exp"] = json!(n - 35); }).0, "has expired"),
+        ("iat in the future", grant(&chain, "write_file", WRITE, |c| { let n = c["iat"].as_i64().unwrap(); c["iat"] = json!(n + 60); c["nbf"] = json!(n + 60); c["exp"] = json!(n + 80); }).0, "not valid yet"),
+        ("exp - iat over 30", grant(&chain, "write_file", WRITE, |c| c["exp"] = json!(c["iat"].as_i64().unwrap() + 31)).0, "longer than 30 seconds"),
+        ("wrong aud", grant(&chain, "write_file", WRITE, |c| c["aud"] = json!("payments")).0, "audience \"payments\""),
+        ("wrong typ", forge::forge(&forge::with(header.clone(), "typ", json!("JWT")).to_string(), &plain.to_string(), &key), "wrong token type"),
+        ("non-canonical signature", forge::malleate(&valid), "signature does not verify"),
+        ("another skill's component", grant(&chain, "write_file", WRITE, |c| c["component"] = json!(format!("sha256:{}", "e".repeat(64)))).0, "changed since the grant was issued"),
+    ];
+    for (name, token, reason) in cases {
+        eprintln!("case: {name}");
+        refused_by_executor(&chain, token, &args, reason).await;
+    }
+    // Arguments changed after the grant, and arguments that are not JSON a
+    // verifier could agree on.
+    refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"other.txt"}"#, "not the ones the grant was issued for").await;
+    refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"marker.txt","path":"x"}"#, "duplicate key").await;
+    refused_by_executor(&chain, valid, r#"{"path":"marker.txt","content":"pwned"}"#, "not in canonical form").await;
+    chain.gateway.audit().verify().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_grant_runs_once() {
+    let chain = backend_default().await;
+    let (token, args) = grant(&chain, "write_file", WRITE, |_| {});
+    let request = ExecRequest { call: "twice".into(), grant: token, args };
+    assert!(matches!(chain.executor.execute(&request).await, tgw::bus::ExecReply::Done { .. }));
+    std::fs::remove_file(chain.files.join("marker.txt")).unwrap();
+    refused_by_executor(&chain, request.grant.clone(), &request.args, "already used").await;
+}
+
+#[tokio::test]
+async fn two_executors_given_the_same_grant_at_once_run_it_once() {
+    let chain = backend_default().await;
+    let (token, args) = grant(&chain, "write_file", r#"{"content":"once","path":"counted.txt"}"#, |_| {});
+    let second = std::sync::Arc::new(
+        tgw::executor::Executor::new(
+            "default",
+            chain.runtime.clone(),
+            vec![tgw::grant::GrantSigner::from_seed(&chain::SEED).trusted_key()],
+            chain.skills.clone(),
+            chain.bus.nonces.clone(),
+            tgw::audit::Audit::new(chain.bus.audit.clone()),
+            std::sync::Arc::new(tgw::secrets::SecretStore::new(chain.dir.path())),
+        )
+        .unwrap(),
+    );
+    let request = ExecRequest { call: "race".into(), grant: token, args };
+    let (a, b) = tokio::join!(chain.executor.execute(&request), second.execute(&request));
+    let done = [&a, &b].iter().filter(|r| matches!(r, tgw::bus::ExecReply::Done { .. })).count();
+    assert_eq!(done, 1, "{a:?} / {b:?}");
+    let refused = [a, b].into_iter().find_map(|r| match r {
+        tgw::bus::ExecReply::Refused { reason } => Some(reason),
+        _ => None,
+    });
+    assert_eq!(refused.as_deref(), Some("this grant was already used"));
+}
+
+#[tokio::test]
+async fn a_grant_redelivered_after_its_executor_died_does_not_run_again() {
+    let chain = backend_default().await;
+    let (token, args) = grant(&chain, "write_file", WRITE, |_| {});
+    // The executor that took the first delivery recorded the nonce and
+    // died before running the tool: the ledger holds the spent nonce.
+    let claims = tgw::grant::UnverifiedGrant::from_token(token.clone())
+        .verify(&tgw::grant::Expectations {
+            trusted: &[tgw::grant::GrantSigner::from_seed(&chain::SEED).trusted_key()],
+            audience: "default",
+            now: tgw::executor::unix_now(),
+            input_hash: &tgw::canonical::input_hash(args.as_bytes()),
+        })
+        .unwrap();
+    chain.bus.nonces.spend("default", &claims.claims().jti).await.unwrap();
+    refused_by_executor(&chain, token, &args, "already used").await;
+}
