@@ -20,3 +20,19 @@ async fn backend(config: GatewayConfig) -> chain::Chain {
 }
 
 include!("common/chain_cases.rs");
+
+#[tokio::test]
+async fn an_unreachable_ledger_fails_closed() {
+    let chain = backend_default().await;
+    let (token, args) = grant(&chain, "write_file", WRITE, |_| {});
+    // Break the real ledger: its table is gone.
+    let db = rusqlite::Connection::open(chain.dir.path().join("state.db")).unwrap();
+    db.execute_batch("DROP TABLE nonces").unwrap();
+    refused_by_executor(
+        &chain,
+        token,
+        &args,
+        "the nonce ledger is unreachable, so nothing runs",
+    )
+    .await;
+}

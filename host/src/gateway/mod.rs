@@ -159,14 +159,9 @@ impl Gateway {
         Ok(record)
     }
 
+    /// Tells watchers; the waiting call writes the audit entry itself,
+    /// before it goes on, so the log keeps the order of events.
     async fn decided(&self, record: &ApprovalRecord) {
-        self.audit
-            .record(
-                "approval.decided",
-                &record.call,
-                json!({"approval": record.id, "state": record.state}),
-            )
-            .await;
         let _ = self.events.send(GatewayEvent::ApprovalDecided {
             id: record.id.clone(),
             state: record.state.clone(),
@@ -370,6 +365,13 @@ impl Gateway {
             }
         };
         guard.disarm();
+        self.audit
+            .record(
+                "approval.decided",
+                call,
+                json!({"approval": record.id, "state": state}),
+            )
+            .await;
         Ok(match state {
             ApprovalState::Approved { by, .. } => Ok(Approval {
                 id: record.id.clone(),

@@ -25,6 +25,9 @@ pub struct Chain {
     /// The files skill's folder: what its tools read and write.
     pub files: PathBuf,
     pub dir: tempfile::TempDir,
+    /// Anything that must live as long as the chain (a NATS server).
+    #[allow(dead_code, reason = "held, not read: it keeps a NATS server alive")]
+    pub guard: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 pub fn shared_runtime() -> Arc<Runtime> {
@@ -100,6 +103,7 @@ pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig)
         skills,
         files: skills_dir.join("files/data"),
         dir,
+        guard: None,
     }
 }
 
