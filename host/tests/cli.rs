@@ -187,3 +187,86 @@ fn secrets_are_read_from_stdin_and_stored_owner_only() {
         stderr(&empty)
     );
 }
+
+#[test]
+fn keys_init_rotate_export_trust_and_untrust() {
+    use std::os::unix::fs::PermissionsExt;
+    let gateway = tempfile::tempdir().unwrap();
+    let init = tgw(gateway.path(), &["keys", "init"], None);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let first = stdout(&init).split_whitespace().nth(3).unwrap().to_owned();
+    let key_file = gateway.path().join("keys/signing.key");
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let again = tgw(gateway.path(), &["keys", "init"], None);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("use `tgw keys rotate`"),
+        "{}",
+        stderr(&again)
+    );
+
+    assert!(
+        tgw(gateway.path(), &["keys", "rotate"], None)
+            .status
+            .success()
+    );
+    let list = stdout(&tgw(gateway.path(), &["keys", "list"], None));
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&first) && l.contains(" trusted ")),
+        "{list}"
+    );
+    let current = list
+        .lines()
+        .find(|l| l.contains(" signing "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let refused = tgw(gateway.path(), &["keys", "untrust", &current], None);
+    assert!(
+        !refused.status.success(),
+        "the signing key cannot be untrusted"
+    );
+
+    // An executor's machine trusts the exported public keys, never the
+    // signing key.
+    let export = stdout(&tgw(gateway.path(), &["keys", "export"], None));
+    let executor = tempfile::tempdir().unwrap();
+    let trust = tgw(executor.path(), &["keys", "trust", "-"], Some(&export));
+    assert!(trust.status.success(), "{}", stderr(&trust));
+    assert!(!executor.path().join("keys/signing.key").exists());
+    let trusted = stdout(&tgw(executor.path(), &["keys", "list"], None));
+    assert_eq!(trusted.lines().count(), 2, "{trusted}");
+
+    // A tampered export (a key id that is not the key's) is refused.
+    let tampered = export.replacen(&first, "AAAAAAAAAAAAAAAA", 1);
+    let refused = tgw(
+        tempfile::tempdir().unwrap().path(),
+        &["keys", "trust", "-"],
+        Some(&tampered),
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("its id should be"),
+        "{}",
+        stderr(&refused)
+    );
+
+    assert!(
+        tgw(gateway.path(), &["keys", "untrust", &first], None)
+            .status
+            .success()
+    );
+    assert_eq!(
+        stdout(&tgw(gateway.path(), &["keys", "list"], None))
+            .lines()
+            .count(),
+        1
+    );
+}

@@ -203,31 +203,19 @@ impl AuditStore for SqliteState {
     }
 }
 
-type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<(ExecRequest, oneshot::Sender<ExecReply>)>>>;
+/// A request and where its answer goes.
+type Pending = (ExecRequest, oneshot::Sender<ExecReply>);
+type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>;
 
 /// In-process execution requests: one queue per pool, shared by the pool's
 /// executors (each request goes to exactly one).
 #[derive(Default)]
 pub struct Channels {
-    pools: Mutex<
-        HashMap<
-            String,
-            (
-                mpsc::Sender<(ExecRequest, oneshot::Sender<ExecReply>)>,
-                Queue,
-            ),
-        >,
-    >,
+    pools: Mutex<HashMap<String, (mpsc::Sender<Pending>, Queue)>>,
 }
 
 impl Channels {
-    fn pool(
-        &self,
-        pool: &str,
-    ) -> (
-        mpsc::Sender<(ExecRequest, oneshot::Sender<ExecReply>)>,
-        Queue,
-    ) {
+    fn pool(&self, pool: &str) -> (mpsc::Sender<Pending>, Queue) {
         let mut pools = self.pools.lock().unwrap();
         let (sender, queue) = pools.entry(pool.to_owned()).or_insert_with(|| {
             let (sender, receiver) = mpsc::channel(1024);

@@ -1,8 +1,10 @@
 //! The command line: one subcommand group per concern.
 
+mod audit;
 mod keys;
 mod secrets;
 mod skill;
+mod up;
 
 use std::path::PathBuf;
 
@@ -29,6 +31,14 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the gateway: policy, approvals, grants and an executor, on the
+    /// embedded bus (or NATS with --nats).
+    Up(up::UpArgs),
+    /// Run an executor on its own, for another machine (NATS).
+    Executor(up::ExecutorArgs),
+    /// Read and check the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Inspect and try skills (for skill authors).
     #[command(subcommand)]
     Skill(skill::SkillCommand),
@@ -55,5 +65,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Skill(command) => skill::run(&context, command).await,
         Command::Secrets(command) => secrets::run(&context, command),
         Command::Keys(command) => keys::run(&context, command),
+        Command::Up(args) => up::up(&context, args).await,
+        Command::Executor(args) => up::executor(&context, args).await,
+        Command::Audit(command) => audit::run(&context, command).await,
     }
 }

@@ -74,7 +74,7 @@ pub enum CallResult {
 /// What the dashboard and other watchers hear.
 #[derive(Debug, Clone)]
 pub enum GatewayEvent {
-    ApprovalPending(ApprovalRecord),
+    ApprovalPending(Box<ApprovalRecord>),
     ApprovalDecided { id: String, state: ApprovalState },
 }
 
@@ -334,7 +334,7 @@ impl Gateway {
             .await;
         let _ = self
             .events
-            .send(GatewayEvent::ApprovalPending(record.clone()));
+            .send(GatewayEvent::ApprovalPending(Box::new(record.clone())));
 
         let deadline = tokio::time::Instant::now() + self.config.approval_expiry;
         let state = loop {
@@ -356,10 +356,10 @@ impl Gateway {
                 }
                 // Another gateway process may have decided it: look.
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                    if let Ok(Some(current)) = self.approvals.get(&record.id).await {
-                        if current.state != ApprovalState::Pending {
-                            break current.state;
-                        }
+                    if let Ok(Some(current)) = self.approvals.get(&record.id).await
+                        && current.state != ApprovalState::Pending
+                    {
+                        break current.state;
                     }
                 }
             }

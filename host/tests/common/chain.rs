@@ -1,6 +1,11 @@
 //! A whole gateway and one executor over a bus, with the `files` skill in
 //! a temp folder, for the chain tests (embedded and NATS).
 
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -1,6 +1,11 @@
 //! Building grants by hand, including the broken and hostile ones a
 //! verifier must refuse.
 
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signer, SigningKey};

@@ -1,6 +1,11 @@
 //! A nats-server of the test's own, with JetStream, on a free port and a
 //! temporary store, that the test can stop and start again.
 
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
+
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,109 @@
+//! The chain without MCP: auto-approved calls (policy → grant → verifier
+//! component → nonce → tool) on the embedded bus and on NATS, against a
+//! direct in-process call of the same tool in the same run.
+//!
+//! `cargo bench -p tgw --bench chain` (NATS: starts its own nats-server).
+//! Prints p50/p99 latency and calls/s; results go in BENCHMARKS.md.
+
+#[path = "../tests/common/chain.rs"]
+mod chain;
+#[path = "../tests/common/nats.rs"]
+mod nats;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tgw::gateway::{CallResult, GatewayConfig};
+
+const CALLS: usize = 2000;
+const WARMUP: usize = 100;
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    per_second: f64,
+}
+
+async fn measure<F, Fut>(mut call: F) -> Stats
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for _ in 0..WARMUP {
+        call().await;
+    }
+    let mut samples = Vec::with_capacity(CALLS);
+    let started = Instant::now();
+    for _ in 0..CALLS {
+        let t = Instant::now();
+        call().await;
+        samples.push(t.elapsed());
+    }
+    let total = started.elapsed();
+    samples.sort();
+    Stats {
+        p50: samples[CALLS / 2],
+        p99: samples[CALLS * 99 / 100],
+        per_second: CALLS as f64 / total.as_secs_f64(),
+    }
+}
+
+fn print(name: &str, stats: &Stats, baseline: &Stats) {
+    println!(
+        "{name:<34} p50 {:>9.1?}  p99 {:>9.1?}  {:>7.0} calls/s  ({:.1}x the direct call's p50)",
+        stats.p50,
+        stats.p99,
+        stats.per_second,
+        stats.p50.as_secs_f64() / baseline.p50.as_secs_f64()
+    );
+}
+
+async fn run_chain(chain: &chain::Chain) -> Stats {
+    measure(|| async {
+        let result = chain
+            .gateway
+            .propose(chain::request("read_file", json!({"path": "report.txt"})))
+            .await;
+        assert!(matches!(result, CallResult::Done { .. }), "{result:?}");
+    })
+    .await
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+        let embedded = chain::chain_with(dir, bus, GatewayConfig::default()).await;
+
+        let files = embedded.skills.get("files").unwrap();
+        let spec = files
+            .skill
+            .sandbox(&tgw::secrets::SecretStore::new(embedded.dir.path()));
+        let args = r#"{"path":"report.txt"}"#;
+        let direct = measure(|| async {
+            let outcome = embedded
+                .runtime
+                .invoke(&files.component, &spec, "read_file", args)
+                .await;
+            outcome.result.unwrap();
+        })
+        .await;
+        println!("{CALLS} sequential calls of files.read_file after {WARMUP} warm-up calls:");
+        print("direct in-process call (baseline)", &direct, &direct);
+        print("chain, embedded bus", &run_chain(&embedded).await, &direct);
+
+        let server = nats::NatsServer::start();
+        let bus = tgw::bus::nats::bus(&server.url).await.unwrap();
+        let on_nats =
+            chain::chain_with(tempfile::tempdir().unwrap(), bus, GatewayConfig::default()).await;
+        print(
+            "chain, NATS (JetStream state)",
+            &run_chain(&on_nats).await,
+            &direct,
+        );
+    });
+}

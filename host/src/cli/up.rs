@@ -1,0 +1,190 @@
+//! `tgw up` (the whole gateway) and `tgw executor` (an executor on its own,
+//! for another machine).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use tgw::audit::Audit;
+use tgw::bus::Bus;
+use tgw::executor::Executor;
+use tgw::gateway::{Gateway, GatewayConfig};
+use tgw::keys::{KeyError, KeyStore};
+use tgw::policy::LivePolicy;
+use tgw::registry::SkillSet;
+use tgw::runtime::Runtime;
+use tgw::secrets::SecretStore;
+
+use super::Context;
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Use NATS (JetStream) for messages and state instead of the embedded
+    /// bus, e.g. nats://127.0.0.1:4222.
+    #[arg(long, env = "TGW_NATS")]
+    nats: Option<String>,
+    /// The policy file; reloaded when it changes.
+    #[arg(long, env = "TGW_POLICY", default_value = "policy/default.toml")]
+    policy: PathBuf,
+    /// The executor pool grants are issued for.
+    #[arg(long, default_value = "default")]
+    pool: String,
+    /// Where the gateway listens (MCP and the dashboard arrive in later
+    /// steps; for now `/healthz`).
+    #[arg(long, env = "TGW_LISTEN", default_value = "127.0.0.1:8400")]
+    listen: SocketAddr,
+    /// Do not run an executor in this process (executors run elsewhere,
+    /// with `tgw executor`).
+    #[arg(long)]
+    no_executor: bool,
+    /// Seconds a call waits for a human approval.
+    #[arg(long, default_value_t = 300)]
+    approval_expiry_secs: u64,
+}
+
+#[derive(Args)]
+pub struct ExecutorArgs {
+    /// The NATS server the gateway uses.
+    #[arg(long, env = "TGW_NATS")]
+    nats: String,
+    /// The pool to serve; executors of one pool share its work.
+    #[arg(long, default_value = "default")]
+    pool: String,
+}
+
+fn runtime(context: &Context) -> anyhow::Result<Arc<Runtime>> {
+    Ok(Arc::new(Runtime::new(Some(
+        &context.data_dir.join("cache").join("components"),
+    ))?))
+}
+
+async fn bus(context: &Context, nats: Option<&str>) -> anyhow::Result<(Bus, String)> {
+    Ok(match nats {
+        Some(url) => (tgw::bus::nats::bus(url).await?, format!("NATS at {url}")),
+        None => (
+            tgw::bus::embedded::bus(&context.data_dir)?,
+            format!(
+                "embedded (state in {})",
+                context.data_dir.join("state.db").display()
+            ),
+        ),
+    })
+}
+
+pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
+    let keys = KeyStore::new(&context.data_dir);
+    let signer = match keys.signer() {
+        Ok(signer) => signer,
+        Err(KeyError::NoSigningKey(_)) => {
+            let signer = keys.init()?;
+            eprintln!(
+                "Created the grant signing key {} (first start).",
+                signer.kid()
+            );
+            signer
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let runtime = runtime(context)?;
+    let secrets = Arc::new(SecretStore::new(&context.data_dir));
+    let skills = Arc::new(SkillSet::load(&runtime, &context.skills_dir, &secrets).await?);
+    let policy = LivePolicy::load(runtime.clone(), args.policy.clone())?;
+    let _watch = policy.watch(Duration::from_secs(1));
+    let (bus, bus_name) = bus(context, args.nats.as_deref()).await?;
+    let config = GatewayConfig {
+        pool: args.pool.clone(),
+        approval_expiry: Duration::from_secs(args.approval_expiry_secs),
+        ..GatewayConfig::default()
+    };
+    let digest = policy.current().digest.clone();
+    let _gateway = Arc::new(Gateway::new(
+        config,
+        runtime.clone(),
+        skills.clone(),
+        policy,
+        signer,
+        bus.clone(),
+    ));
+    if !args.no_executor {
+        let executor = Executor::new(
+            &args.pool,
+            runtime,
+            keys.trusted()?,
+            skills.clone(),
+            bus.nonces.clone(),
+            Audit::new(bus.audit.clone()),
+            secrets,
+        )?;
+        Arc::new(executor).serve(bus.exec.clone()).await?;
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    let names: Vec<&str> = skills.iter().map(|s| s.skill.name()).collect();
+    println!("Trust Gateway is up.");
+    println!(
+        "  listening on  http://{}  (/healthz; MCP and the dashboard arrive in the next steps)",
+        args.listen
+    );
+    println!(
+        "  skills        {}",
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    );
+    println!("  policy        {} ({digest})", args.policy.display());
+    println!("  bus           {bus_name}");
+    println!(
+        "  executor      {}",
+        if args.no_executor {
+            "none in this process".to_owned()
+        } else {
+            format!("in-process, pool {}", args.pool)
+        }
+    );
+    println!("Stop with Ctrl-C.");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<()> {
+    let trusted = KeyStore::new(&context.data_dir).trusted()?;
+    let runtime = runtime(context)?;
+    let secrets = Arc::new(SecretStore::new(&context.data_dir));
+    let skills = Arc::new(SkillSet::load(&runtime, &context.skills_dir, &secrets).await?);
+    let (bus, bus_name) = bus(context, Some(&args.nats)).await?;
+    let executor = Executor::new(
+        &args.pool,
+        runtime,
+        trusted,
+        skills.clone(),
+        bus.nonces.clone(),
+        Audit::new(bus.audit.clone()),
+        secrets,
+    )?;
+    let serving = Arc::new(executor).serve(bus.exec.clone()).await?;
+    let names: Vec<&str> = skills.iter().map(|s| s.skill.name()).collect();
+    println!(
+        "Executor of pool {} serving {} over {bus_name}. Stop with Ctrl-C.",
+        args.pool,
+        names.join(", ")
+    );
+    tokio::select! {
+        _ = shutdown() => {}
+        _ = serving => anyhow::bail!("the connection to NATS closed"),
+    }
+    Ok(())
+}
+
+async fn shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("Stopping.");
+}
