@@ -107,18 +107,7 @@ async fn an_unreachable_ledger_fails_closed() {
 async fn executors_of_a_pool_share_the_work() {
     let chain = backend_default().await;
     // A second executor in the same pool, as on another machine.
-    let second = std::sync::Arc::new(
-        tgw::executor::Executor::new(
-            "default",
-            chain.runtime.clone(),
-            vec![tgw::grant::GrantSigner::from_seed(&chain::SEED).trusted_key()],
-            chain.skills.clone(),
-            chain.bus.nonces.clone(),
-            tgw::audit::Audit::new(chain.bus.audit.clone()),
-            std::sync::Arc::new(tgw::secrets::SecretStore::new(chain.dir.path())),
-        )
-        .unwrap(),
-    );
+    let second = chain.another_executor();
     second.serve(chain.bus.exec.clone()).await.unwrap();
     let calls = (0..12).map(|_| {
         chain

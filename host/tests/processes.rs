@@ -206,3 +206,116 @@ async fn tgw_audit_verify_finds_a_changed_entry() {
         String::from_utf8_lossy(&broken.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = nats::NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (skills_dir, _) = chain::workspace(dir.path(), "default.toml");
+
+    // A tool that hangs: http-fetch against a server that never answers,
+    // counting the requests that reach it.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                "too late"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills/http-fetch");
+    let fetch = skills_dir.join("http-fetch");
+    std::fs::create_dir(&fetch).unwrap();
+    let manifest = std::fs::read_to_string(repo.join("skill.toml"))
+        .unwrap()
+        .replace(
+            r#"http = ["example.com", "www.rust-lang.org"]"#,
+            &format!(r#"http = ["http://{addr}"]"#),
+        )
+        .replace("timeout_ms = 10000", "timeout_ms = 120000");
+    std::fs::write(fetch.join("skill.toml"), manifest).unwrap();
+    std::fs::copy(repo.join("http_fetch.wasm"), fetch.join("http_fetch.wasm")).unwrap();
+
+    let signer = GrantSigner::from_seed(&chain::SEED);
+    let executor_data = dir.path().join("executor");
+    KeyStore::new(&executor_data)
+        .trust(signer.trusted_key())
+        .unwrap();
+    let args = tgw::canonical::canonicalize(
+        json!({"url": format!("http://{addr}/slow")})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let runtime = chain::shared_runtime();
+    let component = runtime.load_file(&fetch.join("http_fetch.wasm")).unwrap();
+    let now = tgw::executor::unix_now();
+    let claims = tgw::grant::Claims {
+        iss: "tgw".into(),
+        aud: "default".into(),
+        sub: "alice".into(),
+        jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        iat: now,
+        nbf: now,
+        exp: now + 30,
+        skill: "http-fetch".into(),
+        tool: "get".into(),
+        component: component.digest.clone(),
+        input_hash: args.input_hash.clone(),
+        policy: format!("sha256:{}", "d".repeat(64)),
+        approval: None,
+    };
+    let request = tgw::bus::ExecRequest {
+        call: "crash".into(),
+        grant: signer.sign(&claims).token().to_owned(),
+        args: args.as_str().to_owned(),
+    };
+    let bus = tgw::bus::nats::bus(&server.url).await.unwrap();
+
+    let (mut first, _) = start(
+        &["executor", "--nats", &server.url],
+        &executor_data,
+        &skills_dir,
+        "Executor of pool default",
+    );
+    let timeout = std::time::Duration::from_secs(3);
+    let sent = bus.exec.execute("default", &request, timeout).await;
+    assert!(
+        matches!(sent, Err(tgw::bus::BusError::Timeout(_))),
+        "{sent:?}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the tool started once");
+    first.0.kill().unwrap(); // SIGKILL, mid-call
+    let _ = first.0.wait();
+
+    let (_second, _) = start(
+        &["executor", "--nats", &server.url],
+        &executor_data,
+        &skills_dir,
+        "Executor of pool default",
+    );
+    let redelivered = bus
+        .exec
+        .execute("default", &request, timeout)
+        .await
+        .unwrap();
+    assert_eq!(
+        redelivered,
+        tgw::bus::ExecReply::Refused {
+            reason: "this grant was already used".into()
+        }
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "the tool did not run a second time"
+    );
+}

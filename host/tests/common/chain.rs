@@ -112,6 +112,25 @@ pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig)
     }
 }
 
+impl Chain {
+    /// One more executor of the same pool over the same bus (as on
+    /// another machine); not yet serving.
+    pub fn another_executor(&self) -> Arc<Executor> {
+        Arc::new(
+            Executor::new(
+                "default",
+                self.runtime.clone(),
+                vec![GrantSigner::from_seed(&SEED).trusted_key()],
+                self.skills.clone(),
+                self.bus.nonces.clone(),
+                tgw::audit::Audit::new(self.bus.audit.clone()),
+                Arc::new(SecretStore::new(self.dir.path())),
+            )
+            .unwrap(),
+        )
+    }
+}
+
 pub fn request(tool: &str, args: Value) -> CallRequest {
     CallRequest {
         principal: "alice".into(),

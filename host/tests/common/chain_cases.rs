@@ -203,18 +203,7 @@ async fn a_grant_runs_once() {
 async fn two_executors_given_the_same_grant_at_once_run_it_once() {
     let chain = backend_default().await;
     let (token, args) = grant(&chain, "write_file", r#"{"content":"once","path":"counted.txt"}"#, |_| {});
-    let second = std::sync::Arc::new(
-        tgw::executor::Executor::new(
-            "default",
-            chain.runtime.clone(),
-            vec![tgw::grant::GrantSigner::from_seed(&chain::SEED).trusted_key()],
-            chain.skills.clone(),
-            chain.bus.nonces.clone(),
-            tgw::audit::Audit::new(chain.bus.audit.clone()),
-            std::sync::Arc::new(tgw::secrets::SecretStore::new(chain.dir.path())),
-        )
-        .unwrap(),
-    );
+    let second = chain.another_executor();
     let request = ExecRequest { call: "race".into(), grant: token, args };
     let (a, b) = tokio::join!(chain.executor.execute(&request), second.execute(&request));
     let done = [&a, &b].iter().filter(|r| matches!(r, tgw::bus::ExecReply::Done { .. })).count();
