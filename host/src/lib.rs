@@ -2,7 +2,7 @@
 //! Executors verify." One module per stage of a call's life; see the
 //! workspace README and `../shared/DESIGN.md`.
 
-pub use tgw_proto::{canonical, grant};
+pub use tgw_proto::{canonical, grant, webauthn};
 
 pub mod approval;
 pub mod audit;

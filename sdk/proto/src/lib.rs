@@ -5,6 +5,9 @@
 //!
 //! - [`canonical`]: RFC 8785 canonical JSON and the `input_hash`.
 //! - [`grant`]: execution grants (Ed25519 JWTs): signing and verification.
+//! - [`webauthn`]: the relying-party checks of passkey registration and
+//!   approval assertions.
 
 pub mod canonical;
 pub mod grant;
+pub mod webauthn;
