@@ -11,6 +11,7 @@ pub mod executor;
 pub mod gateway;
 pub mod keys;
 pub mod paths;
+pub mod people;
 pub mod policy;
 pub mod registry;
 pub mod runtime;

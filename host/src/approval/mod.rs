@@ -42,14 +42,44 @@ pub struct ApprovalRecord {
 #[serde(tag = "state", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ApprovalState {
     Pending,
-    Approved { by: String, at: i64 },
-    Denied { by: String, at: i64, reason: String },
-    Expired { at: i64 },
-    Withdrawn { at: i64 },
+    Approved {
+        by: String,
+        at: i64,
+        evidence: PasskeyEvidence,
+    },
+    Denied {
+        by: String,
+        at: i64,
+        reason: String,
+    },
+    Expired {
+        at: i64,
+    },
+    Withdrawn {
+        at: i64,
+    },
+}
+
+/// The passkey assertion an approval was made with (base64url values),
+/// carried into the grant so an executor can check it itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyEvidence {
+    pub credential_id: String,
+    pub nonce: String,
+    pub authenticator_data: String,
+    pub client_data_json: String,
+    pub signature: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApprovalError {
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("the passkey check failed: {0}")]
+    Passkey(#[from] tgw_proto::webauthn::WebAuthnError),
+    #[error(transparent)]
+    People(#[from] crate::people::PeopleError),
     #[error("no approval {0}")]
     NotFound(String),
     #[error("approval {id} is already {state}")]
@@ -120,13 +150,21 @@ impl Approvals {
             .collect())
     }
 
-    pub async fn approve(&self, id: &str, approver: &str) -> Result<ApprovalRecord, ApprovalError> {
+    /// Approves with the evidence of a passkey assertion the caller has
+    /// verified (see `Gateway::approve_with_passkey`).
+    pub async fn approve(
+        &self,
+        id: &str,
+        approver: &str,
+        evidence: PasskeyEvidence,
+    ) -> Result<ApprovalRecord, ApprovalError> {
         let at = crate::audit::now_millis();
         self.decide(
             id,
             ApprovalState::Approved {
                 by: approver.into(),
                 at,
+                evidence,
             },
         )
         .await

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ApprovalStore, AuditStore, Bus, BusError, Delivery, ExecReply, ExecRequest, ExecTransport,
-    LedgerError, NonceLedger, StoreError,
+    KvStore, LedgerError, NonceLedger, StoreError,
 };
 use crate::approval::ApprovalRecord;
 use crate::audit::AuditEntry;
@@ -23,6 +23,7 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS nonces (key TEXT PRIMARY KEY NOT NULL, spent_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY NOT NULL, revision INTEGER NOT NULL, record TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY NOT NULL, entry TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY NOT NULL, revision INTEGER NOT NULL, value BLOB NOT NULL);
 ";
 
 /// The SQLite state of one gateway. Statements are short; one connection
@@ -205,6 +206,64 @@ impl AuditStore for SqliteState {
 
 /// A request and where its answer goes.
 type Pending = (ExecRequest, oneshot::Sender<ExecReply>);
+#[async_trait]
+impl KvStore for SqliteState {
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        self.with(|db| {
+            db.query_row(
+                "SELECT value, revision FROM kv WHERE key = ?1",
+                params![key],
+                |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)? as u64)),
+            )
+            .optional()
+        })
+        .map_err(unavailable)
+    }
+
+    async fn create(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.with(|db| {
+            db.execute(
+                "INSERT INTO kv (key, revision, value) VALUES (?1, 1, ?2)",
+                params![key, value],
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict
+            } else {
+                unavailable(e)
+            }
+        })
+    }
+
+    async fn update(&self, key: &str, value: &[u8], revision: u64) -> Result<(), StoreError> {
+        let changed = self
+            .with(|db| {
+                db.execute(
+                    "UPDATE kv SET value = ?1, revision = revision + 1 WHERE key = ?2 AND revision = ?3",
+                    params![value, key, revision as i64],
+                )
+            })
+            .map_err(unavailable)?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.with(|db| {
+            let mut statement = db
+                .prepare("SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
+            let rows = statement.query_map(params![prefix], |row| row.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(unavailable)
+    }
+}
+
 type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>;
 
 /// In-process execution requests: one queue per pool, shared by the pool's
@@ -280,6 +339,7 @@ pub fn bus(data_dir: &Path) -> Result<Bus, StoreError> {
         exec: Arc::new(Channels::default()),
         nonces: Arc::new(state.clone()),
         approvals: Arc::new(state.clone()),
-        audit: Arc::new(state),
+        audit: Arc::new(state.clone()),
+        people: Arc::new(state),
     })
 }

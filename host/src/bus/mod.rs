@@ -7,6 +7,7 @@
 //! | nonce ledger | SQLite, UNIQUE key | JetStream stream `TGW_NONCES`, one message per subject, new ones discarded |
 //! | approvals | SQLite | JetStream KV `TGW_APPROVALS` |
 //! | audit chain | SQLite | JetStream stream `TGW_AUDIT` |
+//! | people and passkeys | SQLite | JetStream KV `TGW_PEOPLE` |
 
 pub mod embedded;
 pub mod nats;
@@ -133,6 +134,20 @@ pub trait AuditStore: Send + Sync {
     async fn read(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
+/// A small key-value store with compare-and-set (people, credentials,
+/// invitations).
+#[async_trait]
+pub trait KvStore: Send + Sync {
+    /// The value and its revision.
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>, StoreError>;
+    /// `Conflict` if the key exists.
+    async fn create(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// `Conflict` unless the key is still at `revision`.
+    async fn update(&self, key: &str, value: &[u8], revision: u64) -> Result<(), StoreError>;
+    /// Keys starting with `prefix`, sorted.
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+}
+
 /// A backend: messages and state.
 #[derive(Clone)]
 pub struct Bus {
@@ -140,4 +155,6 @@ pub struct Bus {
     pub nonces: Arc<dyn NonceLedger>,
     pub approvals: Arc<dyn ApprovalStore>,
     pub audit: Arc<dyn AuditStore>,
+    /// People, their passkeys and invitations.
+    pub people: Arc<dyn KvStore>,
 }

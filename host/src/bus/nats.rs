@@ -32,6 +32,7 @@ use crate::audit::AuditEntry;
 pub const NONCES: &str = "TGW_NONCES";
 pub const APPROVALS: &str = "TGW_APPROVALS";
 pub const AUDIT: &str = "TGW_AUDIT";
+pub const PEOPLE: &str = "TGW_PEOPLE";
 const AUDIT_SUBJECT: &str = "tgw.audit";
 const QUEUE_GROUP: &str = "executors";
 /// A state operation that takes longer than this fails (closed).
@@ -73,12 +74,24 @@ pub async fn bus(url: &str) -> anyhow::Result<Bus> {
         })
         .await
         .map_err(|e| anyhow::anyhow!("creating the {AUDIT} stream: {e}"))?;
-    // The bucket's stream is created by hand with the settings a KV bucket
-    // has: async-nats' `create_key_value` sends fields that the
-    // nats-server of Debian stable (2.9) does not know.
+    let approvals = open_bucket(&js, APPROVALS).await?;
+    let people = open_bucket(&js, PEOPLE).await?;
+    Ok(Bus {
+        exec: Arc::new(NatsExec { client }),
+        nonces: Arc::new(NatsNonces { js: js.clone() }),
+        approvals: Arc::new(NatsApprovals { kv: approvals }),
+        audit: Arc::new(NatsAudit { js, stream: audit }),
+        people: Arc::new(NatsKv { kv: people }),
+    })
+}
+
+/// Opens (creating if needed) a KV bucket. Its stream is created by hand
+/// with the settings a KV bucket has: async-nats' `create_key_value` sends
+/// fields that the nats-server of Debian stable (2.9) does not know.
+async fn open_bucket(js: &jetstream::Context, bucket: &str) -> anyhow::Result<kv::Store> {
     js.get_or_create_stream(stream::Config {
-        name: format!("KV_{APPROVALS}"),
-        subjects: vec![format!("$KV.{APPROVALS}.>")],
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
         max_messages_per_subject: 1,
         discard: stream::DiscardPolicy::New,
         allow_rollup: true,
@@ -88,17 +101,61 @@ pub async fn bus(url: &str) -> anyhow::Result<Bus> {
         ..Default::default()
     })
     .await
-    .map_err(|e| anyhow::anyhow!("creating the {APPROVALS} bucket: {e}"))?;
-    let approvals = js
-        .get_key_value(APPROVALS)
+    .map_err(|e| anyhow::anyhow!("creating the {bucket} bucket: {e}"))?;
+    js.get_key_value(bucket)
         .await
-        .map_err(|e| anyhow::anyhow!("opening the {APPROVALS} bucket: {e}"))?;
-    Ok(Bus {
-        exec: Arc::new(NatsExec { client }),
-        nonces: Arc::new(NatsNonces { js: js.clone() }),
-        approvals: Arc::new(NatsApprovals { kv: approvals }),
-        audit: Arc::new(NatsAudit { js, stream: audit }),
-    })
+        .map_err(|e| anyhow::anyhow!("opening the {bucket} bucket: {e}"))
+}
+
+struct NatsKv {
+    kv: kv::Store,
+}
+
+#[async_trait]
+impl super::KvStore for NatsKv {
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        match self.kv.entry(key).await.map_err(unavailable)? {
+            Some(entry) if entry.operation == kv::Operation::Put => {
+                Ok(Some((entry.value.to_vec(), entry.revision)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn create(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.kv
+            .create(key, Bytes::copy_from_slice(value))
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.kind() {
+                kv::CreateErrorKind::AlreadyExists => StoreError::Conflict,
+                _ => unavailable(e),
+            })
+    }
+
+    async fn update(&self, key: &str, value: &[u8], revision: u64) -> Result<(), StoreError> {
+        self.kv
+            .update(key, Bytes::copy_from_slice(value), revision)
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.kind() {
+                kv::UpdateErrorKind::WrongLastRevision => StoreError::Conflict,
+                _ => unavailable(e),
+            })
+    }
+
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = self.kv.keys().await.map_err(unavailable)?;
+        let mut found = Vec::new();
+        while let Some(key) = keys.next().await {
+            let key = key.map_err(unavailable)?;
+            if key.starts_with(prefix) {
+                found.push(key);
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
 }
 
 struct NatsExec {

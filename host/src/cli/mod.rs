@@ -5,6 +5,7 @@ mod keys;
 mod secrets;
 mod skill;
 mod up;
+mod users;
 
 use std::path::PathBuf;
 
@@ -36,6 +37,9 @@ enum Command {
     Up(up::UpArgs),
     /// Run an executor on its own, for another machine (NATS).
     Executor(up::ExecutorArgs),
+    /// People: invitations, users, disabling.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -68,5 +72,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) => up::up(&context, args).await,
         Command::Executor(args) => up::executor(&context, args).await,
         Command::Audit(command) => audit::run(&context, command).await,
+        Command::Users(command) => users::run(&context, command).await,
     }
 }

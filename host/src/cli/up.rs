@@ -9,13 +9,15 @@ use std::time::Duration;
 use clap::Args;
 use tgw::audit::Audit;
 use tgw::bus::Bus;
-use tgw::executor::Executor;
+use tgw::executor::{ApprovalFloor, Executor};
 use tgw::gateway::{Gateway, GatewayConfig};
 use tgw::keys::{KeyError, KeyStore};
+use tgw::people::{People, Role};
 use tgw::policy::LivePolicy;
 use tgw::registry::SkillSet;
 use tgw::runtime::Runtime;
 use tgw::secrets::SecretStore;
+use tgw::webauthn::RelyingParty;
 
 use super::Context;
 
@@ -42,6 +44,14 @@ pub struct UpArgs {
     /// Seconds a call waits for a human approval.
     #[arg(long, default_value_t = 300)]
     approval_expiry_secs: u64,
+    /// The URL people reach the gateway at: it sets the passkeys' relying
+    /// party (its host) and the one allowed origin. Default
+    /// http://localhost:PORT.
+    #[arg(long, env = "TGW_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Forbid approving one's own proposals.
+    #[arg(long)]
+    four_eyes: bool,
 }
 
 #[derive(Args)]
@@ -52,6 +62,37 @@ pub struct ExecutorArgs {
     /// The pool to serve; executors of one pool share its work.
     #[arg(long, default_value = "default")]
     pool: String,
+    /// The gateway's public URL (as given to `tgw up`): approvals' passkey
+    /// assertions are checked against it.
+    #[arg(long, env = "TGW_PUBLIC_URL", default_value = "http://localhost:8400")]
+    public_url: String,
+}
+
+/// The relying party of `url`: its host is the RP ID, its origin the one
+/// allowed origin.
+pub fn relying_party(url: &str) -> anyhow::Result<RelyingParty> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--public-url {url:?}: {e}"))?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        anyhow::bail!(
+            "--public-url {url:?} needs a scheme and a host, like https://gateway.example.com"
+        );
+    };
+    if scheme != "https" && authority.host() != "localhost" {
+        anyhow::bail!("--public-url {url:?}: passkeys need https (or http://localhost)");
+    }
+    Ok(RelyingParty {
+        id: authority.host().to_owned(),
+        origin: format!("{scheme}://{authority}"),
+    })
+}
+
+fn floor(bus: &Bus, url: &str) -> anyhow::Result<ApprovalFloor> {
+    Ok(ApprovalFloor {
+        relying_party: relying_party(url)?,
+        people: People::new(bus.people.clone()),
+    })
 }
 
 fn runtime(context: &Context) -> anyhow::Result<Arc<Runtime>> {
@@ -93,9 +134,15 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     let policy = LivePolicy::load(runtime.clone(), args.policy.clone())?;
     let _watch = policy.watch(Duration::from_secs(1));
     let (bus, bus_name) = bus(context, args.nats.as_deref()).await?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://localhost:{}", args.listen.port()));
     let config = GatewayConfig {
         pool: args.pool.clone(),
         approval_expiry: Duration::from_secs(args.approval_expiry_secs),
+        relying_party: relying_party(&public_url)?,
+        four_eyes: args.four_eyes,
         ..GatewayConfig::default()
     };
     let digest = policy.current().digest.clone();
@@ -116,9 +163,17 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
             bus.nonces.clone(),
             Audit::new(bus.audit.clone()),
             secrets,
+            floor(&bus, &public_url)?,
         )?;
         Arc::new(executor).serve(bus.exec.clone()).await?;
     }
+    let people = People::new(bus.people.clone());
+    let enrollment = if people.has_admin().await? {
+        None
+    } else {
+        let invitation = people.invite(Role::Admin).await?;
+        Some(format!("{public_url}/enroll#{}", invitation.token))
+    };
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -148,6 +203,12 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
             format!("in-process, pool {}", args.pool)
         }
     );
+    if let Some(link) = enrollment {
+        println!("  first admin   no admin yet: enroll with a passkey at {link}");
+        println!(
+            "                (single use, valid 15 minutes; `tgw users invite --role admin` makes another)"
+        );
+    }
     println!("Stop with Ctrl-C.");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
@@ -169,6 +230,7 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
         bus.nonces.clone(),
         Audit::new(bus.audit.clone()),
         secrets,
+        floor(&bus, &args.public_url)?,
     )?;
     let serving = Arc::new(executor).serve(bus.exec.clone()).await?;
     let names: Vec<&str> = skills.iter().map(|s| s.skill.name()).collect();

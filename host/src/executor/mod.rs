@@ -14,7 +14,11 @@
 //! runs, so an executor that dies in between leaves a grant that can never
 //! run again (at most once, never twice).
 
+mod floor;
+
 use std::sync::Arc;
+
+pub use floor::ApprovalFloor;
 
 use serde_json::json;
 use tgw_proto::grant::{Expectations, TrustedKey, UnverifiedGrant};
@@ -35,6 +39,7 @@ pub struct Executor {
     nonces: Arc<dyn NonceLedger>,
     audit: Audit,
     secrets: Arc<SecretStore>,
+    floor: ApprovalFloor,
 }
 
 impl Executor {
@@ -46,6 +51,7 @@ impl Executor {
         nonces: Arc<dyn NonceLedger>,
         audit: Audit,
         secrets: Arc<SecretStore>,
+        floor: ApprovalFloor,
     ) -> anyhow::Result<Self> {
         if !crate::bus::is_pool_name(pool) {
             anyhow::bail!("{pool:?} is not a pool name (lowercase letters, digits and -)");
@@ -65,6 +71,7 @@ impl Executor {
             nonces,
             audit,
             secrets,
+            floor,
         })
     }
 
@@ -129,11 +136,11 @@ impl Executor {
                 claims.skill, claims.component, skill.component.digest
             ));
         }
-        if skill.tool(&claims.tool).is_none() {
-            return Err(format!(
-                "skill {} has no tool {}",
-                claims.skill, claims.tool
-            ));
+        let tool = skill
+            .tool(&claims.tool)
+            .ok_or_else(|| format!("skill {} has no tool {}", claims.skill, claims.tool))?;
+        if tool.risk == crate::runtime::Risk::Destructive {
+            self.floor.check(claims).await?;
         }
 
         self.nonces

@@ -12,6 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::json;
 use tgw_proto::grant::{Approval, Claims, GrantSigner};
+use tgw_proto::webauthn::RelyingParty;
 use tokio::sync::broadcast;
 
 use crate::approval::{ApprovalRecord, ApprovalState, Approvals};
@@ -22,6 +23,9 @@ use crate::executor::unix_now;
 use crate::policy::{LivePolicy, Proposal, Verdict};
 use crate::registry::SkillSet;
 use crate::runtime::Runtime;
+
+mod passkey;
+pub use passkey::ApprovalChallenge;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -35,6 +39,11 @@ pub struct GatewayConfig {
     pub exec_timeout: Duration,
     /// Grant lifetime, at most 30 s.
     pub grant_lifetime: Duration,
+    /// Who passkeys are for: the RP ID and the dashboard's origin, from
+    /// `--public-url`.
+    pub relying_party: RelyingParty,
+    /// Forbid approving one's own proposals.
+    pub four_eyes: bool,
 }
 
 impl Default for GatewayConfig {
@@ -45,6 +54,11 @@ impl Default for GatewayConfig {
             approval_expiry: crate::approval::DEFAULT_EXPIRY,
             exec_timeout: Duration::from_secs(330),
             grant_lifetime: Duration::from_secs(30),
+            relying_party: RelyingParty {
+                id: "localhost".into(),
+                origin: "http://localhost:8400".into(),
+            },
+            four_eyes: false,
         }
     }
 }
@@ -88,6 +102,8 @@ pub struct Gateway {
     approvals: Approvals,
     audit: Audit,
     events: broadcast::Sender<GatewayEvent>,
+    people: crate::people::People,
+    ceremonies: passkey::Ceremonies,
 }
 
 fn random_id() -> String {
@@ -108,6 +124,7 @@ impl Gateway {
         let approvals = Approvals::new(bus.approvals.clone());
         let audit = Audit::new(bus.audit.clone());
         let (events, _) = broadcast::channel(256);
+        let people = crate::people::People::new(bus.people.clone());
         Gateway {
             config,
             runtime,
@@ -118,7 +135,13 @@ impl Gateway {
             approvals,
             audit,
             events,
+            people,
+            ceremonies: passkey::Ceremonies::default(),
         }
+    }
+
+    pub fn people(&self) -> &crate::people::People {
+        &self.people
     }
 
     pub fn approvals(&self) -> &Approvals {
@@ -137,23 +160,15 @@ impl Gateway {
         self.events.subscribe()
     }
 
-    /// Approves a pending call (the passkey check arrives in step 3).
-    pub async fn approve(
-        &self,
-        id: &str,
-        approver: &str,
-    ) -> Result<ApprovalRecord, crate::approval::ApprovalError> {
-        let record = self.approvals.approve(id, approver).await?;
-        self.decided(&record).await;
-        Ok(record)
-    }
-
+    /// Denies a pending call; `approver` must be an active admin or
+    /// approver.
     pub async fn deny(
         &self,
         id: &str,
         approver: &str,
         reason: &str,
     ) -> Result<ApprovalRecord, crate::approval::ApprovalError> {
+        self.check_approver(approver, None).await?;
         let record = self.approvals.deny(id, approver, reason).await?;
         self.decided(&record).await;
         Ok(record)
@@ -373,14 +388,14 @@ impl Gateway {
             )
             .await;
         Ok(match state {
-            ApprovalState::Approved { by, .. } => Ok(Approval {
+            ApprovalState::Approved { by, evidence, .. } => Ok(Approval {
                 id: record.id.clone(),
                 approver: by,
-                credential_id: String::new(),
-                nonce: String::new(),
-                authenticator_data: String::new(),
-                client_data_json: String::new(),
-                signature: String::new(),
+                credential_id: evidence.credential_id,
+                nonce: evidence.nonce,
+                authenticator_data: evidence.authenticator_data,
+                client_data_json: evidence.client_data_json,
+                signature: evidence.signature,
             }),
             ApprovalState::Denied { by, reason, .. } => Err(CallResult::Refused {
                 reason: format!("denied by {by}: {reason}"),

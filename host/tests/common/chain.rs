@@ -10,14 +10,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
+use tgw::approval::{ApprovalError, ApprovalRecord};
 use tgw::bus::Bus;
-use tgw::executor::Executor;
+use tgw::executor::{ApprovalFloor, Executor};
 use tgw::gateway::{CallRequest, CallResult, Gateway, GatewayConfig};
 use tgw::grant::GrantSigner;
+use tgw::people::{People, Role};
 use tgw::policy::LivePolicy;
 use tgw::registry::SkillSet;
 use tgw::runtime::Runtime;
 use tgw::secrets::SecretStore;
+use tgw::webauthn::software::SoftAuthenticator;
+use tgw::webauthn::{RelyingParty, verify_registration};
 
 pub const SEED: [u8; 32] = [42; 32];
 
@@ -33,6 +37,18 @@ pub struct Chain {
     /// Anything that must live as long as the chain (a NATS server).
     #[allow(dead_code, reason = "held, not read: it keeps a NATS server alive")]
     pub guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+/// The relying party of the default gateway config.
+pub fn relying_party() -> RelyingParty {
+    GatewayConfig::default().relying_party
+}
+
+pub fn floor(bus: &Bus) -> ApprovalFloor {
+    ApprovalFloor {
+        relying_party: relying_party(),
+        people: People::new(bus.people.clone()),
+    }
 }
 
 pub fn shared_runtime() -> Arc<Runtime> {
@@ -96,6 +112,7 @@ pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig)
             bus.nonces.clone(),
             tgw::audit::Audit::new(bus.audit.clone()),
             secrets,
+            floor(&bus),
         )
         .unwrap(),
     );
@@ -125,9 +142,45 @@ impl Chain {
                 self.bus.nonces.clone(),
                 tgw::audit::Audit::new(self.bus.audit.clone()),
                 Arc::new(SecretStore::new(self.dir.path())),
+                floor(&self.bus),
             )
             .unwrap(),
         )
+    }
+
+    /// Invites and enrolls `name` with a software passkey.
+    pub async fn enroll(&self, name: &str, role: Role, seed: u8) -> SoftAuthenticator {
+        let people = self.gateway.people();
+        let invitation = people.invite(role).await.unwrap();
+        people.redeem(&invitation.token, name).await.unwrap();
+        let authenticator = SoftAuthenticator::es256(seed);
+        let rp = relying_party();
+        let challenge = [7u8; 32];
+        let (client_data, attestation) =
+            authenticator.register(&rp.id, &rp.origin, &challenge, false);
+        let credential =
+            verify_registration(&rp, &challenge, &client_data, &attestation, true).unwrap();
+        people.add_credential(name, &credential).await.unwrap();
+        authenticator
+    }
+
+    /// What the dashboard does: ask for the challenge, sign, send.
+    pub async fn approve(
+        &self,
+        id: &str,
+        name: &str,
+        key: &mut SoftAuthenticator,
+    ) -> Result<ApprovalRecord, ApprovalError> {
+        use base64::Engine as _;
+        let challenge = self.gateway.approval_challenge(id, name).await?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&challenge.challenge)
+            .unwrap();
+        let rp = relying_party();
+        let assertion = key.assert(&rp.id, &rp.origin, &bytes);
+        self.gateway
+            .approve_with_passkey(id, name, &challenge.nonce, &assertion)
+            .await
     }
 }
 

@@ -40,10 +40,12 @@ async fn a_destructive_call_waits_and_runs_after_approval() {
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].args, r#"{"path":"report.txt"}"#);
     assert!(chain.files.join("report.txt").exists(), "nothing runs before the approval");
-    chain.gateway.approve(&id, "bob").await.unwrap();
+    let mut key = chain.enroll("bob", tgw::people::Role::Approver, 5).await;
+    chain.approve(&id, "bob", &mut key).await.unwrap();
     assert_eq!(done(call.await.unwrap())["deleted"], true);
     assert!(!chain.files.join("report.txt").exists());
     // A decided approval cannot be decided again.
+    chain.enroll("carol", tgw::people::Role::Approver, 6).await;
     assert!(chain.gateway.deny(&id, "carol", "too late").await.is_err());
     let kinds: Vec<String> = audit_kinds(&chain).await.into_iter().map(|(k, _)| k).collect();
     assert_eq!(kinds, ["proposal", "decision", "approval.pending", "approval.decided", "grant", "execution.done"]);
@@ -57,6 +59,7 @@ async fn a_denied_call_does_not_run() {
     let gateway = chain.gateway.clone();
     let call = tokio::spawn(async move { gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await });
     let id = next_pending(&mut events).await;
+    chain.enroll("bob", tgw::people::Role::Approver, 5).await;
     chain.gateway.deny(&id, "bob", "we keep reports").await.unwrap();
     assert_eq!(call.await.unwrap(), CallResult::Refused { reason: "denied by bob: we keep reports".into() });
     assert!(chain.files.join("report.txt").exists());
@@ -89,7 +92,8 @@ async fn a_cancelled_call_withdraws_its_approval() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(chain.gateway.approvals().get(&id).await.unwrap().unwrap().state.name(), "withdrawn");
-    assert!(chain.gateway.approve(&id, "bob").await.is_err(), "a withdrawn call cannot be approved");
+    let mut key = chain.enroll("bob", tgw::people::Role::Approver, 5).await;
+    assert!(chain.approve(&id, "bob", &mut key).await.is_err(), "a withdrawn call cannot be approved");
     assert!(chain.files.join("report.txt").exists());
 }
 

@@ -1,0 +1,200 @@
+//! Approving with a passkey. The challenge binds what the approver was
+//! shown: `sha256(approval id ‖ input hash ‖ component digest ‖ nonce)`
+//! (see `tgw_proto::webauthn::approval_challenge`). Each challenge is
+//! single use and lives 5 minutes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use tgw_proto::webauthn::{Assertion, approval_challenge, verify_assertion};
+
+use super::Gateway;
+use crate::approval::{ApprovalError, ApprovalRecord, ApprovalState, PasskeyEvidence};
+use crate::audit::now_millis;
+use crate::people::User;
+
+const CEREMONY_LIFETIME: Duration = Duration::from_secs(300);
+
+/// What the dashboard passes to `navigator.credentials.get`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApprovalChallenge {
+    /// base64url
+    pub challenge: String,
+    /// base64url; sent back with the assertion.
+    pub nonce: String,
+    pub rp_id: String,
+    /// The approver's credential ids (base64url).
+    pub allow_credentials: Vec<String>,
+}
+
+struct Ceremony {
+    approval: String,
+    approver: String,
+    challenge: [u8; 32],
+    expires: i64,
+}
+
+/// Issued challenges, by nonce; taking one removes it.
+#[derive(Default)]
+pub(super) struct Ceremonies(Mutex<HashMap<String, Ceremony>>);
+
+impl Ceremonies {
+    fn put(&self, nonce: String, ceremony: Ceremony) {
+        let mut map = self.0.lock().unwrap();
+        let now = now_millis();
+        map.retain(|_, c| c.expires > now);
+        map.insert(nonce, ceremony);
+    }
+
+    fn take(&self, nonce: &str) -> Option<Ceremony> {
+        self.0
+            .lock()
+            .unwrap()
+            .remove(nonce)
+            .filter(|c| c.expires > now_millis())
+    }
+}
+
+fn not_allowed(message: String) -> ApprovalError {
+    ApprovalError::NotAllowed(message)
+}
+
+impl Gateway {
+    /// `approver` must be an active admin or approver, and with four eyes
+    /// on, not the proposer.
+    pub(super) async fn check_approver(
+        &self,
+        approver: &str,
+        record: Option<&ApprovalRecord>,
+    ) -> Result<User, ApprovalError> {
+        let user = self
+            .people
+            .user(approver)
+            .await?
+            .ok_or_else(|| not_allowed(format!("no user {approver}")))?;
+        if user.disabled {
+            return Err(not_allowed(format!("{approver} is disabled")));
+        }
+        if !user.role.may_approve() {
+            return Err(not_allowed(format!(
+                "{approver} may not approve (role {:?})",
+                user.role
+            )));
+        }
+        if let Some(record) = record
+            && self.config.four_eyes
+            && record.principal == approver
+        {
+            return Err(not_allowed(format!(
+                "{approver} proposed this call and may not approve it (four eyes)"
+            )));
+        }
+        Ok(user)
+    }
+
+    /// Starts a passkey approval of `id` by `approver`.
+    pub async fn approval_challenge(
+        &self,
+        id: &str,
+        approver: &str,
+    ) -> Result<ApprovalChallenge, ApprovalError> {
+        let record = self
+            .approvals
+            .get(id)
+            .await?
+            .ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
+        if record.state != ApprovalState::Pending {
+            return Err(ApprovalError::AlreadyDecided {
+                id: id.to_owned(),
+                state: record.state.name(),
+            });
+        }
+        self.check_approver(approver, Some(&record)).await?;
+        let credentials = self.people.credentials_of(approver).await?;
+        if credentials.is_empty() {
+            return Err(not_allowed(format!("{approver} has no passkey")));
+        }
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).expect("the OS has randomness");
+        let challenge = approval_challenge(id, &record.input_hash, &record.component, &nonce);
+        let nonce = B64.encode(nonce);
+        let expires = now_millis() + CEREMONY_LIFETIME.as_millis() as i64;
+        self.ceremonies.put(
+            nonce.clone(),
+            Ceremony {
+                approval: id.into(),
+                approver: approver.into(),
+                challenge,
+                expires,
+            },
+        );
+        Ok(ApprovalChallenge {
+            challenge: B64.encode(challenge),
+            nonce,
+            rp_id: self.config.relying_party.id.clone(),
+            allow_credentials: credentials.into_iter().map(|c| c.id).collect(),
+        })
+    }
+
+    /// Finishes a passkey approval: the challenge issued with `nonce` (once),
+    /// the approver's own enrolled credential, user verification, a rising
+    /// counter. Then the call goes on, carrying the assertion in its grant.
+    pub async fn approve_with_passkey(
+        &self,
+        id: &str,
+        approver: &str,
+        nonce: &str,
+        assertion: &Assertion,
+    ) -> Result<ApprovalRecord, ApprovalError> {
+        let ceremony = self
+            .ceremonies
+            .take(nonce)
+            .ok_or_else(|| not_allowed("the challenge is unknown, used or expired".into()))?;
+        if ceremony.approval != id || ceremony.approver != approver {
+            return Err(not_allowed(
+                "the challenge was issued for another approval".into(),
+            ));
+        }
+        let record = self
+            .approvals
+            .get(id)
+            .await?
+            .ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
+        self.check_approver(approver, Some(&record)).await?;
+        let credential_id = B64.encode(&assertion.credential_id);
+        let (credential, revision) = self
+            .people
+            .credential(&credential_id)
+            .await?
+            .ok_or_else(|| not_allowed("the passkey is not enrolled".into()))?;
+        if credential.user != approver {
+            return Err(not_allowed(format!(
+                "the passkey belongs to {}, not {approver}",
+                credential.user
+            )));
+        }
+        let verified = verify_assertion(
+            &self.config.relying_party,
+            &ceremony.challenge,
+            assertion,
+            &credential.stored()?,
+            true,
+        )?;
+        self.people
+            .record_use(credential, revision, verified.sign_count)
+            .await?;
+        let evidence = PasskeyEvidence {
+            credential_id,
+            nonce: nonce.to_owned(),
+            authenticator_data: B64.encode(&assertion.authenticator_data),
+            client_data_json: B64.encode(&assertion.client_data_json),
+            signature: B64.encode(&assertion.signature),
+        };
+        let record = self.approvals.approve(id, approver, evidence).await?;
+        self.decided(&record).await;
+        Ok(record)
+    }
+}

@@ -1,0 +1,310 @@
+//! People: accounts with a role, their passkeys, and single-use
+//! invitations.
+//!
+//! Roles: `admin` (everything), `approver` (approve and deny), `user` (may
+//! connect an agent). An invitation is a random token shown once (only its
+//! hash is stored), valid for 15 minutes and for one enrollment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tgw_proto::webauthn::{NewCredential, StoredCredential};
+
+use crate::audit::now_millis;
+use crate::bus::{KvStore, StoreError};
+
+pub const INVITATION_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Approver,
+    User,
+}
+
+impl Role {
+    pub fn may_approve(self) -> bool {
+        matches!(self, Role::Admin | Role::Approver)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created: i64,
+}
+
+/// A passkey of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialRecord {
+    /// base64url
+    pub id: String,
+    pub user: String,
+    /// COSE_Key, base64url.
+    pub public_key: String,
+    pub sign_count: u32,
+    pub backup_eligible: bool,
+    pub created: i64,
+}
+
+impl CredentialRecord {
+    pub fn stored(&self) -> Result<StoredCredential, PeopleError> {
+        let decode = |v: &str| {
+            B64.decode(v)
+                .map_err(|_| PeopleError::Corrupt(format!("credential {}", self.id)))
+        };
+        Ok(StoredCredential {
+            id: decode(&self.id)?,
+            public_key: decode(&self.public_key)?,
+            sign_count: self.sign_count,
+            backup_eligible: self.backup_eligible,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvitationRecord {
+    role: Role,
+    expires: i64,
+    used_by: Option<String>,
+}
+
+/// A new invitation: the token is shown once.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub token: String,
+    pub role: Role,
+    pub expires: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeopleError {
+    #[error("{0:?} is not a user name (lowercase letters, digits, `.`, `_` and `-`, at most 64)")]
+    BadName(String),
+    #[error("there is already a user {0}")]
+    Exists(String),
+    #[error("no user {0}")]
+    NoUser(String),
+    #[error("the invitation is unknown, used or expired")]
+    BadInvitation,
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn is_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+#[derive(Clone)]
+pub struct People {
+    kv: Arc<dyn KvStore>,
+}
+
+impl People {
+    pub fn new(kv: Arc<dyn KvStore>) -> Self {
+        People { kv }
+    }
+
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, u64)>, PeopleError> {
+        match self.kv.get(key).await? {
+            Some((bytes, revision)) => serde_json::from_slice(&bytes)
+                .map(|value| Some((value, revision)))
+                .map_err(|e| PeopleError::Corrupt(format!("{key}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    fn json<T: Serialize>(value: &T) -> Vec<u8> {
+        serde_json::to_vec(value).expect("records serialise")
+    }
+
+    /// Creates an invitation for `role`.
+    pub async fn invite(&self, role: Role) -> Result<Invitation, PeopleError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the OS has randomness");
+        let token = B64.encode(bytes);
+        let expires = now_millis() + INVITATION_LIFETIME.as_millis() as i64;
+        let record = InvitationRecord {
+            role,
+            expires,
+            used_by: None,
+        };
+        self.kv
+            .create(&invitation_key(&token), &Self::json(&record))
+            .await?;
+        Ok(Invitation {
+            token,
+            role,
+            expires,
+        })
+    }
+
+    /// Spends an invitation and creates its user, once.
+    pub async fn redeem(&self, token: &str, name: &str) -> Result<User, PeopleError> {
+        if !is_user_name(name) {
+            return Err(PeopleError::BadName(name.into()));
+        }
+        let key = invitation_key(token);
+        let (mut invitation, revision) = self
+            .read::<InvitationRecord>(&key)
+            .await?
+            .ok_or(PeopleError::BadInvitation)?;
+        if invitation.used_by.is_some() || invitation.expires <= now_millis() {
+            return Err(PeopleError::BadInvitation);
+        }
+        let user = User {
+            name: name.into(),
+            role: invitation.role,
+            disabled: false,
+            created: now_millis(),
+        };
+        match self.kv.create(&user_key(name), &Self::json(&user)).await {
+            Err(StoreError::Conflict) => return Err(PeopleError::Exists(name.into())),
+            other => other?,
+        }
+        invitation.used_by = Some(name.into());
+        match self
+            .kv
+            .update(&key, &Self::json(&invitation), revision)
+            .await
+        {
+            Ok(()) => Ok(user),
+            Err(StoreError::Conflict) => Err(PeopleError::BadInvitation),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn user(&self, name: &str) -> Result<Option<User>, PeopleError> {
+        Ok(self.read::<User>(&user_key(name)).await?.map(|(u, _)| u))
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>, PeopleError> {
+        let mut users = Vec::new();
+        for key in self.kv.keys("user.").await? {
+            if let Some((user, _)) = self.read::<User>(&key).await? {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
+    /// Whether an active admin exists (else `tgw up` prints an enrollment
+    /// link).
+    pub async fn has_admin(&self) -> Result<bool, PeopleError> {
+        Ok(self
+            .users()
+            .await?
+            .iter()
+            .any(|u| u.role == Role::Admin && !u.disabled))
+    }
+
+    pub async fn disable(&self, name: &str) -> Result<User, PeopleError> {
+        let key = user_key(name);
+        loop {
+            let (mut user, revision) = self
+                .read::<User>(&key)
+                .await?
+                .ok_or_else(|| PeopleError::NoUser(name.into()))?;
+            user.disabled = true;
+            match self.kv.update(&key, &Self::json(&user), revision).await {
+                Ok(()) => return Ok(user),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    pub async fn add_credential(
+        &self,
+        user: &str,
+        credential: &NewCredential,
+    ) -> Result<CredentialRecord, PeopleError> {
+        if self.user(user).await?.is_none() {
+            return Err(PeopleError::NoUser(user.into()));
+        }
+        let record = CredentialRecord {
+            id: B64.encode(&credential.id),
+            user: user.into(),
+            public_key: B64.encode(&credential.public_key),
+            sign_count: credential.sign_count,
+            backup_eligible: credential.backup_eligible,
+            created: now_millis(),
+        };
+        match self
+            .kv
+            .create(&credential_key(&record.id), &Self::json(&record))
+            .await
+        {
+            Err(StoreError::Conflict) => {
+                Err(PeopleError::Exists(format!("credential {}", record.id)))
+            }
+            other => other.map(|()| record).map_err(Into::into),
+        }
+    }
+
+    /// A credential by its base64url id.
+    pub async fn credential(
+        &self,
+        id: &str,
+    ) -> Result<Option<(CredentialRecord, u64)>, PeopleError> {
+        self.read(&credential_key(id)).await
+    }
+
+    pub async fn credentials_of(&self, user: &str) -> Result<Vec<CredentialRecord>, PeopleError> {
+        let mut found = Vec::new();
+        for key in self.kv.keys("cred.").await? {
+            if let Some((record, _)) = self.read::<CredentialRecord>(&key).await?
+                && record.user == user
+            {
+                found.push(record);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stores a credential's new signature counter, if nobody else did.
+    pub async fn record_use(
+        &self,
+        mut record: CredentialRecord,
+        revision: u64,
+        sign_count: u32,
+    ) -> Result<(), PeopleError> {
+        record.sign_count = sign_count;
+        self.kv
+            .update(&credential_key(&record.id), &Self::json(&record), revision)
+            .await
+            .map_err(Into::into)
+    }
+}
+
+fn user_key(name: &str) -> String {
+    format!("user.{name}")
+}
+
+fn credential_key(id: &str) -> String {
+    format!("cred.{id}")
+}
+
+/// Invitations are stored under the hash of their token.
+fn invitation_key(token: &str) -> String {
+    format!("invite.{}", hex::encode(Sha256::digest(token.as_bytes())))
+}
