@@ -236,3 +236,125 @@ async fn a_grant_redelivered_after_its_executor_died_does_not_run_again() {
     chain.bus.nonces.spend("default", &claims.claims().jti).await.unwrap();
     refused_by_executor(&chain, token, &args, "already used").await;
 }
+
+/// An `approval` claim signed by `key` over the challenge of `approval_id`
+/// for these arguments and component, as an approved call's grant carries.
+fn approval_claim(key: &mut tgw::webauthn::software::SoftAuthenticator, approver: &str, approval_id: &str, input_hash: &str, component: &str) -> Value {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let nonce = b"sixteen byte nce";
+    let challenge = tgw::webauthn::approval_challenge(approval_id, input_hash, component, nonce);
+    let rp = chain::relying_party();
+    let assertion = key.assert(&rp.id, &rp.origin, &challenge);
+    json!({
+        "id": approval_id, "approver": approver, "credential_id": b64(&assertion.credential_id), "nonce": b64(nonce),
+        "authenticator_data": b64(&assertion.authenticator_data), "client_data_json": b64(&assertion.client_data_json),
+        "signature": b64(&assertion.signature),
+    })
+}
+
+const DELETE: &str = r#"{"path":"report.txt"}"#;
+
+#[tokio::test]
+async fn a_destructive_tool_needs_a_valid_passkey_approval_in_its_grant() {
+    let chain = backend_default().await;
+    let mut bob = chain.enroll("bob", tgw::people::Role::Approver, 5).await;
+    let component = chain.skills.get("files").unwrap().component.digest.clone();
+    let hash = tgw::canonical::canonicalize(DELETE.as_bytes()).unwrap().input_hash;
+
+    // No approval at all (a grant from a policy that said allow).
+    let (token, args) = grant(&chain, "delete_file", DELETE, |_| {});
+    refused_delete(&chain, token, &args, "the grant carries none").await;
+
+    // Another call's approval: it binds other arguments.
+    let other = tgw::canonical::canonicalize(br#"{"path":"other.txt"}"#).unwrap().input_hash;
+    let claim = approval_claim(&mut bob, "bob", "approval-1", &other, &component);
+    let (token, args) = grant(&chain, "delete_file", DELETE, |c| c["approval"] = claim);
+    refused_delete(&chain, token, &args, "the challenge is not the one issued").await;
+
+    // A forged signature.
+    let mut claim = approval_claim(&mut bob, "bob", "approval-2", &hash, &component);
+    claim["signature"] = json!(claim["signature"].as_str().unwrap().replacen('A', "B", 1).replacen('M', "N", 1));
+    let (token, args) = grant(&chain, "delete_file", DELETE, |c| c["approval"] = claim);
+    refused_delete(&chain, token, &args, "signature does not verify").await;
+
+    // A passkey that is not enrolled, and one named for another approver.
+    let mut stranger = tgw::webauthn::software::SoftAuthenticator::es256(77);
+    let claim = approval_claim(&mut stranger, "bob", "approval-3", &hash, &component);
+    let (token, args) = grant(&chain, "delete_file", DELETE, |c| c["approval"] = claim);
+    refused_delete(&chain, token, &args, "its passkey is not enrolled").await;
+    let claim = approval_claim(&mut bob, "mallory", "approval-4", &hash, &component);
+    let (token, args) = grant(&chain, "delete_file", DELETE, |c| c["approval"] = claim);
+    refused_delete(&chain, token, &args, "its passkey is not the approver's").await;
+
+    // The real thing runs ...
+    let claim = approval_claim(&mut bob, "bob", "approval-5", &hash, &component);
+    let (token, args) = grant(&chain, "delete_file", DELETE, |c| c["approval"] = claim.clone());
+    let reply = chain.executor.execute(&ExecRequest { call: "ok".into(), grant: token, args }).await;
+    assert!(matches!(reply, tgw::bus::ExecReply::Done { .. }), "{reply:?}");
+    // ... but not once its approver is disabled.
+    std::fs::write(chain.files.join("report.txt"), "again").unwrap();
+    chain.gateway.people().disable("bob").await.unwrap();
+    let (token, args) = grant(&chain, "delete_file", DELETE, |c| c["approval"] = claim);
+    refused_delete(&chain, token, &args, "not an active admin or approver").await;
+}
+
+async fn refused_delete(chain: &chain::Chain, token: String, args: &str, reason: &str) {
+    let reply = chain.executor.execute(&ExecRequest { call: "floor".into(), grant: token, args: args.into() }).await;
+    match reply {
+        tgw::bus::ExecReply::Refused { reason: got } => assert!(got.contains(reason), "expected {reason:?} in {got:?}"),
+        other => panic!("expected a refusal containing {reason:?}, got {other:?}"),
+    }
+    assert!(chain.files.join("report.txt").exists(), "the destructive tool ran: {reason}");
+}
+
+#[tokio::test]
+async fn passkey_approvals_refuse_replays_strangers_disabled_users_and_self_approval() {
+    let chain = backend(GatewayConfig { four_eyes: true, ..GatewayConfig::default() }).await;
+    let mut events = chain.gateway.subscribe();
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move { gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await });
+    let id = next_pending(&mut events).await;
+    let rp = chain::relying_party();
+
+    // The proposer may not approve their own call (four eyes).
+    let mut alice = chain.enroll("alice", tgw::people::Role::Admin, 3).await;
+    let own = chain.approve(&id, "alice", &mut alice).await.unwrap_err();
+    assert!(own.to_string().contains("may not approve it (four eyes)"), "{own}");
+    // A user without the approver role may not.
+    let mut user = chain.enroll("uma", tgw::people::Role::User, 4).await;
+    assert!(chain.approve(&id, "uma", &mut user).await.unwrap_err().to_string().contains("may not approve"));
+    // A disabled approver may not.
+    let mut dave = chain.enroll("dave", tgw::people::Role::Approver, 6).await;
+    chain.gateway.people().disable("dave").await.unwrap();
+    assert!(chain.approve(&id, "dave", &mut dave).await.unwrap_err().to_string().contains("dave is disabled"));
+
+    // Bob's assertion for a challenge, sent twice: the second is a replay.
+    let mut bob = chain.enroll("bob", tgw::people::Role::Approver, 5).await;
+    let challenge = chain.gateway.approval_challenge(&id, "bob").await.unwrap();
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&challenge.challenge).unwrap();
+    // Signed over another challenge: refused, and the challenge is spent.
+    let wrong = bob.assert(&rp.id, &rp.origin, b"not the challenge issued for it");
+    let refused = chain.gateway.approve_with_passkey(&id, "bob", &challenge.nonce, &wrong).await.unwrap_err();
+    assert!(refused.to_string().contains("the challenge is not the one issued"), "{refused}");
+    let right = bob.assert(&rp.id, &rp.origin, &bytes);
+    let replay = chain.gateway.approve_with_passkey(&id, "bob", &challenge.nonce, &right).await.unwrap_err();
+    assert!(replay.to_string().contains("unknown, used or expired"), "{replay}");
+    // A good approval runs the call.
+    chain.approve(&id, "bob", &mut bob).await.unwrap();
+    assert_eq!(done(call.await.unwrap())["deleted"], true);
+
+    // A copy of bob's key with a lower counter (a cloned authenticator) is
+    // refused and reported.
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move { gateway.propose(request("write_file", json!({"path": "x.txt", "content": "x"}))).await });
+    let id = next_pending(&mut events).await;
+    let challenge = chain.gateway.approval_challenge(&id, "bob").await.unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&challenge.challenge).unwrap();
+    let mut clone = tgw::webauthn::software::SoftAuthenticator::es256(5);
+    let stale = clone.assert(&rp.id, &rp.origin, &bytes);
+    let cloned = chain.gateway.approve_with_passkey(&id, "bob", &challenge.nonce, &stale).await.unwrap_err();
+    assert!(cloned.to_string().contains("signature counter went back from 3 to 1"), "{cloned}");
+    call.abort();
+}
