@@ -9,7 +9,7 @@ wit_bindgen::generate!({
 });
 
 use exports::tgw::grant::verifier::Guest;
-use tgw::grant::types::{Approval, Claims, TrustedKey, VerifyError};
+use tgw::grant::types::{Approval, Claims, Passkey, RelyingParty, TrustedKey, VerifyError};
 use tgw_proto::grant::{self as proto, Expectations, UnverifiedGrant};
 
 struct Verifier;
@@ -45,6 +45,43 @@ impl Guest for Verifier {
             .verify(&expect)
             .map_err(to_wit)?;
         Ok(from_claims(verified.claims().clone()))
+    }
+
+    fn verify_approval(
+        approval: Approval,
+        input_hash: String,
+        component: String,
+        passkey: Passkey,
+        rp: RelyingParty,
+    ) -> Result<(), String> {
+        tgw_proto::webauthn::verify_approval_claim(
+            &to_proto(approval),
+            &input_hash,
+            &component,
+            &tgw_proto::webauthn::StoredCredential {
+                id: passkey.credential_id,
+                public_key: passkey.public_key,
+                sign_count: 0,
+                backup_eligible: passkey.backup_eligible,
+            },
+            &tgw_proto::webauthn::RelyingParty {
+                id: rp.id,
+                origin: rp.origin,
+            },
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+fn to_proto(a: Approval) -> proto::Approval {
+    proto::Approval {
+        id: a.id,
+        approver: a.approver,
+        credential_id: a.credential_id,
+        nonce: a.nonce,
+        authenticator_data: a.authenticator_data,
+        client_data_json: a.client_data_json,
+        signature: a.signature,
     }
 }
 

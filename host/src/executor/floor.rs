@@ -4,12 +4,11 @@
 //! credential, over a challenge that binds this grant's input hash and
 //! component digest.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use tgw_proto::grant::Claims;
-use tgw_proto::webauthn::{Assertion, RelyingParty, approval_challenge, verify_assertion};
+use tgw_proto::webauthn::{RelyingParty, verify_approval_claim};
 
 use crate::people::People;
+use crate::runtime::{LoadedVerifier, Runtime};
 
 pub struct ApprovalFloor {
     pub relying_party: RelyingParty,
@@ -17,7 +16,12 @@ pub struct ApprovalFloor {
 }
 
 impl ApprovalFloor {
-    pub async fn check(&self, claims: &Claims) -> Result<(), String> {
+    pub async fn check(
+        &self,
+        claims: &Claims,
+        runtime: &Runtime,
+        verifier: &LoadedVerifier,
+    ) -> Result<(), String> {
         let refuse = |why: &str| {
             Err(format!(
                 "a destructive tool needs a human's passkey approval: {why}"
@@ -47,29 +51,27 @@ impl ApprovalFloor {
                 ));
             }
         }
-        let decode = |v: &str| {
-            B64.decode(v)
-                .map_err(|_| "a malformed assertion".to_owned())
-        };
-        let assertion = Assertion {
-            credential_id: decode(&approval.credential_id)?,
-            authenticator_data: decode(&approval.authenticator_data)?,
-            client_data_json: decode(&approval.client_data_json)?,
-            signature: decode(&approval.signature)?,
-        };
-        let challenge = approval_challenge(
-            &approval.id,
+        let stored = credential.stored().map_err(|e| e.to_string())?;
+        // The cryptographic check runs twice, in the verifier component's
+        // sandbox and on the host, and both must pass.
+        runtime
+            .verify_approval(
+                verifier,
+                approval,
+                &claims.input_hash,
+                &claims.component,
+                &stored,
+                &self.relying_party,
+            )
+            .await
+            .map_err(|e| format!("a destructive tool needs a human's passkey approval: {e}"))?;
+        verify_approval_claim(
+            approval,
             &claims.input_hash,
             &claims.component,
-            &decode(&approval.nonce)?,
-        );
-        let mut stored = credential.stored().map_err(|e| e.to_string())?;
-        // The gateway keeps the signature counter; here the assertion is
-        // checked for what it proves, not for freshness (the grant's nonce
-        // already makes it single use).
-        stored.sign_count = 0;
-        verify_assertion(&self.relying_party, &challenge, &assertion, &stored, true)
-            .map(|_| ())
-            .map_err(|e| format!("a destructive tool needs a human's passkey approval: {e}"))
+            &stored,
+            &self.relying_party,
+        )
+        .map_err(|e| format!("a destructive tool needs a human's passkey approval: {e}"))
     }
 }

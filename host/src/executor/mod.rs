@@ -140,7 +140,9 @@ impl Executor {
             .tool(&claims.tool)
             .ok_or_else(|| format!("skill {} has no tool {}", claims.skill, claims.tool))?;
         if tool.risk == crate::runtime::Risk::Destructive {
-            self.floor.check(claims).await?;
+            self.floor
+                .check(claims, &self.runtime, &self.verifier)
+                .await?;
         }
 
         self.nonces

@@ -77,6 +77,54 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Checks an approval claim's passkey assertion inside the sandbox
+    /// (see `tgw_proto::webauthn::verify_approval_claim`).
+    pub async fn verify_approval(
+        &self,
+        verifier: &LoadedVerifier,
+        approval: &Approval,
+        input_hash: &str,
+        component: &str,
+        passkey: &tgw_proto::webauthn::StoredCredential,
+        rp: &tgw_proto::webauthn::RelyingParty,
+    ) -> Result<(), String> {
+        let spec = SandboxSpec {
+            limits: VERIFIER_LIMITS,
+            ..SandboxSpec::default()
+        };
+        let approval = wit::Approval {
+            id: approval.id.clone(),
+            approver: approval.approver.clone(),
+            credential_id: approval.credential_id.clone(),
+            nonce: approval.nonce.clone(),
+            authenticator_data: approval.authenticator_data.clone(),
+            client_data_json: approval.client_data_json.clone(),
+            signature: approval.signature.clone(),
+        };
+        let passkey = wit::Passkey {
+            credential_id: passkey.id.clone(),
+            public_key: passkey.public_key.clone(),
+            backup_eligible: passkey.backup_eligible,
+        };
+        let rp = wit::RelyingParty {
+            id: rp.id.clone(),
+            origin: rp.origin.clone(),
+        };
+        let outcome = self
+            .run(verifier, &spec, async |v: &GrantVerifier, store| {
+                v.tgw_grant_verifier()
+                    .call_verify_approval(store, &approval, input_hash, component, &passkey, &rp)
+                    .await
+            })
+            .await;
+        match outcome.result {
+            Err(e) => Err(format!("the approval could not be verified: {e}")),
+            Ok(result) => result,
+        }
+    }
+}
+
 fn sandbox_reason(error: CallError) -> String {
     error.to_string()
 }

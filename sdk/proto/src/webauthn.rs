@@ -455,5 +455,40 @@ pub fn approval_challenge(
     hasher.finalize().into()
 }
 
+/// Checks a grant's `approval` claim: the assertion it carries verifies,
+/// with user verification, against `stored` over the challenge that binds
+/// the approval id, `input_hash`, `component` and the claim's nonce. The
+/// signature counter is not checked here (the gateway keeps it; the
+/// grant's own nonce makes the claim single use).
+pub fn verify_approval_claim(
+    approval: &crate::grant::Approval,
+    input_hash: &str,
+    component: &str,
+    stored: &StoredCredential,
+    rp: &RelyingParty,
+) -> Result<(), WebAuthnError> {
+    let decode = |v: &str| {
+        B64.decode(v)
+            .map_err(|_| malformed("the approval's assertion is not base64url"))
+    };
+    let assertion = Assertion {
+        credential_id: decode(&approval.credential_id)?,
+        authenticator_data: decode(&approval.authenticator_data)?,
+        client_data_json: decode(&approval.client_data_json)?,
+        signature: decode(&approval.signature)?,
+    };
+    let challenge = approval_challenge(
+        &approval.id,
+        input_hash,
+        component,
+        &decode(&approval.nonce)?,
+    );
+    let stored = StoredCredential {
+        sign_count: 0,
+        ..stored.clone()
+    };
+    verify_assertion(rp, &challenge, &assertion, &stored, true).map(|_| ())
+}
+
 #[cfg(any(test, feature = "testing"))]
 pub mod software;
