@@ -270,3 +270,62 @@ fn keys_init_rotate_export_trust_and_untrust() {
         1
     );
 }
+
+#[test]
+fn users_invite_list_and_disable() {
+    let data = tempfile::tempdir().unwrap();
+    let empty = tgw(data.path(), &["users", "list"], None);
+    assert!(
+        stdout(&empty).starts_with("No users yet"),
+        "{}",
+        stdout(&empty)
+    );
+    let invite = tgw(
+        data.path(),
+        &[
+            "users",
+            "invite",
+            "--role",
+            "approver",
+            "--public-url",
+            "https://gw.example.com",
+        ],
+        None,
+    );
+    assert!(invite.status.success(), "{}", stderr(&invite));
+    let link = stdout(&invite).trim().to_owned();
+    assert!(link.starts_with("https://gw.example.com/enroll#"), "{link}");
+    let token = link.split('#').nth(1).unwrap().to_owned();
+    assert_eq!(token.len(), 43, "256 random bits, base64url");
+    assert!(stderr(&invite).contains("Single use, valid 15 minutes"));
+
+    // Redeem it through the library (the dashboard's enrollment does this).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let bus = tgw::bus::embedded::bus(data.path()).unwrap();
+        let people = tgw::people::People::new(bus.people);
+        people.redeem(&token, "bob").await.unwrap();
+        assert!(
+            people.redeem(&token, "eve").await.is_err(),
+            "an invitation is single use"
+        );
+    });
+    let list = stdout(&tgw(data.path(), &["users", "list"], None));
+    assert!(
+        list.starts_with("bob") && list.contains("approver") && list.contains("active"),
+        "{list}"
+    );
+    assert!(
+        tgw(data.path(), &["users", "disable", "bob"], None)
+            .status
+            .success()
+    );
+    assert!(stdout(&tgw(data.path(), &["users", "list"], None)).contains("disabled"));
+    let missing = tgw(data.path(), &["users", "disable", "nobody"], None);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("no user nobody"),
+        "{}",
+        stderr(&missing)
+    );
+}
