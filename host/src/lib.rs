@@ -4,6 +4,7 @@
 
 pub use tgw_proto::{canonical, grant, webauthn};
 
+pub mod api;
 pub mod approval;
 pub mod audit;
 pub mod bus;

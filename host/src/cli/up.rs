@@ -146,7 +146,8 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
         ..GatewayConfig::default()
     };
     let digest = policy.current().digest.clone();
-    let _gateway = Arc::new(Gateway::new(
+    let relying_party = config.relying_party.clone();
+    let gateway = Arc::new(Gateway::new(
         config,
         runtime.clone(),
         skills.clone(),
@@ -178,11 +179,11 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    let app = tgw::api::router(tgw::api::ApiState::new(gateway, relying_party));
     let names: Vec<&str> = skills.iter().map(|s| s.skill.name()).collect();
     println!("Trust Gateway is up.");
     println!(
-        "  listening on  http://{}  (/healthz; MCP and the dashboard arrive in the next steps)",
+        "  listening on  http://{}  (/api for the dashboard; its pages and MCP arrive in the next steps)",
         args.listen
     );
     println!(

@@ -1,0 +1,115 @@
+//! The dashboard's JSON API (`/api/...`): passkey enrollment and sign-in,
+//! sessions, and deciding approvals. The Leptos dashboard (step 3, `web/`)
+//! is its client.
+//!
+//! Every response carries a strict Content-Security-Policy with
+//! `frame-ancestors 'none'`. Sessions are HttpOnly, SameSite=Strict cookies
+//! (`__Host-` prefixed under HTTPS); every state-changing request with a
+//! session must carry the session's CSRF token in `X-CSRF-Token` and, when
+//! the browser sends one, this gateway's `Origin`.
+
+mod approvals;
+mod passkeys;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tgw_proto::webauthn::RelyingParty;
+
+use crate::gateway::Gateway;
+use crate::people::People;
+
+pub use session::Sessions;
+
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'self'";
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub gateway: Arc<Gateway>,
+    pub people: People,
+    pub relying_party: RelyingParty,
+    pub sessions: Arc<Sessions>,
+    ceremonies: Arc<passkeys::Ceremonies>,
+}
+
+impl ApiState {
+    pub fn new(gateway: Arc<Gateway>, relying_party: RelyingParty) -> Self {
+        let people = gateway.people().clone();
+        ApiState {
+            gateway,
+            people,
+            relying_party,
+            sessions: Arc::default(),
+            ceremonies: Arc::default(),
+        }
+    }
+
+    fn https(&self) -> bool {
+        self.relying_party.origin.starts_with("https://")
+    }
+}
+
+/// An API error: a status and a sentence for a person.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(serde_json::json!({"error": self.1}))).into_response()
+    }
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError(StatusCode::BAD_REQUEST, message.into())
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError(StatusCode::UNAUTHORIZED, message.into())
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError(StatusCode::FORBIDDEN, message.into())
+    }
+}
+
+/// The API routes, with the security headers on every response.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/enroll/begin", post(passkeys::enroll_begin))
+        .route("/api/enroll/finish", post(passkeys::enroll_finish))
+        .route("/api/login/begin", post(passkeys::login_begin))
+        .route("/api/login/finish", post(passkeys::login_finish))
+        .route("/api/logout", post(session::logout))
+        .route("/api/me", get(session::me))
+        .route("/api/approvals", get(approvals::pending))
+        .route("/api/approvals/{id}/challenge", post(approvals::challenge))
+        .route("/api/approvals/{id}/approve", post(approvals::approve))
+        .route("/api/approvals/{id}/deny", post(approvals::deny))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

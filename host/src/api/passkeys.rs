@@ -1,0 +1,225 @@
+//! Enrollment (an invitation, then a passkey) and sign-in with a passkey.
+//! Challenges are random (32 bytes), single use, and live 5 minutes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde::Deserialize;
+use serde_json::json;
+use tgw_proto::webauthn::{Assertion, verify_assertion, verify_registration};
+
+use super::session::{check_origin, set_cookie};
+use super::{ApiError, ApiState};
+use crate::audit::now_millis;
+
+const CHALLENGE_LIFETIME: Duration = Duration::from_secs(300);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Purpose {
+    Enroll { token: String },
+    SignIn,
+}
+
+/// Issued challenges (base64url), by value; taking one removes it.
+#[derive(Default)]
+pub struct Ceremonies(Mutex<HashMap<String, (Purpose, i64)>>);
+
+impl Ceremonies {
+    fn issue(&self, purpose: Purpose) -> String {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the OS has randomness");
+        let challenge = B64.encode(bytes);
+        let mut map = self.0.lock().unwrap();
+        let now = now_millis();
+        map.retain(|_, (_, expires)| *expires > now);
+        map.insert(
+            challenge.clone(),
+            (purpose, now + CHALLENGE_LIFETIME.as_millis() as i64),
+        );
+        challenge
+    }
+
+    fn take(&self, challenge: &str, purpose: &Purpose) -> Result<Vec<u8>, ApiError> {
+        let found = self.0.lock().unwrap().remove(challenge);
+        match found {
+            Some((issued_for, expires)) if issued_for == *purpose && expires > now_millis() => B64
+                .decode(challenge)
+                .map_err(|_| ApiError::bad_request("bad challenge")),
+            _ => Err(ApiError::forbidden(
+                "the challenge is unknown, used or expired: start again",
+            )),
+        }
+    }
+}
+
+fn decode(field: &str, value: &str) -> Result<Vec<u8>, ApiError> {
+    B64.decode(value)
+        .map_err(|_| ApiError::bad_request(format!("{field} is not base64url")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollBegin {
+    token: String,
+}
+
+pub async fn enroll_begin(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Json(body): Json<EnrollBegin>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_origin(&state, &headers)?;
+    let challenge = state
+        .ceremonies
+        .issue(Purpose::Enroll { token: body.token });
+    Ok(Json(json!({
+        "challenge": challenge,
+        "rp": {"id": state.relying_party.id, "name": "Trust Gateway"},
+        "pubKeyCredParams": [{"type": "public-key", "alg": -7}, {"type": "public-key", "alg": -8}],
+        "userVerification": "required",
+        "residentKey": "required",
+        "attestation": "none",
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollFinish {
+    token: String,
+    name: String,
+    challenge: String,
+    client_data_json: String,
+    attestation_object: String,
+}
+
+pub async fn enroll_finish(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Json(body): Json<EnrollFinish>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_origin(&state, &headers)?;
+    let challenge = state.ceremonies.take(
+        &body.challenge,
+        &Purpose::Enroll {
+            token: body.token.clone(),
+        },
+    )?;
+    let credential = verify_registration(
+        &state.relying_party,
+        &challenge,
+        &decode("client_data_json", &body.client_data_json)?,
+        &decode("attestation_object", &body.attestation_object)?,
+        true,
+    )
+    .map_err(|e| ApiError::forbidden(e.to_string()))?;
+    let user = state
+        .people
+        .redeem(&body.token, &body.name)
+        .await
+        .map_err(|e| ApiError::forbidden(e.to_string()))?;
+    state
+        .people
+        .add_credential(&user.name, &credential)
+        .await
+        .map_err(|e| ApiError::forbidden(e.to_string()))?;
+    let (cookie, session) = state.sessions.start(&user.name);
+    Ok((
+        [(header::SET_COOKIE, set_cookie(&state, &cookie))],
+        Json(json!({"user": user.name, "role": user.role, "csrf": session.csrf})),
+    ))
+}
+
+pub async fn login_begin(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    check_origin(&state, &headers)?;
+    let challenge = state.ceremonies.issue(Purpose::SignIn);
+    Ok(Json(
+        json!({"challenge": challenge, "rpId": state.relying_party.id, "userVerification": "required"}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionBody {
+    pub challenge: String,
+    pub credential_id: String,
+    pub authenticator_data: String,
+    pub client_data_json: String,
+    pub signature: String,
+}
+
+impl AssertionBody {
+    pub fn assertion(&self) -> Result<Assertion, ApiError> {
+        assertion(
+            &self.credential_id,
+            &self.authenticator_data,
+            &self.client_data_json,
+            &self.signature,
+        )
+    }
+}
+
+/// An assertion from its base64url parts, as browsers' JSON carries them.
+pub fn assertion(
+    credential_id: &str,
+    authenticator_data: &str,
+    client_data_json: &str,
+    signature: &str,
+) -> Result<Assertion, ApiError> {
+    Ok(Assertion {
+        credential_id: decode("credential_id", credential_id)?,
+        authenticator_data: decode("authenticator_data", authenticator_data)?,
+        client_data_json: decode("client_data_json", client_data_json)?,
+        signature: decode("signature", signature)?,
+    })
+}
+
+pub async fn login_finish(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Json(body): Json<AssertionBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_origin(&state, &headers)?;
+    let challenge = state.ceremonies.take(&body.challenge, &Purpose::SignIn)?;
+    let assertion = body.assertion()?;
+    let unavailable = |e: crate::people::PeopleError| {
+        ApiError(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    };
+    let (credential, revision) = state
+        .people
+        .credential(&body.credential_id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ApiError::unauthorized("this passkey is not enrolled here"))?;
+    let user = state
+        .people
+        .user(&credential.user)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ApiError::unauthorized("this passkey's account no longer exists"))?;
+    if user.disabled {
+        return Err(ApiError::forbidden("this account is disabled"));
+    }
+    let stored = credential.stored().map_err(unavailable)?;
+    let verified = verify_assertion(&state.relying_party, &challenge, &assertion, &stored, true)
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    state
+        .people
+        .record_use(credential, revision, verified.sign_count)
+        .await
+        .map_err(unavailable)?;
+    let (cookie, session) = state.sessions.start(&user.name);
+    Ok((
+        [(header::SET_COOKIE, set_cookie(&state, &cookie))],
+        Json(json!({"user": user.name, "role": user.role, "csrf": session.csrf})),
+    ))
+}

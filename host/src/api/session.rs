@@ -1,0 +1,177 @@
+//! Sessions and CSRF.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{ApiError, ApiState};
+use crate::audit::now_millis;
+use crate::people::User;
+
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+#[derive(Clone)]
+pub struct Session {
+    pub user: String,
+    pub csrf: String,
+    expires: i64,
+}
+
+/// Live sessions, by the hash of their cookie (a stolen copy of this map
+/// holds no usable cookie).
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<String, Session>>);
+
+fn random() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS has randomness");
+    B64.encode(bytes)
+}
+
+fn key(cookie: &str) -> String {
+    hex::encode(Sha256::digest(cookie.as_bytes()))
+}
+
+impl Sessions {
+    /// A new session for `user`: (cookie value, session).
+    pub fn start(&self, user: &str) -> (String, Session) {
+        let cookie = random();
+        let session = Session {
+            user: user.into(),
+            csrf: random(),
+            expires: now_millis() + SESSION_LIFETIME.as_millis() as i64,
+        };
+        let mut map = self.0.lock().unwrap();
+        let now = now_millis();
+        map.retain(|_, s| s.expires > now);
+        map.insert(key(&cookie), session.clone());
+        (cookie, session)
+    }
+
+    fn get(&self, cookie: &str) -> Option<Session> {
+        self.0
+            .lock()
+            .unwrap()
+            .get(&key(cookie))
+            .filter(|s| s.expires > now_millis())
+            .cloned()
+    }
+
+    fn end(&self, cookie: &str) {
+        self.0.lock().unwrap().remove(&key(cookie));
+    }
+}
+
+pub fn cookie_name(state: &ApiState) -> &'static str {
+    if state.https() {
+        "__Host-tgw_session"
+    } else {
+        "tgw_session"
+    }
+}
+
+/// The `Set-Cookie` value of a new session.
+pub fn set_cookie(state: &ApiState, value: &str) -> HeaderValue {
+    let secure = if state.https() { "; Secure" } else { "" };
+    let text = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        cookie_name(state),
+        SESSION_LIFETIME.as_secs()
+    );
+    HeaderValue::from_str(&text).expect("a cookie of base64url is a valid header")
+}
+
+fn cookie<'a>(state: &ApiState, headers: &'a HeaderMap) -> Option<&'a str> {
+    let name = cookie_name(state);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The signed-in, active user of a request.
+pub async fn signed_in(state: &ApiState, headers: &HeaderMap) -> Result<(Session, User), ApiError> {
+    let cookie = cookie(state, headers)
+        .ok_or_else(|| ApiError::unauthorized("sign in with your passkey first"))?;
+    let session = state
+        .sessions
+        .get(cookie)
+        .ok_or_else(|| ApiError::unauthorized("your session has ended: sign in again"))?;
+    let user = state
+        .people
+        .user(&session.user)
+        .await
+        .map_err(|e| ApiError(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
+        .ok_or_else(|| ApiError::unauthorized("your account no longer exists"))?;
+    if user.disabled {
+        state.sessions.end(cookie);
+        return Err(ApiError::forbidden("your account is disabled"));
+    }
+    Ok((session, user))
+}
+
+/// For state-changing requests: the Origin, when sent, must be this
+/// gateway's.
+pub fn check_origin(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(origin) if origin != state.relying_party.origin => Err(ApiError::forbidden(format!(
+            "requests from {origin} are not accepted"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// For state-changing requests with a session: the origin, and the CSRF
+/// token in `X-CSRF-Token`.
+pub async fn changing(state: &ApiState, headers: &HeaderMap) -> Result<(Session, User), ApiError> {
+    check_origin(state, headers)?;
+    let (session, user) = signed_in(state, headers).await?;
+    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    if token != Some(session.csrf.as_str()) {
+        return Err(ApiError::forbidden(
+            "missing or wrong CSRF token: reload the page",
+        ));
+    }
+    Ok((session, user))
+}
+
+pub async fn me(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let (session, user) = signed_in(&state, &headers).await?;
+    Ok(Json(
+        json!({"user": user.name, "role": user.role, "csrf": session.csrf}),
+    ))
+}
+
+pub async fn logout(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    changing(&state, &headers).await?;
+    if let Some(cookie) = cookie(&state, &headers) {
+        state.sessions.end(cookie);
+    }
+    let expired = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        cookie_name(&state)
+    );
+    Ok((
+        [(header::SET_COOKIE, expired)],
+        Json(json!({"signed_out": true})),
+    ))
+}

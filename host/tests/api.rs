@@ -1,0 +1,283 @@
+//! The dashboard's API: passkey enrollment and sign-in, sessions, CSRF,
+//! security headers, and approving with a passkey over HTTP.
+
+#[path = "common/chain.rs"]
+mod chain;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde_json::{Value, json};
+use tgw::api::ApiState;
+use tgw::gateway::{GatewayConfig, GatewayEvent};
+use tgw::people::Role;
+use tgw::webauthn::software::SoftAuthenticator;
+use tower::ServiceExt;
+
+struct Client {
+    router: Router,
+    cookie: Option<String>,
+    csrf: Option<String>,
+}
+
+const ORIGIN: &str = "http://localhost:8400";
+
+impl Client {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        for (k, v) in extra {
+            request = request.header(*k, *v);
+        }
+        let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// A state-changing request as the dashboard makes it.
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, HeaderMap, Value) {
+        let csrf = self.csrf.clone().unwrap_or_default();
+        self.send(
+            "POST",
+            path,
+            Some(body),
+            &[("origin", ORIGIN), ("x-csrf-token", &csrf)],
+        )
+        .await
+    }
+
+    fn signed_in(&mut self, headers: &HeaderMap, body: &Value) {
+        let set = headers["set-cookie"].to_str().unwrap();
+        self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        self.csrf = Some(body["csrf"].as_str().unwrap().to_owned());
+    }
+}
+
+async fn enroll(
+    client: &mut Client,
+    chain: &chain::Chain,
+    name: &str,
+    role: Role,
+    key: &SoftAuthenticator,
+) -> (StatusCode, HeaderMap, Value) {
+    let invitation = chain.gateway.people().invite(role).await.unwrap();
+    let (_, _, begin) = client
+        .post("/api/enroll/begin", json!({"token": invitation.token}))
+        .await;
+    let challenge = begin["challenge"].as_str().unwrap().to_owned();
+    let rp = chain::relying_party();
+    let (client_data, attestation) =
+        key.register(&rp.id, &rp.origin, &B64.decode(&challenge).unwrap(), true);
+    let finished = client
+        .post(
+            "/api/enroll/finish",
+            json!({"token": invitation.token, "name": name, "challenge": challenge,
+                   "client_data_json": B64.encode(client_data), "attestation_object": B64.encode(attestation)}),
+        )
+        .await;
+    if finished.0 == StatusCode::OK {
+        client.signed_in(&finished.1, &finished.2);
+    }
+    finished
+}
+
+async fn setup() -> (chain::Chain, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let chain = chain::chain_with(dir, bus, GatewayConfig::default()).await;
+    let router = tgw::api::router(ApiState::new(chain.gateway.clone(), chain::relying_party()));
+    (
+        chain,
+        Client {
+            router,
+            cookie: None,
+            csrf: None,
+        },
+    )
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let (_chain, client) = setup().await;
+    for path in ["/healthz", "/api/me", "/api/approvals"] {
+        let (_, headers, _) = client.send("GET", path, None, &[]).await;
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+    }
+}
+
+#[tokio::test]
+async fn an_admin_enrolls_signs_in_and_approves_with_a_passkey() {
+    let (chain, mut client) = setup().await;
+    let mut key = SoftAuthenticator::es256(21);
+    let (status, headers, body) = enroll(&mut client, &chain, "ada", Role::Admin, &key).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("tgw_session=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let (status, _, me) = client.send("GET", "/api/me", None, &[]).await;
+    assert_eq!(
+        (status, me["user"].as_str(), me["role"].as_str()),
+        (StatusCode::OK, Some("ada"), Some("admin"))
+    );
+
+    // A destructive call waits for her.
+    let mut events = chain.gateway.subscribe();
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move {
+        gateway
+            .propose(chain::request("delete_file", json!({"path": "report.txt"})))
+            .await
+    });
+    let id = loop {
+        if let GatewayEvent::ApprovalPending(record) = events.recv().await.unwrap() {
+            break record.id;
+        }
+    };
+    let (_, _, listed) = client.send("GET", "/api/approvals", None, &[]).await;
+    assert_eq!(listed["approvals"][0]["id"], id.as_str());
+    assert_eq!(listed["approvals"][0]["args"], r#"{"path":"report.txt"}"#);
+
+    // Without the CSRF token, or from another origin: refused.
+    let path = format!("/api/approvals/{id}/challenge");
+    let (status, _, body) = client
+        .send("POST", &path, Some(json!({})), &[("origin", ORIGIN)])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body["error"].as_str().unwrap().contains("CSRF"), "{body}");
+    let csrf = client.csrf.clone().unwrap();
+    let (status, _, _) = client
+        .send(
+            "POST",
+            &path,
+            Some(json!({})),
+            &[("origin", "https://evil.example"), ("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // With both: the challenge, the passkey, the call runs.
+    let (status, _, challenge) = client.post(&path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{challenge}");
+    let rp = chain::relying_party();
+    let assertion = key.assert(
+        &rp.id,
+        &rp.origin,
+        &B64.decode(challenge["challenge"].as_str().unwrap())
+            .unwrap(),
+    );
+    let (status, _, approved) = client
+        .post(
+            &format!("/api/approvals/{id}/approve"),
+            json!({"nonce": challenge["nonce"], "credential_id": B64.encode(&assertion.credential_id),
+                   "authenticator_data": B64.encode(&assertion.authenticator_data),
+                   "client_data_json": B64.encode(&assertion.client_data_json), "signature": B64.encode(&assertion.signature)}),
+        )
+        .await;
+    assert_eq!(
+        (status, approved["state"].as_str()),
+        (StatusCode::OK, Some("approved")),
+        "{approved}"
+    );
+    assert_eq!(chain::done(call.await.unwrap())["deleted"], true);
+}
+
+#[tokio::test]
+async fn sign_in_refuses_a_disabled_user_a_replayed_challenge_and_a_used_invitation() {
+    let (chain, mut client) = setup().await;
+    let mut key = SoftAuthenticator::ed25519(22);
+    enroll(&mut client, &chain, "bo", Role::Approver, &key).await;
+    let mut fresh = Client {
+        router: client.router.clone(),
+        cookie: None,
+        csrf: None,
+    };
+    let rp = chain::relying_party();
+    let login = |challenge: &str, key: &mut SoftAuthenticator| {
+        let assertion = key.assert(&rp.id, &rp.origin, &B64.decode(challenge).unwrap());
+        json!({"challenge": challenge, "credential_id": B64.encode(&assertion.credential_id),
+               "authenticator_data": B64.encode(&assertion.authenticator_data),
+               "client_data_json": B64.encode(&assertion.client_data_json), "signature": B64.encode(&assertion.signature)})
+    };
+    let (_, _, begin) = fresh.post("/api/login/begin", json!({})).await;
+    let challenge = begin["challenge"].as_str().unwrap().to_owned();
+    let body = login(&challenge, &mut key);
+    let (status, headers, signed) = fresh.post("/api/login/finish", body).await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    fresh.signed_in(&headers, &signed);
+    // The same challenge again: refused.
+    let (status, _, replay) = fresh
+        .post("/api/login/finish", login(&challenge, &mut key))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        replay["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown, used or expired"),
+        "{replay}"
+    );
+
+    // Disabled: the live session ends and signing in is refused.
+    chain.gateway.people().disable("bo").await.unwrap();
+    let (status, _, _) = fresh.send("GET", "/api/me", None, &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, _, begin) = fresh.post("/api/login/begin", json!({})).await;
+    let (status, _, refused) = fresh
+        .post(
+            "/api/login/finish",
+            login(begin["challenge"].as_str().unwrap(), &mut key),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        refused["error"].as_str().unwrap().contains("disabled"),
+        "{refused}"
+    );
+
+    // An invitation enrolls once.
+    let invitation = chain.gateway.people().invite(Role::User).await.unwrap();
+    let other = SoftAuthenticator::es256(23);
+    for (name, expected) in [("cy", StatusCode::OK), ("dee", StatusCode::FORBIDDEN)] {
+        let (_, _, begin) = client
+            .post("/api/enroll/begin", json!({"token": invitation.token}))
+            .await;
+        let challenge = begin["challenge"].as_str().unwrap().to_owned();
+        let (client_data, attestation) =
+            other.register(&rp.id, &rp.origin, &B64.decode(&challenge).unwrap(), false);
+        let (status, _, body) = client
+            .post("/api/enroll/finish", json!({"token": invitation.token, "name": name, "challenge": challenge,
+                  "client_data_json": B64.encode(client_data), "attestation_object": B64.encode(attestation)}))
+            .await;
+        assert_eq!(status, expected, "{name}: {body}");
+    }
+}
