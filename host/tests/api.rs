@@ -281,3 +281,199 @@ async fn sign_in_refuses_a_disabled_user_a_replayed_challenge_and_a_used_invitat
         assert_eq!(status, expected, "{name}: {body}");
     }
 }
+
+#[tokio::test]
+async fn the_pages_data_history_skills_policy_and_people() {
+    let (chain, mut admin) = setup().await;
+    enroll(
+        &mut admin,
+        &chain,
+        "ada",
+        Role::Admin,
+        &SoftAuthenticator::es256(31),
+    )
+    .await;
+    chain
+        .gateway
+        .propose(chain::request("read_file", json!({"path": "report.txt"})))
+        .await;
+
+    let (status, _, history) = admin
+        .send("GET", "/api/audit?kind=execution", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(history["chain"]["intact"], true);
+    let kinds: Vec<&str> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["execution.done"]);
+
+    let (_, _, skills) = admin.send("GET", "/api/skills", None, &[]).await;
+    assert_eq!(skills["skills"][0]["name"], "files");
+    assert_eq!(
+        skills["skills"][0]["capabilities"]["dirs"][0],
+        json!({"guest": "/data", "access": "readwrite"})
+    );
+    assert!(
+        skills["skills"][0]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "delete_file" && t["risk"] == "destructive")
+    );
+
+    let (_, _, policy) = admin.send("GET", "/api/policy", None, &[]).await;
+    assert_eq!(
+        policy["digest"],
+        chain.gateway.policy().current().digest.as_str()
+    );
+    assert_eq!(
+        policy["rules"],
+        json!([
+            "reads are fine",
+            "writes need a human",
+            "destructive calls need a human"
+        ])
+    );
+
+    let (status, _, invited) = admin
+        .post("/api/people/invite", json!({"role": "approver"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{invited}");
+    assert!(
+        invited["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://localhost:8400/enroll#")
+    );
+    let (_, _, people) = admin.send("GET", "/api/people", None, &[]).await;
+    assert_eq!(people["people"][0]["name"], "ada");
+    assert_eq!(people["people"][0]["passkeys"].as_array().unwrap().len(), 1);
+
+    // An approver sees approvals but not People.
+    let mut approver = Client {
+        router: admin.router.clone(),
+        cookie: None,
+        csrf: None,
+    };
+    enroll(
+        &mut approver,
+        &chain,
+        "bo",
+        Role::Approver,
+        &SoftAuthenticator::es256(32),
+    )
+    .await;
+    let (status, _, _) = approver.send("GET", "/api/people", None, &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = approver.post("/api/people/ada/disable", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next(socket: &mut Socket) -> Value {
+    use futures::StreamExt as _;
+    let message = socket.next().await.unwrap().unwrap();
+    serde_json::from_str::<Value>(message.to_text().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn every_open_dashboard_sees_a_card_arrive_and_leave() {
+    use futures::SinkExt as _;
+    let (chain, mut client) = setup().await;
+    let mut key = SoftAuthenticator::es256(33);
+    enroll(&mut client, &chain, "ada", Role::Admin, &key).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = client.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let connect = || async {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                format!("ws://{addr}/api/events"),
+            )
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", client.cookie.clone().unwrap().parse().unwrap());
+        request
+            .headers_mut()
+            .insert("origin", ORIGIN.parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    };
+    let (mut first, mut second) = (connect().await, connect().await);
+    // Without a session the feed is refused.
+    let anonymous = tokio_tungstenite::connect_async(format!("ws://{addr}/api/events")).await;
+    assert!(anonymous.is_err());
+
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move {
+        gateway
+            .propose(chain::request("delete_file", json!({"path": "report.txt"})))
+            .await
+    });
+    let card = next(&mut first).await;
+    assert_eq!(card["type"], "approval.pending");
+    assert_eq!(
+        next(&mut second).await["approval"]["id"],
+        card["approval"]["id"]
+    );
+    let id = card["approval"]["id"].as_str().unwrap().to_owned();
+
+    // Approved in one dashboard: both hear it.
+    let (_, _, challenge) = client
+        .post(&format!("/api/approvals/{id}/challenge"), json!({}))
+        .await;
+    let rp = chain::relying_party();
+    let assertion = key.assert(
+        &rp.id,
+        &rp.origin,
+        &B64.decode(challenge["challenge"].as_str().unwrap())
+            .unwrap(),
+    );
+    let clicked = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (status, _, _) = client
+        .post(
+            &format!("/api/approvals/{id}/approve"),
+            json!({"nonce": challenge["nonce"], "credential_id": B64.encode(&assertion.credential_id),
+                   "authenticator_data": B64.encode(&assertion.authenticator_data),
+                   "client_data_json": B64.encode(&assertion.client_data_json), "signature": B64.encode(&assertion.signature)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for socket in [&mut first, &mut second] {
+        let decided = next(socket).await;
+        assert_eq!(
+            (decided["type"].as_str(), decided["id"].as_str()),
+            (Some("approval.decided"), Some(id.as_str()))
+        );
+    }
+    chain::done(call.await.unwrap());
+    let grant = chain
+        .bus
+        .audit
+        .read(1, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "grant")
+        .unwrap();
+    // Measured, not asserted: reported in BENCHMARKS.md.
+    eprintln!(
+        "approve request sent → grant issued: {} ms",
+        grant.ts - clicked
+    );
+    let _ = first.close(None).await;
+    let _ = second
+        .send(tokio_tungstenite::tungstenite::Message::Close(None))
+        .await;
+}

@@ -11,6 +11,7 @@
 mod approvals;
 mod passkeys;
 mod session;
+mod views;
 
 use std::sync::Arc;
 
@@ -90,6 +91,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/approvals/{id}/challenge", post(approvals::challenge))
         .route("/api/approvals/{id}/approve", post(approvals::approve))
         .route("/api/approvals/{id}/deny", post(approvals::deny))
+        .route("/api/events", get(views::events))
+        .route("/api/audit", get(views::audit))
+        .route("/api/skills", get(views::skills))
+        .route("/api/policy", get(views::policy))
+        .route("/api/people", get(views::people))
+        .route("/api/people/invite", post(views::invite))
+        .route("/api/people/{name}/disable", post(views::disable))
         .route("/healthz", get(|| async { "ok\n" }))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

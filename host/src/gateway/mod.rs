@@ -140,6 +140,10 @@ impl Gateway {
         }
     }
 
+    pub fn policy(&self) -> &Arc<LivePolicy> {
+        &self.policy
+    }
+
     pub fn people(&self) -> &crate::people::People {
         &self.people
     }

@@ -83,6 +83,8 @@ struct Rule {
 /// A policy file with its rule components loaded.
 pub struct Policy {
     pub digest: String,
+    /// The file's text, as loaded.
+    pub text: String,
     /// sha256 of the file text this policy was loaded from.
     pub(crate) text_hash: [u8; 32],
     pub path: PathBuf,
@@ -151,6 +153,7 @@ impl Policy {
         let text_hash = sha2::Sha256::digest(text.as_bytes()).into();
         Ok(Policy {
             digest,
+            text: text.to_owned(),
             text_hash,
             path: path.to_owned(),
             default: file.default,
