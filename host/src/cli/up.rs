@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use tgw::audit::Audit;
 use tgw::bus::Bus;
-use tgw::executor::{ApprovalFloor, Executor};
+use tgw::executor::{ApprovalFloor, Executor, ExecutorSetup};
 use tgw::gateway::{Gateway, GatewayConfig};
 use tgw::keys::{KeyError, KeyStore};
 use tgw::people::{People, Role};
@@ -158,13 +158,15 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     if !args.no_executor {
         let executor = Executor::new(
             &args.pool,
-            runtime,
-            keys.trusted()?,
-            skills.clone(),
-            bus.nonces.clone(),
-            Audit::new(bus.audit.clone()),
-            secrets,
-            floor(&bus, &public_url)?,
+            ExecutorSetup {
+                runtime,
+                trusted: keys.trusted()?,
+                skills: skills.clone(),
+                nonces: bus.nonces.clone(),
+                audit: Audit::new(bus.audit.clone()),
+                secrets,
+                floor: floor(&bus, &public_url)?,
+            },
         )?;
         Arc::new(executor).serve(bus.exec.clone()).await?;
     }
@@ -225,13 +227,15 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
     let (bus, bus_name) = bus(context, Some(&args.nats)).await?;
     let executor = Executor::new(
         &args.pool,
-        runtime,
-        trusted,
-        skills.clone(),
-        bus.nonces.clone(),
-        Audit::new(bus.audit.clone()),
-        secrets,
-        floor(&bus, &args.public_url)?,
+        ExecutorSetup {
+            runtime,
+            trusted,
+            skills: skills.clone(),
+            nonces: bus.nonces.clone(),
+            audit: Audit::new(bus.audit.clone()),
+            secrets,
+            floor: floor(&bus, &args.public_url)?,
+        },
     )?;
     let serving = Arc::new(executor).serve(bus.exec.clone()).await?;
     let names: Vec<&str> = skills.iter().map(|s| s.skill.name()).collect();

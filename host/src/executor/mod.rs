@@ -42,17 +42,29 @@ pub struct Executor {
     floor: ApprovalFloor,
 }
 
+/// What an executor works with.
+pub struct ExecutorSetup {
+    pub runtime: Arc<Runtime>,
+    /// The gateway public keys it accepts grants from.
+    pub trusted: Vec<TrustedKey>,
+    pub skills: Arc<SkillSet>,
+    pub nonces: Arc<dyn NonceLedger>,
+    pub audit: Audit,
+    pub secrets: Arc<SecretStore>,
+    pub floor: ApprovalFloor,
+}
+
 impl Executor {
-    pub fn new(
-        pool: &str,
-        runtime: Arc<Runtime>,
-        trusted: Vec<TrustedKey>,
-        skills: Arc<SkillSet>,
-        nonces: Arc<dyn NonceLedger>,
-        audit: Audit,
-        secrets: Arc<SecretStore>,
-        floor: ApprovalFloor,
-    ) -> anyhow::Result<Self> {
+    pub fn new(pool: &str, setup: ExecutorSetup) -> anyhow::Result<Self> {
+        let ExecutorSetup {
+            runtime,
+            trusted,
+            skills,
+            nonces,
+            audit,
+            secrets,
+            floor,
+        } = setup;
         if !crate::bus::is_pool_name(pool) {
             anyhow::bail!("{pool:?} is not a pool name (lowercase letters, digits and -)");
         }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tgw::approval::{ApprovalError, ApprovalRecord};
 use tgw::bus::Bus;
-use tgw::executor::{ApprovalFloor, Executor};
+use tgw::executor::{ApprovalFloor, Executor, ExecutorSetup};
 use tgw::gateway::{CallRequest, CallResult, Gateway, GatewayConfig};
 use tgw::grant::GrantSigner;
 use tgw::people::{People, Role};
@@ -106,13 +106,15 @@ pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig)
     let executor = Arc::new(
         Executor::new(
             &pool,
-            runtime.clone(),
-            trusted,
-            skills.clone(),
-            bus.nonces.clone(),
-            tgw::audit::Audit::new(bus.audit.clone()),
-            secrets,
-            floor(&bus),
+            ExecutorSetup {
+                runtime: runtime.clone(),
+                trusted,
+                skills: skills.clone(),
+                nonces: bus.nonces.clone(),
+                audit: tgw::audit::Audit::new(bus.audit.clone()),
+                secrets,
+                floor: floor(&bus),
+            },
         )
         .unwrap(),
     );
@@ -136,13 +138,15 @@ impl Chain {
         Arc::new(
             Executor::new(
                 "default",
-                self.runtime.clone(),
-                vec![GrantSigner::from_seed(&SEED).trusted_key()],
-                self.skills.clone(),
-                self.bus.nonces.clone(),
-                tgw::audit::Audit::new(self.bus.audit.clone()),
-                Arc::new(SecretStore::new(self.dir.path())),
-                floor(&self.bus),
+                ExecutorSetup {
+                    runtime: self.runtime.clone(),
+                    trusted: vec![GrantSigner::from_seed(&SEED).trusted_key()],
+                    skills: self.skills.clone(),
+                    nonces: self.bus.nonces.clone(),
+                    audit: tgw::audit::Audit::new(self.bus.audit.clone()),
+                    secrets: Arc::new(SecretStore::new(self.dir.path())),
+                    floor: floor(&self.bus),
+                },
             )
             .unwrap(),
         )
