@@ -54,6 +54,27 @@ fn start(args: &[&str], data: &Path, skills: &Path, ready: &str) -> (Killed, Vec
     panic!("tgw {args:?} ended before saying {ready:?}: {lines:?}");
 }
 
+/// Waits until NATS has noticed that a killed executor is gone (its
+/// subscription is dropped when the server sees the connection close).
+async fn until_no_executor(bus: &tgw::bus::Bus) {
+    let probe = tgw::bus::ExecRequest {
+        call: "probe".into(),
+        grant: String::new(),
+        args: "{}".into(),
+    };
+    for _ in 0..100 {
+        let answer = bus
+            .exec
+            .execute("default", &probe, std::time::Duration::from_millis(200))
+            .await;
+        if matches!(answer, Err(tgw::bus::BusError::NoExecutor(_))) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("NATS still routes to the killed executor");
+}
+
 #[test]
 fn tgw_up_starts_on_the_embedded_bus_and_answers() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,6 +174,7 @@ async fn an_executor_process_serves_a_gateway_over_nats() {
     gateway.audit().verify().await.unwrap();
 
     drop(executor);
+    until_no_executor(&tgw::bus::nats::bus(&server.url).await.unwrap()).await;
     let result = gateway
         .propose(chain::request("read_file", json!({"path": "report.txt"})))
         .await;
@@ -295,6 +317,7 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
     assert_eq!(hits.load(Ordering::SeqCst), 1, "the tool started once");
     first.0.kill().unwrap(); // SIGKILL, mid-call
     let _ = first.0.wait();
+    until_no_executor(&bus).await;
 
     let (_second, _) = start(
         &["executor", "--nats", &server.url],

@@ -162,6 +162,26 @@ struct NatsExec {
     client: async_nats::Client,
 }
 
+impl NatsExec {
+    async fn round_trip(&self) -> Result<(), BusError> {
+        let unavailable = |e: &dyn std::fmt::Display| BusError::Unavailable(e.to_string());
+        let probe = self.client.new_inbox();
+        let mut echo = self
+            .client
+            .subscribe(probe.clone())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        self.client
+            .publish(probe, Bytes::new())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        match tokio::time::timeout(STATE_TIMEOUT, echo.next()).await {
+            Ok(Some(_)) => Ok(()),
+            _ => Err(BusError::Unavailable("NATS did not answer in time".into())),
+        }
+    }
+}
+
 #[async_trait]
 impl ExecTransport for NatsExec {
     async fn execute(
@@ -193,6 +213,10 @@ impl ExecTransport for NatsExec {
             .queue_subscribe(exec_subject(pool), QUEUE_GROUP.into())
             .await
             .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        // The server handles one connection's commands in order: once a
+        // message we publish to ourselves comes back, it has processed the
+        // queue subscription too. Only then is this executor serving.
+        self.round_trip().await?;
         let (deliveries, receiver) = mpsc::channel(16);
         let client = self.client.clone();
         tokio::spawn(async move {
