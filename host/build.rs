@@ -17,6 +17,9 @@ use std::process::Command;
 
 const GUEST_FOLDERS: [&str; 3] = ["components", "skills", "tests/guests"];
 const TARGET: &str = "wasm32-wasip2";
+/// The dashboard's target and profile.
+const WEB_TARGET: &str = "wasm32-unknown-unknown";
+const WEB_PROFILE: &str = "web";
 const PROFILE: &str = "guest";
 
 struct Guest {
@@ -111,7 +114,50 @@ fn main() {
         .unwrap();
     }
     generated.push_str("];\n");
+    generated.push_str(&build_web(root, &target_dir, &out_dir));
     fs::write(out_dir.join("guests.rs"), generated).unwrap();
+}
+
+/// Builds the dashboard for the browser and runs wasm-bindgen on it (the
+/// library, so nothing needs installing); returns the constants that embed
+/// the result in `tgw`.
+fn build_web(root: &Path, target_dir: &Path, out_dir: &Path) -> String {
+    ensure_target_installed(WEB_TARGET);
+    let status = cargo(root, target_dir)
+        .args([
+            "build",
+            "-p",
+            "tgw-web",
+            "--target",
+            WEB_TARGET,
+            "--profile",
+            WEB_PROFILE,
+        ])
+        .status()
+        .expect("running cargo for the dashboard");
+    assert!(
+        status.success(),
+        "building the dashboard (web/) failed (see the cargo output above)"
+    );
+    let wasm = target_dir
+        .join(WEB_TARGET)
+        .join(WEB_PROFILE)
+        .join("tgw_web.wasm");
+    let web_out = out_dir.join("web");
+    fs::create_dir_all(&web_out).unwrap();
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)
+        .expect("the web target exists")
+        .typescript(false)
+        .generate(&web_out)
+        .unwrap_or_else(|e| panic!("wasm-bindgen on {}: {e:#}", wasm.display()));
+    format!(
+        "/// The dashboard's JavaScript glue (wasm-bindgen, target web).\npub static WEB_JS: &str = include_str!({:?});\n\
+         /// The dashboard's WebAssembly.\npub static WEB_WASM: &[u8] = include_bytes!({:?});\n",
+        web_out.join("tgw_web.js").display().to_string(),
+        web_out.join("tgw_web_bg.wasm").display().to_string(),
+    )
 }
 
 fn discover(root: &Path) -> Vec<Guest> {
@@ -158,7 +204,7 @@ fn guest_target_dir(root: &Path) -> PathBuf {
 /// A new clone may lack the wasm target: machines here run with
 /// `RUSTUP_AUTO_INSTALL=0`, so `rust-toolchain.toml`'s `targets` are not
 /// installed by themselves. Add the wasm target once, with a warning.
-fn ensure_target_installed() {
+fn ensure_target_installed(target: &str) {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output();
@@ -166,16 +212,16 @@ fn ensure_target_installed() {
         Ok(output)
             if String::from_utf8_lossy(&output.stdout)
                 .lines()
-                .any(|t| t.trim() == TARGET) => {}
+                .any(|t| t.trim() == target) => {}
         Ok(_) => {
             println!(
-                "cargo:warning=installing the {TARGET} Rust target (rustup target add {TARGET})"
+                "cargo:warning=installing the {target} Rust target (rustup target add {target})"
             );
             let status = Command::new("rustup")
-                .args(["target", "add", TARGET])
+                .args(["target", "add", target])
                 .status();
             if !matches!(status, Ok(s) if s.success()) {
-                panic!("the {TARGET} target is missing and `rustup target add {TARGET}` failed");
+                panic!("the {target} target is missing and `rustup target add {target}` failed");
             }
         }
         // No rustup (a distribution's Rust): the build below says what is
@@ -184,18 +230,24 @@ fn ensure_target_installed() {
     }
 }
 
-fn build(root: &Path, target_dir: &Path, guests: &[Guest]) {
-    ensure_target_installed();
+/// A nested cargo with its own target directory and without the outer
+/// build's flags (they are for the host target, not for wasm).
+fn cargo(root: &Path, target_dir: &Path) -> Command {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--target", TARGET, "--profile", PROFILE])
         .env("CARGO_TARGET_DIR", target_dir)
-        // The outer build's flags are for the host target, not for wasm.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env_remove("RUSTC_WORKSPACE_WRAPPER");
+    cmd
+}
+
+fn build(root: &Path, target_dir: &Path, guests: &[Guest]) {
+    ensure_target_installed(TARGET);
+    let mut cmd = cargo(root, target_dir);
+    cmd.args(["build", "--target", TARGET, "--profile", PROFILE]);
     for guest in guests {
         cmd.args(["-p", &guest.package]);
     }

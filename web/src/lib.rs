@@ -1,1 +1,112 @@
-//! The Leptos approval dashboard arrives in step 3 (issue 4).
+//! The Trust Gateway's approval dashboard: a client-side Leptos app. An
+//! administrator signs in with a passkey, sees risky calls the moment they
+//! are proposed, and approves them with a passkey whose signature covers
+//! exactly what the card shows.
+
+mod api;
+mod pages;
+mod passkey;
+
+use leptos::prelude::*;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+/// The signed-in user (`/api/me`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Me {
+    pub user: String,
+    pub role: String,
+    pub csrf: String,
+}
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    leptos::mount::mount_to_body(App);
+}
+
+/// The page named by the URL's hash (`#/history`), Approvals by default.
+fn current_page() -> String {
+    let hash = window().location().hash().unwrap_or_default();
+    hash.trim_start_matches('#')
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[component]
+fn App() -> impl IntoView {
+    let (me, set_me) = signal(None::<Me>);
+    let (checked, set_checked) = signal(false);
+    let (page, set_page) = signal(current_page());
+    let on_hash = window_event_listener(leptos::ev::hashchange, move |_| {
+        set_page.set(current_page())
+    });
+    on_cleanup(move || on_hash.remove());
+    leptos::task::spawn_local(async move {
+        if let Ok(user) = api::get::<Me>("/api/me").await {
+            api::set_csrf(&user.csrf);
+            set_me.set(Some(user));
+        }
+        set_checked.set(true);
+    });
+    let enrolling = window().location().pathname().unwrap_or_default() == "/enroll";
+    let signed_in = move |user: Me| {
+        api::set_csrf(&user.csrf);
+        set_me.set(Some(user));
+        if enrolling {
+            let _ = window().location().set_href("/#/approvals");
+        }
+    };
+
+    view! {
+        <Show when=move || checked.get() fallback=|| view! { <main><p class="note">"Loading…"</p></main> }>
+            {move || match me.get() {
+                None if enrolling => pages::Enroll(pages::EnrollProps { on_done: Callback::new(signed_in) }).into_any(),
+                None => pages::SignIn(pages::SignInProps { on_done: Callback::new(signed_in) }).into_any(),
+                Some(user) => view! {
+                    <Header user=user.clone() page=page/>
+                    <main>
+                        {move || match page.get().as_str() {
+                            "history" => pages::History().into_any(),
+                            "skills" => pages::Skills().into_any(),
+                            "policy" => pages::Policy().into_any(),
+                            "people" => pages::People().into_any(),
+                            _ => pages::Approvals().into_any(),
+                        }}
+                    </main>
+                }
+                .into_any(),
+            }}
+        </Show>
+    }
+}
+
+#[component]
+fn Header(user: Me, page: ReadSignal<String>) -> impl IntoView {
+    let link = move |name: &'static str, label: &'static str| {
+        let class = move || {
+            let current = page.get();
+            if current == name || (name == "approvals" && current.is_empty()) {
+                "active"
+            } else {
+                ""
+            }
+        };
+        view! { <a href=format!("#/{name}") class=class>{label}</a> }
+    };
+    view! {
+        <header>
+            <span class="brand">"Trust Gateway"</span>
+            <nav>
+                {link("approvals", "Approvals")}
+                {link("history", "History")}
+                {link("skills", "Skills")}
+                {link("policy", "Policy")}
+                {link("people", "People")}
+            </nav>
+            <span class="who">{format!("{} · {}", user.user, user.role)}</span>
+        </header>
+    }
+}

@@ -9,6 +9,7 @@
 //! the browser sends one, this gateway's `Origin`.
 
 mod approvals;
+mod assets;
 mod passkeys;
 mod session;
 mod views;
@@ -99,6 +100,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/people/invite", post(views::invite))
         .route("/api/people/{name}/disable", post(views::disable))
         .route("/healthz", get(|| async { "ok\n" }))
+        .merge(assets::routes())
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -185,7 +185,7 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     let names: Vec<&str> = skills.iter().map(|s| s.skill.name()).collect();
     println!("Trust Gateway is up.");
     println!(
-        "  listening on  http://{}  (/api for the dashboard; its pages and MCP arrive in the next steps)",
+        "  listening on  http://{}  (the dashboard; MCP arrives in the next step)",
         args.listen
     );
     println!(

@@ -1,0 +1,429 @@
+//! The dashboard's pages.
+
+use futures::StreamExt;
+use gloo_net::websocket::{Message, futures::WebSocket};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{Me, api, passkey};
+
+fn now_millis() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+#[component]
+pub fn SignIn(on_done: Callback<Me>) -> impl IntoView {
+    let (error, set_error) = signal(None::<String>);
+    let (busy, set_busy) = signal(false);
+    let sign_in = move |_| {
+        set_busy.set(true);
+        set_error.set(None);
+        spawn_local(async move {
+            let result = async {
+                let begin: Value = api::post("/api/login/begin", &json!({})).await?;
+                let mut assertion =
+                    passkey::get(&json!({"challenge": begin["challenge"], "rpId": begin["rpId"]}))
+                        .await?;
+                assertion["challenge"] = begin["challenge"].clone();
+                api::post::<Me>("/api/login/finish", &assertion).await
+            }
+            .await;
+            set_busy.set(false);
+            match result {
+                Ok(me) => on_done.run(me),
+                Err(e) => set_error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <main class="signin panel">
+            <h1>"Trust Gateway"</h1>
+            <p class="note">"Sign in with your passkey to see and decide the calls that wait for a human."</p>
+            <div class="stack">
+                <button class="primary" on:click=sign_in disabled=move || busy.get()>"Sign in with a passkey"</button>
+            </div>
+            {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+            <p class="note">"No account yet? Ask an admin for an enrollment link (tgw users invite)."</p>
+        </main>
+    }
+}
+
+#[component]
+pub fn Enroll(on_done: Callback<Me>) -> impl IntoView {
+    let token = window()
+        .location()
+        .hash()
+        .unwrap_or_default()
+        .trim_start_matches('#')
+        .to_owned();
+    let (name, set_name) = signal(String::new());
+    let (error, set_error) = signal(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        set_error.set(None);
+        let token = token.clone();
+        let name = name.get();
+        spawn_local(async move {
+            let result = async {
+                let mut options: Value = api::post("/api/enroll/begin", &json!({"token": token})).await?;
+                options["name"] = json!(name);
+                let created = passkey::create(&options).await?;
+                let body = json!({
+                    "token": token, "name": name, "challenge": options["challenge"],
+                    "client_data_json": created["client_data_json"], "attestation_object": created["attestation_object"],
+                });
+                api::post::<Me>("/api/enroll/finish", &body).await
+            }
+            .await;
+            match result {
+                Ok(me) => on_done.run(me),
+                Err(e) => set_error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <main class="signin panel">
+            <h1>"Enroll"</h1>
+            <p class="note">"Choose your user name and create a passkey on this device. The link works once."</p>
+            <form on:submit=submit>
+                <input id="name" placeholder="your name (lowercase)" required
+                    on:input=move |ev| set_name.set(event_target_value(&ev)) prop:value=move || name.get()/>
+                <button class="primary" type="submit">"Create my passkey"</button>
+            </form>
+            {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+        </main>
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Approval {
+    pub id: String,
+    pub skill: String,
+    pub tool: String,
+    pub risk: String,
+    pub component: String,
+    pub principal: String,
+    pub args: String,
+    pub rule: Option<String>,
+    pub reason: String,
+    pub expires: i64,
+}
+
+#[derive(Deserialize)]
+struct Pending {
+    approvals: Vec<Approval>,
+}
+
+/// Live cards: loaded once, then kept current by `/api/events`.
+#[component]
+pub fn Approvals() -> impl IntoView {
+    let (cards, set_cards) = signal(Vec::<Approval>::new());
+    let (error, set_error) = signal(None::<String>);
+    let (now, set_now) = signal(now_millis());
+    let reload = move || {
+        spawn_local(async move {
+            match api::get::<Pending>("/api/approvals").await {
+                Ok(pending) => set_cards.set(pending.approvals),
+                Err(e) => set_error.set(Some(e)),
+            }
+        })
+    };
+    reload();
+    spawn_local(async move {
+        let Ok(location) = window().location().host() else {
+            return;
+        };
+        let scheme = if window().location().protocol().unwrap_or_default() == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
+        let Ok(mut socket) = WebSocket::open(&format!("{scheme}://{location}/api/events")) else {
+            return;
+        };
+        while let Some(Ok(Message::Text(text))) = socket.next().await {
+            let Ok(event) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            match event["type"].as_str() {
+                Some("approval.pending") => {
+                    if let Ok(card) = serde_json::from_value::<Approval>(event["approval"].clone())
+                    {
+                        set_cards.update(|cards| {
+                            if !cards.iter().any(|c| c.id == card.id) {
+                                cards.push(card);
+                            }
+                        });
+                    }
+                }
+                Some("approval.decided") => {
+                    let id = event["id"].as_str().unwrap_or_default().to_owned();
+                    set_cards.update(|cards| cards.retain(|c| c.id != id));
+                }
+                _ => reload(),
+            }
+        }
+    });
+    spawn_local(async move {
+        loop {
+            gloo_timers::future::TimeoutFuture::new(1000).await;
+            set_now.set(now_millis());
+        }
+    });
+    let remove = move |id: String| set_cards.update(|cards| cards.retain(|c| c.id != id));
+    view! {
+        <h1>"Approvals"</h1>
+        {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+        <Show
+            when=move || !cards.get().is_empty()
+            fallback=|| view! {
+                <div class="panel empty">
+                    <p><strong>"Nothing waits for you."</strong></p>
+                    <p>"When an agent proposes a call that policy says needs a human, it appears here at once."</p>
+                </div>
+            }
+        >
+            <div class="cards">
+                <For
+                    each=move || cards.get()
+                    key=|card| card.id.clone()
+                    children=move |card| view! { <Card card=card now=now on_decided=Callback::new(remove)/> }
+                />
+            </div>
+        </Show>
+    }
+}
+
+fn pretty(args: &str) -> String {
+    serde_json::from_str::<Value>(args)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| args.to_owned())
+}
+
+#[component]
+fn Card(card: Approval, now: ReadSignal<i64>, on_decided: Callback<String>) -> impl IntoView {
+    let (reason, set_reason) = signal(String::new());
+    let (error, set_error) = signal(None::<String>);
+    let (busy, set_busy) = signal(false);
+    let id = card.id.clone();
+    let expires = card.expires;
+    let approve = {
+        let id = id.clone();
+        move |_| {
+            let id = id.clone();
+            set_busy.set(true);
+            set_error.set(None);
+            spawn_local(async move {
+                let result = async {
+                    let challenge: Value =
+                        api::post(&format!("/api/approvals/{id}/challenge"), &json!({})).await?;
+                    let options = json!({
+                        "challenge": challenge["challenge"], "rpId": challenge["rp_id"],
+                        "allowCredentials": challenge["allow_credentials"],
+                    });
+                    let mut assertion = passkey::get(&options).await?;
+                    assertion["nonce"] = challenge["nonce"].clone();
+                    api::post::<Value>(&format!("/api/approvals/{id}/approve"), &assertion).await
+                }
+                .await;
+                set_busy.set(false);
+                match result {
+                    Ok(_) => on_decided.run(id),
+                    Err(e) => set_error.set(Some(e)),
+                }
+            });
+        }
+    };
+    let deny = move |_| {
+        let id = id.clone();
+        let why = reason.get();
+        if why.trim().is_empty() {
+            set_error.set(Some("Say why you deny the call.".into()));
+            return;
+        }
+        set_busy.set(true);
+        spawn_local(async move {
+            let result = api::post::<Value>(
+                &format!("/api/approvals/{id}/deny"),
+                &json!({"reason": why}),
+            )
+            .await;
+            set_busy.set(false);
+            match result {
+                Ok(_) => on_decided.run(id),
+                Err(e) => set_error.set(Some(e)),
+            }
+        });
+    };
+    let countdown = move || {
+        let left = ((expires - now.get()) / 1000).max(0);
+        format!("{}:{:02} left", left / 60, left % 60)
+    };
+    view! {
+        <article class="panel card" data-approval=card.id.clone()>
+            <h2>
+                {format!("{}.{}", card.skill, card.tool)}
+                <span class=format!("badge risk-{}", card.risk)>{card.risk.clone()}</span>
+                <span class="countdown">{countdown}</span>
+            </h2>
+            <dl>
+                <dt>"Requested by"</dt><dd>{card.principal.clone()}</dd>
+                <dt>"Policy"</dt><dd>{format!("{}: {}", card.rule.clone().unwrap_or_else(|| "default".into()), card.reason)}</dd>
+                <dt>"Component"</dt><dd><code>{card.component.clone()}</code></dd>
+            </dl>
+            <pre>{pretty(&card.args)}</pre>
+            <div class="actions">
+                <button class="primary" on:click=approve disabled=move || busy.get()>"Approve with passkey"</button>
+                <input placeholder="reason to deny" on:input=move |ev| set_reason.set(event_target_value(&ev))/>
+                <button class="danger" on:click=deny disabled=move || busy.get()>"Deny"</button>
+            </div>
+            {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+        </article>
+    }
+}
+
+/// A page that shows one JSON document from the API.
+fn loaded<T, V>(
+    path: &'static str,
+    show: impl Fn(T) -> V + Send + Sync + Copy + 'static,
+) -> impl IntoView
+where
+    T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let data = LocalResource::new(move || api::get::<T>(path));
+    view! {
+        <Suspense fallback=|| view! { <p class="note">"Loading…"</p> }>
+            {move || data.get().map(|result| match result {
+                Ok(value) => show(value).into_any(),
+                Err(e) => view! { <p class="error">{e}</p> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn History() -> impl IntoView {
+    view! {
+        <h1>"History"</h1>
+        {loaded("/api/audit", |history: Value| {
+            let chain = if history["chain"]["intact"] == true {
+                view! { <p class="chain-ok">{format!("The audit chain is intact: {} entries.", history["chain"]["entries"])}</p> }.into_any()
+            } else {
+                view! { <p class="chain-broken">{format!("The audit chain is broken: {}", history["chain"]["problem"])}</p> }.into_any()
+            };
+            let rows: Vec<Value> = history["entries"].as_array().cloned().unwrap_or_default();
+            view! {
+                <div class="panel">
+                    {chain}
+                    <table>
+                        <thead><tr><th>"#"</th><th>"When"</th><th>"What"</th><th>"Call"</th><th>"Detail"</th></tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|e| view! {
+                                <tr>
+                                    <td>{e["seq"].to_string()}</td>
+                                    <td>{js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(e["ts"].as_f64().unwrap_or_default())).to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED).as_string().unwrap_or_default()}</td>
+                                    <td>{e["kind"].as_str().unwrap_or_default().to_owned()}</td>
+                                    <td><code>{e["call"].as_str().unwrap_or_default().to_owned()}</code></td>
+                                    <td><code>{e["detail"].to_string()}</code></td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }
+        })}
+    }
+}
+
+#[component]
+pub fn Skills() -> impl IntoView {
+    view! {
+        <h1>"Skills"</h1>
+        {loaded("/api/skills", |skills: Value| {
+            let list: Vec<Value> = skills["skills"].as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                return view! { <div class="panel empty">"No skills are loaded. Put skill folders in the skills directory and restart."</div> }.into_any();
+            }
+            list.into_iter().map(|skill| {
+                let tools: Vec<Value> = skill["tools"].as_array().cloned().unwrap_or_default();
+                view! {
+                    <div class="panel">
+                        <h2>{format!("{} {}", skill["name"].as_str().unwrap_or_default(), skill["version"].as_str().unwrap_or_default())}</h2>
+                        <p class="note"><code>{skill["component"].as_str().unwrap_or_default().to_owned()}</code></p>
+                        <p class="note">{format!("capabilities: {}", skill["capabilities"])}</p>
+                        <table>
+                            <thead><tr><th>"Tool"</th><th>"Risk"</th><th>"What it does"</th></tr></thead>
+                            <tbody>{tools.into_iter().map(|t| {
+                                let risk = t["risk"].as_str().unwrap_or_default().to_owned();
+                                view! {
+                                    <tr>
+                                        <td>{t["name"].as_str().unwrap_or_default().to_owned()}</td>
+                                        <td><span class=format!("badge risk-{risk}")>{risk.clone()}</span></td>
+                                        <td>{t["description"].as_str().unwrap_or_default().to_owned()}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}</tbody>
+                        </table>
+                    </div>
+                }
+            }).collect_view().into_any()
+        })}
+    }
+}
+
+#[component]
+pub fn Policy() -> impl IntoView {
+    view! {
+        <h1>"Policy"</h1>
+        {loaded("/api/policy", |policy: Value| view! {
+            <div class="panel">
+                <p>{format!("{} — ", policy["path"].as_str().unwrap_or_default())}<code>{policy["digest"].as_str().unwrap_or_default().to_owned()}</code></p>
+                <p class="note">{format!("Rules, in order: {}", policy["rules"].as_array().map(|r| r.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" · ")).unwrap_or_default())}</p>
+                <pre>{policy["text"].as_str().unwrap_or_default().to_owned()}</pre>
+            </div>
+        })}
+    }
+}
+
+#[component]
+pub fn People() -> impl IntoView {
+    let (invite, set_invite) = signal(None::<String>);
+    let make_invite = move |role: &'static str| {
+        spawn_local(async move {
+            match api::post::<Value>("/api/people/invite", &json!({"role": role})).await {
+                Ok(made) => set_invite.set(made["link"].as_str().map(str::to_owned)),
+                Err(e) => set_invite.set(Some(e)),
+            }
+        })
+    };
+    view! {
+        <h1>"People"</h1>
+        <div class="panel actions">
+            <button on:click=move |_| make_invite("approver")>"Invite an approver"</button>
+            <button on:click=move |_| make_invite("user")>"Invite a user"</button>
+            <button on:click=move |_| make_invite("admin")>"Invite an admin"</button>
+            {move || invite.get().map(|link| view! { <code class="invite">{link}</code> })}
+        </div>
+        {loaded("/api/people", |people: Value| {
+            let list: Vec<Value> = people["people"].as_array().cloned().unwrap_or_default();
+            view! {
+                <div class="panel">
+                    <table>
+                        <thead><tr><th>"Name"</th><th>"Role"</th><th>"State"</th><th>"Passkeys"</th></tr></thead>
+                        <tbody>{list.into_iter().map(|p| view! {
+                            <tr>
+                                <td>{p["name"].as_str().unwrap_or_default().to_owned()}</td>
+                                <td>{p["role"].as_str().unwrap_or_default().to_owned()}</td>
+                                <td>{if p["disabled"] == true { "disabled" } else { "active" }}</td>
+                                <td>{p["passkeys"].as_array().map_or(0, |k| k.len())}</td>
+                            </tr>
+                        }).collect_view()}</tbody>
+                    </table>
+                </div>
+            }
+        })}
+    }
+}
