@@ -21,6 +21,7 @@ pub struct Me {
 
 #[wasm_bindgen(start)]
 pub fn start() {
+    console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(App);
 }
 
@@ -52,19 +53,22 @@ fn App() -> impl IntoView {
         set_checked.set(true);
     });
     let enrolling = window().location().pathname().unwrap_or_default() == "/enroll";
-    let signed_in = move |user: Me| {
+    // Created here, owned by the App: the sign-in pages it is handed to go
+    // away while it runs.
+    let signed_in = Callback::new(move |user: Me| {
         api::set_csrf(&user.csrf);
-        set_me.set(Some(user));
         if enrolling {
             let _ = window().location().set_href("/#/approvals");
+        } else {
+            set_me.set(Some(user));
         }
-    };
+    });
 
     view! {
         <Show when=move || checked.get() fallback=|| view! { <main><p class="note">"Loading…"</p></main> }>
             {move || match me.get() {
-                None if enrolling => pages::Enroll(pages::EnrollProps { on_done: Callback::new(signed_in) }).into_any(),
-                None => pages::SignIn(pages::SignInProps { on_done: Callback::new(signed_in) }).into_any(),
+                None if enrolling => pages::Enroll(pages::EnrollProps { on_done: signed_in }).into_any(),
+                None => pages::SignIn(pages::SignInProps { on_done: signed_in }).into_any(),
                 Some(user) => view! {
                     <Header user=user.clone() page=page/>
                     <main>

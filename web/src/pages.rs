@@ -18,8 +18,8 @@ pub fn SignIn(on_done: Callback<Me>) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
     let (busy, set_busy) = signal(false);
     let sign_in = move |_| {
-        set_busy.set(true);
-        set_error.set(None);
+        let _ = set_busy.try_set(true);
+        let _ = set_error.try_set(None);
         spawn_local(async move {
             let result = async {
                 let begin: Value = api::post("/api/login/begin", &json!({})).await?;
@@ -30,10 +30,12 @@ pub fn SignIn(on_done: Callback<Me>) -> impl IntoView {
                 api::post::<Me>("/api/login/finish", &assertion).await
             }
             .await;
-            set_busy.set(false);
+            let _ = set_busy.try_set(false);
             match result {
                 Ok(me) => on_done.run(me),
-                Err(e) => set_error.set(Some(e)),
+                Err(e) => {
+                    let _ = set_error.try_set(Some(e));
+                }
             }
         });
     };
@@ -62,7 +64,7 @@ pub fn Enroll(on_done: Callback<Me>) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        set_error.set(None);
+        let _ = set_error.try_set(None);
         let token = token.clone();
         let name = name.get();
         spawn_local(async move {
@@ -79,7 +81,9 @@ pub fn Enroll(on_done: Callback<Me>) -> impl IntoView {
             .await;
             match result {
                 Ok(me) => on_done.run(me),
-                Err(e) => set_error.set(Some(e)),
+                Err(e) => {
+                    let _ = set_error.try_set(Some(e));
+                }
             }
         });
     };
@@ -125,8 +129,12 @@ pub fn Approvals() -> impl IntoView {
     let reload = move || {
         spawn_local(async move {
             match api::get::<Pending>("/api/approvals").await {
-                Ok(pending) => set_cards.set(pending.approvals),
-                Err(e) => set_error.set(Some(e)),
+                Ok(pending) => {
+                    let _ = set_cards.try_set(pending.approvals);
+                }
+                Err(e) => {
+                    let _ = set_error.try_set(Some(e));
+                }
             }
         })
     };
@@ -151,16 +159,24 @@ pub fn Approvals() -> impl IntoView {
                 Some("approval.pending") => {
                     if let Ok(card) = serde_json::from_value::<Approval>(event["approval"].clone())
                     {
-                        set_cards.update(|cards| {
+                        let added = set_cards.try_update(|cards| {
                             if !cards.iter().any(|c| c.id == card.id) {
                                 cards.push(card);
                             }
                         });
+                        if added.is_none() {
+                            return; // the page was left
+                        }
                     }
                 }
                 Some("approval.decided") => {
                     let id = event["id"].as_str().unwrap_or_default().to_owned();
-                    set_cards.update(|cards| cards.retain(|c| c.id != id));
+                    if set_cards
+                        .try_update(|cards| cards.retain(|c| c.id != id))
+                        .is_none()
+                    {
+                        return;
+                    }
                 }
                 _ => reload(),
             }
@@ -169,10 +185,11 @@ pub fn Approvals() -> impl IntoView {
     spawn_local(async move {
         loop {
             gloo_timers::future::TimeoutFuture::new(1000).await;
-            set_now.set(now_millis());
+            if set_now.try_set(now_millis()).is_some() {
+                return; // the page was left
+            }
         }
     });
-    let remove = move |id: String| set_cards.update(|cards| cards.retain(|c| c.id != id));
     view! {
         <h1>"Approvals"</h1>
         {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
@@ -189,7 +206,7 @@ pub fn Approvals() -> impl IntoView {
                 <For
                     each=move || cards.get()
                     key=|card| card.id.clone()
-                    children=move |card| view! { <Card card=card now=now on_decided=Callback::new(remove)/> }
+                    children=move |card| view! { <Card card=card now=now cards=set_cards/> }
                 />
             </div>
         </Show>
@@ -203,7 +220,12 @@ fn pretty(args: &str) -> String {
 }
 
 #[component]
-fn Card(card: Approval, now: ReadSignal<i64>, on_decided: Callback<String>) -> impl IntoView {
+fn Card(card: Approval, now: ReadSignal<i64>, cards: WriteSignal<Vec<Approval>>) -> impl IntoView {
+    // The live feed may remove this card (and dispose its signals) before
+    // our own request returns: only ever `try_` them after an await.
+    let on_decided = move |id: String| {
+        cards.try_update(|cards| cards.retain(|c| c.id != id));
+    };
     let (reason, set_reason) = signal(String::new());
     let (error, set_error) = signal(None::<String>);
     let (busy, set_busy) = signal(false);
@@ -213,8 +235,8 @@ fn Card(card: Approval, now: ReadSignal<i64>, on_decided: Callback<String>) -> i
         let id = id.clone();
         move |_| {
             let id = id.clone();
-            set_busy.set(true);
-            set_error.set(None);
+            let _ = set_busy.try_set(true);
+            let _ = set_error.try_set(None);
             spawn_local(async move {
                 let result = async {
                     let challenge: Value =
@@ -228,10 +250,12 @@ fn Card(card: Approval, now: ReadSignal<i64>, on_decided: Callback<String>) -> i
                     api::post::<Value>(&format!("/api/approvals/{id}/approve"), &assertion).await
                 }
                 .await;
-                set_busy.set(false);
+                let _ = set_busy.try_set(false);
                 match result {
-                    Ok(_) => on_decided.run(id),
-                    Err(e) => set_error.set(Some(e)),
+                    Ok(_) => on_decided(id),
+                    Err(e) => {
+                        let _ = set_error.try_set(Some(e));
+                    }
                 }
             });
         }
@@ -240,20 +264,22 @@ fn Card(card: Approval, now: ReadSignal<i64>, on_decided: Callback<String>) -> i
         let id = id.clone();
         let why = reason.get();
         if why.trim().is_empty() {
-            set_error.set(Some("Say why you deny the call.".into()));
+            let _ = set_error.try_set(Some("Say why you deny the call.".into()));
             return;
         }
-        set_busy.set(true);
+        let _ = set_busy.try_set(true);
         spawn_local(async move {
             let result = api::post::<Value>(
                 &format!("/api/approvals/{id}/deny"),
                 &json!({"reason": why}),
             )
             .await;
-            set_busy.set(false);
+            let _ = set_busy.try_set(false);
             match result {
-                Ok(_) => on_decided.run(id),
-                Err(e) => set_error.set(Some(e)),
+                Ok(_) => on_decided(id),
+                Err(e) => {
+                    let _ = set_error.try_set(Some(e));
+                }
             }
         });
     };
@@ -394,8 +420,12 @@ pub fn People() -> impl IntoView {
     let make_invite = move |role: &'static str| {
         spawn_local(async move {
             match api::post::<Value>("/api/people/invite", &json!({"role": role})).await {
-                Ok(made) => set_invite.set(made["link"].as_str().map(str::to_owned)),
-                Err(e) => set_invite.set(Some(e)),
+                Ok(made) => {
+                    let _ = set_invite.try_set(made["link"].as_str().map(str::to_owned));
+                }
+                Err(e) => {
+                    let _ = set_invite.try_set(Some(e));
+                }
             }
         })
     };

@@ -44,9 +44,9 @@ pub fn relying_party() -> RelyingParty {
     GatewayConfig::default().relying_party
 }
 
-pub fn floor(bus: &Bus) -> ApprovalFloor {
+pub fn floor(bus: &Bus, relying_party: &RelyingParty) -> ApprovalFloor {
     ApprovalFloor {
-        relying_party: relying_party(),
+        relying_party: relying_party.clone(),
         people: People::new(bus.people.clone()),
     }
 }
@@ -95,6 +95,7 @@ pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig)
     let signer = GrantSigner::from_seed(&SEED);
     let trusted = vec![signer.trusted_key()];
     let pool = config.pool.clone();
+    let config_rp = config.relying_party.clone();
     let gateway = Arc::new(Gateway::new(
         config,
         runtime.clone(),
@@ -113,7 +114,7 @@ pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig)
                 nonces: bus.nonces.clone(),
                 audit: tgw::audit::Audit::new(bus.audit.clone()),
                 secrets,
-                floor: floor(&bus),
+                floor: floor(&bus, &config_rp),
             },
         )
         .unwrap(),
@@ -145,7 +146,7 @@ impl Chain {
                     nonces: self.bus.nonces.clone(),
                     audit: tgw::audit::Audit::new(self.bus.audit.clone()),
                     secrets: Arc::new(SecretStore::new(self.dir.path())),
-                    floor: floor(&self.bus),
+                    floor: floor(&self.bus, &relying_party()),
                 },
             )
             .unwrap(),

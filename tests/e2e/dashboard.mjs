@@ -1,0 +1,94 @@
+// Drives the dashboard in headless Chromium (Debian's, through
+// playwright-core) for host/tests/dashboard.rs, which runs the gateway and
+// proposes calls. They talk over stdin/stdout, one word a line:
+//
+//   test → ENROLLED (first admin enrolled with a virtual passkey, two
+//          dashboards open) → test proposes, says PROPOSED → CARD (the card
+//          is in both dashboards) → APPROVED <click ms> (approved in the
+//          first; gone from the second) → test says PROPOSED again →
+//          DENIED → HISTORY (History shows the run) → DONE.
+//
+// Usage: node dashboard.mjs ENROLL_LINK SCREENSHOT_DIR
+import { chromium } from 'playwright-core';
+import { createInterface } from 'node:readline';
+
+const [link, shots] = process.argv.slice(2);
+const reader = createInterface({ input: process.stdin });
+const lines = reader[Symbol.asyncIterator]();
+const expect = async (word) => {
+  const { value } = await lines.next();
+  if (value !== word) throw new Error(`expected ${word} from the test, got ${value}`);
+};
+const say = (line) => { console.log(line); console.error(`browser: ${line}`); };
+const timeout = 15000;
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const first = await context.newPage();
+  first.on('pageerror', (e) => console.error('page error:', e.message));
+  first.on('console', (m) => { if (m.type() === 'error') console.error('page console:', m.text()); });
+  const cdp = await context.newCDPSession(first);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
+      isUserVerified: true, automaticPresenceSimulation: true },
+  });
+
+  await first.goto(link);
+  await first.fill('#name', 'ada');
+  await first.click('text=Create my passkey');
+  await first.waitForSelector('text=Nothing waits for you', { timeout });
+  await first.screenshot({ path: `${shots}/approvals-empty.png` });
+  const origin = new URL(link).origin;
+  const second = await context.newPage();
+  await second.goto(`${origin}/#/approvals`);
+  await second.waitForSelector('text=Nothing waits for you', { timeout });
+  say('ENROLLED');
+
+  // A destructive call appears in both dashboards without a reload.
+  await expect('PROPOSED');
+  await first.waitForSelector('article.card', { timeout });
+  await second.waitForSelector('article.card', { timeout });
+  await first.screenshot({ path: `${shots}/approvals-card.png` });
+  say('CARD');
+
+  // Approved with the passkey in the first; gone from the second.
+  const clicked = Date.now();
+  await first.click('text=Approve with passkey');
+  await first.waitForSelector('article.card', { state: 'detached', timeout });
+  await second.waitForSelector('article.card', { state: 'detached', timeout });
+  say(`APPROVED ${clicked}`);
+
+  // Another one, denied with a reason.
+  await expect('PROPOSED');
+  console.error('browser: waiting for the second card');
+  await first.waitForSelector('article.card', { timeout });
+  console.error('browser: denying');
+  await first.fill('article.card input', 'not today');
+  await first.click('text=Deny');
+  await first.waitForSelector('article.card', { state: 'detached', timeout });
+  say('DENIED');
+
+  await first.goto(`${origin}/#/history`);
+  await first.waitForSelector('text=execution.done', { timeout });
+  await first.waitForSelector('text=The audit chain is intact', { timeout });
+  await first.screenshot({ path: `${shots}/history.png`, fullPage: true });
+  say('HISTORY');
+  // A phone-sized view of the approvals page.
+  await first.setViewportSize({ width: 390, height: 844 });
+  await first.goto(`${origin}/#/approvals`);
+  await first.waitForSelector('text=Nothing waits for you', { timeout });
+  await first.screenshot({ path: `${shots}/approvals-phone.png` });
+  say('DONE');
+} catch (error) {
+  console.error(`dashboard test failed: ${error.stack || error}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  reader.close();
+}
