@@ -344,7 +344,7 @@ pub fn History() -> impl IntoView {
             view! {
                 <div class="panel">
                     {chain}
-                    <table>
+                    <table class="audit">
                         <thead><tr><th>"#"</th><th>"When"</th><th>"What"</th><th>"Call"</th><th>"Detail"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|e| view! {
