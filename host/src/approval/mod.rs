@@ -210,13 +210,9 @@ impl Approvals {
         .await
     }
 
-    /// Moves a pending approval to `state`, once.
-    async fn decide(
-        &self,
-        id: &str,
-        state: ApprovalState,
-    ) -> Result<ApprovalRecord, ApprovalError> {
-        let (mut record, revision) = self
+    /// The approval `id` and its revision, if it is still pending.
+    pub async fn pending_record(&self, id: &str) -> Result<(ApprovalRecord, u64), ApprovalError> {
+        let (record, revision) = self
             .store
             .get(id)
             .await?
@@ -227,6 +223,16 @@ impl Approvals {
                 state: record.state.name(),
             });
         }
+        Ok((record, revision))
+    }
+
+    /// Moves a pending approval to `state`, once.
+    async fn decide(
+        &self,
+        id: &str,
+        state: ApprovalState,
+    ) -> Result<ApprovalRecord, ApprovalError> {
+        let (mut record, revision) = self.pending_record(id).await?;
         let now = crate::audit::now_millis();
         if record.expires <= now && !matches!(state, ApprovalState::Expired { .. }) {
             return Err(ApprovalError::Expired(id.to_owned()));

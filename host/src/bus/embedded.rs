@@ -63,6 +63,16 @@ impl SqliteState {
     }
 }
 
+/// An INSERT that hit its UNIQUE key is a conflict; anything else means
+/// the store is unavailable.
+fn insert_error(e: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict
+    } else {
+        unavailable(e)
+    }
+}
+
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
 }
@@ -104,13 +114,7 @@ impl ApprovalStore for SqliteState {
             )
         })
         .map(|_| ())
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict
-            } else {
-                unavailable(e)
-            }
-        })
+        .map_err(insert_error)
     }
 
     async fn get(&self, id: &str) -> Result<Option<(ApprovalRecord, u64)>, StoreError> {
@@ -180,13 +184,7 @@ impl AuditStore for SqliteState {
             )
         })
         .map(|_| ())
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict
-            } else {
-                unavailable(e)
-            }
-        })
+        .map_err(insert_error)
     }
 
     async fn read(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
@@ -228,13 +226,7 @@ impl KvStore for SqliteState {
             )
         })
         .map(|_| ())
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict
-            } else {
-                unavailable(e)
-            }
-        })
+        .map_err(insert_error)
     }
 
     async fn update(&self, key: &str, value: &[u8], revision: u64) -> Result<(), StoreError> {

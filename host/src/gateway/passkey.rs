@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use tgw_proto::webauthn::{Assertion, approval_challenge, verify_assertion};
 
 use super::Gateway;
-use crate::approval::{ApprovalError, ApprovalRecord, ApprovalState, PasskeyEvidence};
+use crate::approval::{ApprovalError, ApprovalRecord, PasskeyEvidence};
 use crate::audit::now_millis;
 use crate::people::User;
 
@@ -101,17 +101,7 @@ impl Gateway {
         id: &str,
         approver: &str,
     ) -> Result<ApprovalChallenge, ApprovalError> {
-        let record = self
-            .approvals
-            .get(id)
-            .await?
-            .ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
-        if record.state != ApprovalState::Pending {
-            return Err(ApprovalError::AlreadyDecided {
-                id: id.to_owned(),
-                state: record.state.name(),
-            });
-        }
+        let (record, _) = self.approvals.pending_record(id).await?;
         self.check_approver(approver, Some(&record)).await?;
         let credentials = self.people.credentials_of(approver).await?;
         if credentials.is_empty() {
