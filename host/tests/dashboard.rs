@@ -139,6 +139,7 @@ async fn an_admin_enrolls_and_decides_calls_in_real_chromium() {
     assert!(chain.files.join("report.txt").exists());
 
     assert_eq!(next().await, "HISTORY");
+    assert_eq!(next().await, "PEOPLE");
     assert_eq!(next().await, "DONE");
     drop(to_browser);
     assert!(browser.wait().await.unwrap().success());

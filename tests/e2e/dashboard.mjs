@@ -6,7 +6,10 @@
 //          dashboards open) → test proposes, says PROPOSED → CARD (the card
 //          is in both dashboards) → APPROVED <click ms> (approved in the
 //          first; gone from the second) → test says PROPOSED again →
-//          DENIED → HISTORY (History shows the run) → DONE.
+//          DENIED → HISTORY (History shows the run, and filters it) →
+//          PEOPLE (a second person enrolls from an invitation made on the
+//          People page; the admin disables them there) → DONE.
+// No request of the dashboard's may end in a 404 (the favicon included).
 //
 // Usage: node dashboard.mjs ENROLL_LINK SCREENSHOT_DIR
 import { chromium } from 'playwright-core';
@@ -22,6 +25,17 @@ const expect = async (word) => {
 const say = (line) => { console.log(line); console.error(`browser: ${line}`); };
 const timeout = 15000;
 
+// A virtual platform authenticator that verifies the user, for every page
+// of the browser context.
+async function addPasskey(context, page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
+      isUserVerified: true, automaticPresenceSimulation: true },
+  });
+}
+
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -31,13 +45,14 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   const first = await context.newPage();
   first.on('pageerror', (e) => console.error('page error:', e.message));
-  first.on('console', (m) => { if (m.type() === 'error') console.error('page console:', m.text()); });
-  const cdp = await context.newCDPSession(first);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
-      isUserVerified: true, automaticPresenceSimulation: true },
+  const missing = [];
+  first.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    console.error('page console:', m.text());
+    if (m.text().includes('404')) missing.push(m.text());
   });
+  first.on('response', (r) => { if (r.status() === 404) missing.push(r.url()); });
+  await addPasskey(context, first);
 
   await first.goto(link);
   await first.fill('#name', 'ada');
@@ -78,12 +93,42 @@ try {
   await first.waitForSelector('text=execution.done', { timeout });
   await first.waitForSelector('text=The audit chain is intact', { timeout });
   await first.screenshot({ path: `${shots}/history.png`, fullPage: true });
+  // Only approvals: the executions leave the table, the decisions stay.
+  await first.selectOption('select[name=kind]', 'approval');
+  await first.waitForSelector('text=execution.done', { state: 'detached', timeout });
+  await first.waitForSelector('td:text-is("approval.decided")', { timeout });
   say('HISTORY');
+
+  // People: invite an approver, who enrolls in a browser of their own; the
+  // admin disables them; no Disable button for oneself.
+  await first.goto(`${origin}/#/people`);
+  await first.click('text=Invite an approver');
+  const invite = await (await first.waitForSelector('code.invite', { timeout })).textContent();
+  if (!invite.includes('/enroll#')) throw new Error(`not an enrollment link: ${invite}`);
+  const other = await browser.newContext();
+  const grace = await other.newPage();
+  await addPasskey(other, grace);
+  await grace.goto(invite);
+  await grace.fill('#name', 'grace');
+  await grace.click('text=Create my passkey');
+  await grace.waitForSelector('text=Nothing waits for you', { timeout });
+  await first.reload();
+  const row = 'tr[data-person=grace]';
+  await first.waitForSelector(`${row} >> text=active`, { timeout });
+  if (await first.locator('tr[data-person=ada] button').count() !== 0) throw new Error('ada may disable herself');
+  await first.click(`${row} >> text=Disable`);
+  await first.waitForSelector(`${row} >> text=disabled`, { timeout });
+  await first.screenshot({ path: `${shots}/people.png`, fullPage: true });
+  await grace.reload();
+  await grace.waitForSelector('text=Sign in with a passkey', { timeout });
+  await other.close();
+  say('PEOPLE');
   // A phone-sized view of the approvals page.
   await first.setViewportSize({ width: 390, height: 844 });
   await first.goto(`${origin}/#/approvals`);
   await first.waitForSelector('text=Nothing waits for you', { timeout });
   await first.screenshot({ path: `${shots}/approvals-phone.png` });
+  if (missing.length) throw new Error(`requests that ended in 404: ${missing.join(', ')}`);
   say('DONE');
 } catch (error) {
   console.error(`dashboard test failed: ${error.stack || error}`);

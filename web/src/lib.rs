@@ -76,7 +76,7 @@ fn App() -> impl IntoView {
                             "history" => pages::History().into_any(),
                             "skills" => pages::Skills().into_any(),
                             "policy" => pages::Policy().into_any(),
-                            "people" => pages::People().into_any(),
+                            "people" => pages::People(pages::PeopleProps { me: user.clone() }).into_any(),
                             _ => pages::Approvals().into_any(),
                         }}
                     </main>

@@ -310,16 +310,20 @@ fn Card(card: Approval, now: ReadSignal<i64>, cards: WriteSignal<Vec<Approval>>)
     }
 }
 
-/// A page that shows one JSON document from the API.
+/// A page that shows one JSON document from the API. `path` is reactive:
+/// when a signal it reads changes (a filter, a refresh), the page reloads.
 fn loaded<T, V>(
-    path: &'static str,
+    path: impl Fn() -> String + Send + Sync + 'static,
     show: impl Fn(T) -> V + Send + Sync + Copy + 'static,
 ) -> impl IntoView
 where
     T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
     V: IntoView + 'static,
 {
-    let data = LocalResource::new(move || api::get::<T>(path));
+    let data = LocalResource::new(move || {
+        let path = path();
+        async move { api::get::<T>(&path).await }
+    });
     view! {
         <Suspense fallback=|| view! { <p class="note">"Loading…"</p> }>
             {move || data.get().map(|result| match result {
@@ -330,17 +334,59 @@ where
     }
 }
 
+fn query_value(value: &str) -> String {
+    js_sys::encode_uri_component(value.trim()).into()
+}
+
 #[component]
 pub fn History() -> impl IntoView {
+    let (kind, set_kind) = signal(String::new());
+    let (call, set_call) = signal(String::new());
+    let (limit, set_limit) = signal("200".to_owned());
+    let path = move || {
+        let mut path = format!("/api/audit?limit={}", query_value(&limit.get()));
+        if !kind.get().is_empty() {
+            path += &format!("&kind={}", query_value(&kind.get()));
+        }
+        if !call.get().trim().is_empty() {
+            path += &format!("&call={}", query_value(&call.get()));
+        }
+        path
+    };
     view! {
         <h1>"History"</h1>
-        {loaded("/api/audit", |history: Value| {
+        <div class="panel actions filters">
+            <label>"What "
+                <select name="kind" on:change=move |ev| set_kind.set(event_target_value(&ev))>
+                    <option value="">"everything"</option>
+                    <option value="proposal">"proposals"</option>
+                    <option value="decision">"policy decisions"</option>
+                    <option value="approval">"approvals"</option>
+                    <option value="grant">"grants"</option>
+                    <option value="execution">"executions"</option>
+                    <option value="call.refused">"refused calls"</option>
+                </select>
+            </label>
+            <input name="call" placeholder="call id" on:change=move |ev| set_call.set(event_target_value(&ev))/>
+            <label>"Show "
+                <select name="limit" on:change=move |ev| set_limit.set(event_target_value(&ev))>
+                    <option value="50">"50"</option>
+                    <option value="200" selected>"200"</option>
+                    <option value="1000">"1000"</option>
+                </select>
+                " newest"
+            </label>
+        </div>
+        {loaded(path, |history: Value| {
             let chain = if history["chain"]["intact"] == true {
                 view! { <p class="chain-ok">{format!("The audit chain is intact: {} entries.", history["chain"]["entries"])}</p> }.into_any()
             } else {
                 view! { <p class="chain-broken">{format!("The audit chain is broken: {}", history["chain"]["problem"])}</p> }.into_any()
             };
             let rows: Vec<Value> = history["entries"].as_array().cloned().unwrap_or_default();
+            if rows.is_empty() {
+                return view! { <div class="panel">{chain}<p class="empty">"Nothing matches. Calls appear here once an agent proposes one."</p></div> }.into_any();
+            }
             view! {
                 <div class="panel">
                     {chain}
@@ -359,7 +405,7 @@ pub fn History() -> impl IntoView {
                         </tbody>
                     </table>
                 </div>
-            }
+            }.into_any()
         })}
     }
 }
@@ -368,7 +414,7 @@ pub fn History() -> impl IntoView {
 pub fn Skills() -> impl IntoView {
     view! {
         <h1>"Skills"</h1>
-        {loaded("/api/skills", |skills: Value| {
+        {loaded(|| "/api/skills".into(), |skills: Value| {
             let list: Vec<Value> = skills["skills"].as_array().cloned().unwrap_or_default();
             if list.is_empty() {
                 return view! { <div class="panel empty">"No skills are loaded. Put skill folders in the skills directory and restart."</div> }.into_any();
@@ -404,7 +450,7 @@ pub fn Skills() -> impl IntoView {
 pub fn Policy() -> impl IntoView {
     view! {
         <h1>"Policy"</h1>
-        {loaded("/api/policy", |policy: Value| view! {
+        {loaded(|| "/api/policy".into(), |policy: Value| view! {
             <div class="panel">
                 <p>{format!("{} — ", policy["path"].as_str().unwrap_or_default())}<code>{policy["digest"].as_str().unwrap_or_default().to_owned()}</code></p>
                 <p class="note">{format!("Rules, in order: {}", policy["rules"].as_array().map(|r| r.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" · ")).unwrap_or_default())}</p>
@@ -415,8 +461,11 @@ pub fn Policy() -> impl IntoView {
 }
 
 #[component]
-pub fn People() -> impl IntoView {
+pub fn People(me: Me) -> impl IntoView {
     let (invite, set_invite) = signal(None::<String>);
+    let (error, set_error) = signal(None::<String>);
+    // Bumped after a change so the list reloads.
+    let (version, set_version) = signal(0u32);
     let make_invite = move |role: &'static str| {
         spawn_local(async move {
             match api::post::<Value>("/api/people/invite", &json!({"role": role})).await {
@@ -429,6 +478,21 @@ pub fn People() -> impl IntoView {
             }
         })
     };
+    let disable = move |name: String| {
+        spawn_local(async move {
+            match api::post::<Value>(&format!("/api/people/{}/disable", query_value(&name)), &json!({})).await {
+                Ok(_) => {
+                    let _ = set_error.try_set(None);
+                    let _ = set_version.try_update(|v| *v += 1);
+                }
+                Err(e) => {
+                    let _ = set_error.try_set(Some(e));
+                }
+            }
+        })
+    };
+    // Copy, so the page can be drawn again and again.
+    let me = StoredValue::new(me.user);
     view! {
         <h1>"People"</h1>
         <div class="panel actions">
@@ -437,19 +501,31 @@ pub fn People() -> impl IntoView {
             <button on:click=move |_| make_invite("admin")>"Invite an admin"</button>
             {move || invite.get().map(|link| view! { <code class="invite">{link}</code> })}
         </div>
-        {loaded("/api/people", |people: Value| {
+        {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+        {loaded(move || { version.track(); "/api/people".into() }, move |people: Value| {
             let list: Vec<Value> = people["people"].as_array().cloned().unwrap_or_default();
+            let me = me.get_value();
             view! {
                 <div class="panel">
                     <table>
-                        <thead><tr><th>"Name"</th><th>"Role"</th><th>"State"</th><th>"Passkeys"</th></tr></thead>
-                        <tbody>{list.into_iter().map(|p| view! {
-                            <tr>
-                                <td>{p["name"].as_str().unwrap_or_default().to_owned()}</td>
-                                <td>{p["role"].as_str().unwrap_or_default().to_owned()}</td>
-                                <td>{if p["disabled"] == true { "disabled" } else { "active" }}</td>
-                                <td>{p["passkeys"].as_array().map_or(0, |k| k.len())}</td>
-                            </tr>
+                        <thead><tr><th>"Name"</th><th>"Role"</th><th>"State"</th><th>"Passkeys"</th><th></th></tr></thead>
+                        <tbody>{list.into_iter().map(|p| {
+                            let name = p["name"].as_str().unwrap_or_default().to_owned();
+                            let active = p["disabled"] != true;
+                            let can_disable = active && name != me;
+                            let target = name.clone();
+                            let label = name.clone();
+                            view! {
+                                <tr data-person=name>
+                                    <td>{label}</td>
+                                    <td>{p["role"].as_str().unwrap_or_default().to_owned()}</td>
+                                    <td>{if active { "active" } else { "disabled" }}</td>
+                                    <td>{p["passkeys"].as_array().map_or(0, |k| k.len())}</td>
+                                    <td>{can_disable.then(|| view! {
+                                        <button class="danger" on:click=move |_| disable(target.clone())>"Disable"</button>
+                                    })}</td>
+                                </tr>
+                            }
                         }).collect_view()}</tbody>
                     </table>
                 </div>

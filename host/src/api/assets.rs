@@ -1,4 +1,4 @@
-//! The dashboard's files, embedded in `tgw`: the page, its style, the two
+//! The dashboard's files, embedded in `tgw`: the page, its style and icon, the two
 //! small scripts, and the Leptos app (wasm-bindgen's glue and the wasm)
 //! that `build.rs` built.
 
@@ -16,6 +16,10 @@ const INDEX: &str = include_str!(concat!(
 const STYLE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../web/assets/style.css"
+));
+const ICON: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../web/assets/icon.svg"
 ));
 const BOOT: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -43,6 +47,16 @@ pub fn routes() -> Router<ApiState> {
         .route(
             "/assets/style.css",
             get(|| async { file("text/css; charset=utf-8", STYLE.as_bytes()) }),
+        )
+        // Browsers ask for /favicon.ico whatever the page links; both answer
+        // with the SVG icon so no request ends in a 404.
+        .route(
+            "/assets/icon.svg",
+            get(|| async { file("image/svg+xml", ICON.as_bytes()) }),
+        )
+        .route(
+            "/favicon.ico",
+            get(|| async { file("image/svg+xml", ICON.as_bytes()) }),
         )
         .route(
             "/assets/boot.js",
