@@ -11,6 +11,7 @@ pub mod bus;
 pub mod executor;
 pub mod gateway;
 pub mod keys;
+pub mod mcp;
 pub mod paths;
 pub mod people;
 pub mod policy;

@@ -79,8 +79,10 @@ impl ApiError {
     }
 }
 
-/// The API routes, with the security headers on every response.
+/// The API routes and the MCP front door (`crate::mcp`), with the security
+/// headers on every response.
 pub fn router(state: ApiState) -> Router {
+    let (mcp, _) = crate::mcp::routes(state.gateway.clone(), &state.relying_party.origin);
     Router::new()
         .route("/api/enroll/begin", post(passkeys::enroll_begin))
         .route("/api/enroll/finish", post(passkeys::enroll_finish))
@@ -101,8 +103,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/people/{name}/disable", post(views::disable))
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(assets::routes())
-        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+        .merge(mcp)
+        .layer(axum::middleware::map_response(security_headers))
 }
 
 async fn security_headers(mut response: Response) -> Response {

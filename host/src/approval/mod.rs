@@ -13,7 +13,9 @@ use tokio::sync::watch;
 
 use crate::bus::{ApprovalStore, StoreError};
 
-pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(300);
+/// How long a call waits for a human: under Claude's 300-second cap on a
+/// tool call, so the agent hears "nobody approved" rather than a timeout.
+pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(240);
 
 /// What an approver sees and decides on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ mod keys;
 mod secrets;
 mod skill;
 mod up;
+mod tokens;
 mod users;
 
 use std::path::PathBuf;
@@ -40,6 +41,9 @@ enum Command {
     /// People: invitations, users, disabling.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Personal access tokens for MCP clients.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -72,6 +76,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) => up::up(&context, args).await,
         Command::Executor(args) => up::executor(&context, args).await,
         Command::Audit(command) => audit::run(&context, command).await,
+        Command::Tokens(command) => tokens::run(&context, command).await,
         Command::Users(command) => users::run(&context, command).await,
     }
 }

@@ -41,8 +41,9 @@ pub struct UpArgs {
     /// with `tgw executor`).
     #[arg(long)]
     no_executor: bool,
-    /// Seconds a call waits for a human approval.
-    #[arg(long, default_value_t = 300)]
+    /// Seconds a call waits for a human approval (an MCP tool call stays
+    /// open that long; Claude gives up on a call after 300).
+    #[arg(long, default_value_t = 240)]
     approval_expiry_secs: u64,
     /// The URL people reach the gateway at: it sets the passkeys' relying
     /// party (its host) and the one allowed origin. Default
@@ -184,9 +185,11 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     let app = tgw::api::router(tgw::api::ApiState::new(gateway, relying_party));
     let names: Vec<&str> = skills.iter().map(|s| s.skill.name()).collect();
     println!("Trust Gateway is up.");
+    println!("  listening on  http://{}", args.listen);
+    println!("  dashboard     {public_url}/");
     println!(
-        "  listening on  http://{}  (the dashboard; MCP arrives in the next step)",
-        args.listen
+        "  MCP           {public_url}/v1/mcp  (Streamable HTTP; legacy SSE at /v1/mcp/sse; \
+         a token from `tgw tokens create --user NAME`)"
     );
     println!(
         "  skills        {}",

@@ -30,7 +30,7 @@ pub enum UsersCommand {
     },
 }
 
-async fn people(context: &Context, nats: Option<&str>) -> anyhow::Result<People> {
+pub(super) async fn people(context: &Context, nats: Option<&str>) -> anyhow::Result<People> {
     let bus = match nats {
         Some(url) => tgw::bus::nats::bus(url).await?,
         None => tgw::bus::embedded::bus(&context.data_dir)?,

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::json;
 use tgw_proto::grant::{Approval, Claims, GrantSigner};
 use tgw_proto::webauthn::RelyingParty;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
 
 use crate::approval::{ApprovalRecord, ApprovalState, Approvals};
 use crate::audit::{Audit, now_millis};
@@ -189,8 +189,19 @@ impl Gateway {
 
     /// The whole life of one call.
     pub async fn propose(&self, request: CallRequest) -> CallResult {
+        self.propose_watched(request, None).await
+    }
+
+    /// [`propose`](Self::propose), telling `pending` when the call starts
+    /// to wait for a human (so an MCP client can be kept informed).
+    /// Dropping the returned future withdraws a pending approval.
+    pub async fn propose_watched(
+        &self,
+        request: CallRequest,
+        pending: Option<oneshot::Sender<ApprovalRecord>>,
+    ) -> CallResult {
         let call = random_id();
-        match self.run_call(&call, request).await {
+        match self.run_call(&call, request, pending).await {
             Ok(result) => result,
             Err(reason) => {
                 self.audit
@@ -201,7 +212,12 @@ impl Gateway {
         }
     }
 
-    async fn run_call(&self, call: &str, request: CallRequest) -> Result<CallResult, String> {
+    async fn run_call(
+        &self,
+        call: &str,
+        request: CallRequest,
+        pending: Option<oneshot::Sender<ApprovalRecord>>,
+    ) -> Result<CallResult, String> {
         let skill = self
             .skills
             .get(&request.skill)
@@ -260,7 +276,10 @@ impl Gateway {
             }
             Verdict::Allow => None,
             Verdict::RequireApproval => {
-                match self.wait_for_approval(call, &proposal, &decision).await? {
+                match self
+                    .wait_for_approval(call, &proposal, &decision, pending)
+                    .await?
+                {
                     Ok(approval) => Some(approval),
                     Err(refusal) => return Ok(refusal),
                 }
@@ -319,6 +338,7 @@ impl Gateway {
         call: &str,
         proposal: &Proposal,
         decision: &crate::policy::Decision,
+        pending: Option<oneshot::Sender<ApprovalRecord>>,
     ) -> Result<Result<Approval, CallResult>, String> {
         let created = now_millis();
         let record = ApprovalRecord {
@@ -354,6 +374,9 @@ impl Gateway {
         let _ = self
             .events
             .send(GatewayEvent::ApprovalPending(Box::new(record.clone())));
+        if let Some(pending) = pending {
+            let _ = pending.send(record.clone());
+        }
 
         let deadline = tokio::time::Instant::now() + self.config.approval_expiry;
         let state = loop {

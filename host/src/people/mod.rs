@@ -17,6 +17,9 @@ use tgw_proto::webauthn::{NewCredential, StoredCredential};
 use crate::audit::now_millis;
 use crate::bus::{KvStore, StoreError};
 
+mod tokens;
+pub use tokens::{Caller, Scope, TokenError, TokenRecord};
+
 pub const INVITATION_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -28,6 +31,14 @@ pub enum Role {
 }
 
 impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Approver => "approver",
+            Role::User => "user",
+        }
+    }
+
     pub fn may_approve(self) -> bool {
         matches!(self, Role::Admin | Role::Approver)
     }
@@ -95,6 +106,10 @@ pub enum PeopleError {
     Exists(String),
     #[error("no user {0}")]
     NoUser(String),
+    #[error("user {0} is disabled")]
+    Disabled(String),
+    #[error("no access token {0}")]
+    NoSuchToken(String),
     #[error("the invitation is unknown, used or expired")]
     BadInvitation,
     #[error("stored data is unreadable: {0}")]

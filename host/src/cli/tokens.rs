@@ -1,0 +1,77 @@
+//! `tgw tokens ...`: personal access tokens for MCP clients.
+
+use clap::Subcommand;
+use tgw::people::Scope;
+
+use super::Context;
+use super::users::people;
+
+#[derive(Subcommand)]
+pub enum TokensCommand {
+    /// Issue a token for a user; it is printed once and stored hashed.
+    Create {
+        #[arg(long)]
+        user: String,
+        /// Comma-separated: mcp:execute, tools:list, tools:call.
+        #[arg(long, value_delimiter = ',', default_value = "mcp:execute,tools:list,tools:call")]
+        scopes: Vec<Scope>,
+        #[arg(long, env = "TGW_NATS")]
+        nats: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long, env = "TGW_NATS")]
+        nats: Option<String>,
+    },
+    /// Revoke a token by its id (the hex part after `tgw_pat_`).
+    Revoke {
+        id: String,
+        #[arg(long, env = "TGW_NATS")]
+        nats: Option<String>,
+    },
+}
+
+fn scopes(scopes: &[Scope]) -> String {
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+}
+
+pub async fn run(context: &Context, command: TokensCommand) -> anyhow::Result<()> {
+    match command {
+        TokensCommand::Create { user, scopes: wanted, nats } => {
+            let (token, record) = people(context, nats.as_deref())
+                .await?
+                .create_token(&user, &wanted)
+                .await?;
+            println!("{token}");
+            eprintln!(
+                "Token {} for {user} with scopes {}. It is shown only this once; \
+                 send it as `Authorization: Bearer <token>`.",
+                record.id,
+                scopes(&record.scopes)
+            );
+        }
+        TokensCommand::List { nats } => {
+            let tokens = people(context, nats.as_deref()).await?.tokens().await?;
+            if tokens.is_empty() {
+                println!("No tokens yet: `tgw tokens create --user NAME` makes one.");
+            }
+            for token in tokens {
+                let state = if token.revoked.is_some() { "revoked" } else { "active" };
+                println!(
+                    "{}  {:<24} {state:<8} {}",
+                    token.id,
+                    token.user,
+                    scopes(&token.scopes)
+                );
+            }
+        }
+        TokensCommand::Revoke { id, nats } => {
+            people(context, nats.as_deref())
+                .await?
+                .revoke_token(&id)
+                .await?;
+            println!("Token {id} is revoked.");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! The checks in front of every MCP request, before any JSON-RPC is read:
+//!
+//! 1. `Host` must name this gateway (its public URL's host, or loopback),
+//!    and an `Origin`, when a browser sends one, must be its public origin
+//!    or loopback: DNS-rebinding protection. Otherwise 403.
+//! 2. A bearer token must check out (`People::authenticate`) and carry
+//!    `mcp:execute`. Otherwise 401 with `WWW-Authenticate: Bearer`, or 403.
+//! 3. A POST's messages are read once here: `tools/list` needs the
+//!    `tools:list` scope and `tools/call` needs `tools:call` (403 with
+//!    `error="insufficient_scope"`), and the guard notes whether the body
+//!    opens a session (`initialize`), for the routing in `mod.rs`.
+//!
+//! The authenticated [`Caller`] rides in the request's extensions; rmcp
+//! hands them to the handler with each message.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::people::{Caller, People, Scope};
+
+/// The largest MCP message accepted (as rmcp's own default).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Who may address the MCP endpoints.
+#[derive(Clone, Debug)]
+pub struct Allowed {
+    /// The public URL's host (lowercase, no port).
+    pub host: String,
+    /// The public URL's origin (`scheme://host[:port]`).
+    pub origin: String,
+}
+
+/// What the guard learnt from a POST's body.
+#[derive(Clone, Copy, Debug)]
+pub struct Peeked {
+    pub initialize: bool,
+}
+
+#[derive(Clone)]
+pub struct GuardState {
+    pub people: People,
+    pub allowed: Allowed,
+    /// `WWW-Authenticate` parameters naming this resource (step 5 adds
+    /// `resource_metadata`).
+    pub realm: String,
+}
+
+const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+impl Allowed {
+    pub fn from_public_url(public_url: &str) -> Self {
+        let origin = public_url.trim_end_matches('/').to_ascii_lowercase();
+        let authority = origin.split("://").nth(1).unwrap_or_default();
+        Allowed {
+            host: host_of(authority).to_owned(),
+            origin,
+        }
+    }
+
+    /// The hosts for rmcp's own check (a name without a port matches any).
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hosts = vec![
+            self.host.clone(),
+            "localhost".into(),
+            "127.0.0.1".into(),
+            "::1".into(),
+        ];
+        hosts.dedup();
+        hosts
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let name = host_of(&host);
+        name == self.host || LOOPBACK.contains(&name)
+    }
+
+    fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.to_ascii_lowercase();
+        if origin == self.origin {
+            return true;
+        }
+        match origin.strip_prefix("http://") {
+            Some(authority) => !authority.contains('/') && LOOPBACK.contains(&host_of(authority)),
+            None => false,
+        }
+    }
+}
+
+/// The host part of `host[:port]` or `[v6][:port]`.
+fn host_of(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority
+            .find(']')
+            .map_or(authority, |end| &authority[..=end]);
+    }
+    authority.split(':').next().unwrap_or_default()
+}
+
+fn forbidden(message: &str) -> Response {
+    (StatusCode::FORBIDDEN, axum::Json(json!({"error": message}))).into_response()
+}
+
+fn challenge(status: StatusCode, value: String, message: &str) -> Response {
+    let mut response = (status, axum::Json(json!({"error": message}))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The scope each method needs beyond `mcp:execute`.
+fn needed(method: &str) -> Option<Scope> {
+    match method {
+        "tools/list" => Some(Scope::ToolsList),
+        "tools/call" => Some(Scope::ToolsCall),
+        _ => None,
+    }
+}
+
+fn method(message: &Value) -> Option<&str> {
+    message.get("method").and_then(Value::as_str)
+}
+
+fn methods(body: &Value) -> Vec<&str> {
+    let one = method;
+    match body {
+        Value::Array(batch) => batch.iter().filter_map(one).collect(),
+        message => one(message).into_iter().collect(),
+    }
+}
+
+pub async fn guard(State(state): State<GuardState>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()));
+    if !host.is_some_and(|h| state.allowed.host_allowed(&h)) {
+        return forbidden("this gateway does not answer to that Host");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        if !origin
+            .to_str()
+            .is_ok_and(|o| state.allowed.origin_allowed(o))
+        {
+            return forbidden("requests from that Origin are not allowed");
+        }
+    }
+    let Some(token) = bearer(headers) else {
+        return challenge(
+            StatusCode::UNAUTHORIZED,
+            format!("Bearer {}", state.realm),
+            "an access token is required: send `Authorization: Bearer <token>` (tgw tokens create)",
+        );
+    };
+    let caller: Caller = match state.people.authenticate(token).await {
+        Ok(caller) => caller,
+        Err(crate::people::TokenError::Unavailable(e)) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"error": e}))).into_response();
+        }
+        Err(e) => {
+            let message = e.to_string();
+            return challenge(
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "Bearer {}, error=\"invalid_token\", error_description=\"{message}\"",
+                    state.realm
+                ),
+                &message,
+            );
+        }
+    };
+    let insufficient = |scope: Scope| {
+        challenge(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Bearer {}, error=\"insufficient_scope\", scope=\"{}\"",
+                state.realm,
+                scope.as_str()
+            ),
+            &format!("this access token lacks the {} scope", scope.as_str()),
+        )
+    };
+    if !caller.may(Scope::McpExecute) {
+        return insufficient(Scope::McpExecute);
+    }
+
+    let (mut parts, body) = request.into_parts();
+    let mut peeked = Peeked { initialize: false };
+    let body = if parts.method == http::Method::POST {
+        let bytes = match to_bytes(body, MAX_BODY).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                return (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    axum::Json(json!({"error": "the message is larger than 4 MiB"})),
+                )
+                    .into_response();
+            }
+        };
+        // Unparseable bodies go on to rmcp, which answers them properly.
+        if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
+            for method in methods(&value) {
+                if let Some(scope) = needed(method).filter(|s| !caller.may(*s)) {
+                    return insufficient(scope);
+                }
+                peeked.initialize |= method == "initialize";
+            }
+        }
+        Body::from(bytes)
+    } else {
+        body
+    };
+    parts.extensions.insert(caller);
+    parts.extensions.insert(peeked);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_origins() {
+        let allowed = Allowed::from_public_url("https://Gateway.example.com/");
+        assert!(allowed.host_allowed("gateway.example.com"));
+        assert!(allowed.host_allowed("gateway.example.com:443"));
+        assert!(allowed.host_allowed("127.0.0.1:8400"));
+        assert!(allowed.host_allowed("[::1]:8400"));
+        assert!(!allowed.host_allowed("evil.example"));
+        assert!(!allowed.host_allowed("gateway.example.com.evil.example"));
+        assert!(allowed.origin_allowed("https://gateway.example.com"));
+        assert!(allowed.origin_allowed("http://localhost:6274"));
+        assert!(!allowed.origin_allowed("https://evil.example"));
+        assert!(!allowed.origin_allowed("http://gateway.example.com"));
+        assert!(!allowed.origin_allowed("null"));
+        assert!(!allowed.origin_allowed("http://localhost.evil.example"));
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        assert_eq!(bearer(&headers), Some("abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer(&headers), None);
+    }
+}

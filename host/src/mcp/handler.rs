@@ -1,0 +1,219 @@
+//! What the gateway answers over MCP: `tools/list` and `tools/call`.
+//!
+//! A `tools/call` is a proposal in the chain (`Gateway::propose_watched`).
+//! When policy wants a human, the call stays open and, if the client asked
+//! for progress, hears every second which approval it waits for and where
+//! to decide it. A client's `notifications/cancelled` drops the proposal,
+//! which withdraws the approval. Denial, expiry and every other refusal are
+//! results with `isError: true` and the reason in words, not protocol
+//! errors: the agent (and its user) should read why.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::ErrorData;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProgressToken, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::{RoleServer, ServerHandler};
+use tokio::sync::oneshot;
+
+use super::tools;
+use crate::approval::ApprovalRecord;
+use crate::gateway::{CallRequest, CallResult, Gateway};
+use crate::people::{Caller, Scope};
+
+/// What every MCP session of one gateway shares.
+pub struct McpState {
+    pub gateway: Arc<Gateway>,
+    /// Where a person decides approvals: the dashboard's Approvals page.
+    pub dashboard: String,
+    /// Sessions that may hear `notifications/tools/list_changed`.
+    peers: Mutex<Vec<Peer<RoleServer>>>,
+}
+
+impl McpState {
+    pub fn new(gateway: Arc<Gateway>, public_url: &str) -> Self {
+        McpState {
+            gateway,
+            dashboard: format!("{}/#/approvals", public_url.trim_end_matches('/')),
+            peers: Mutex::default(),
+        }
+    }
+
+    /// Tells every open session that the tools changed.
+    pub async fn tools_changed(&self) {
+        let peers: Vec<_> = {
+            let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            peers.retain(|p| !p.is_transport_closed());
+            peers.clone()
+        };
+        for peer in peers {
+            let _ = peer.notify_tool_list_changed().await;
+        }
+    }
+}
+
+/// One MCP session's handler (rmcp makes one per session, or per request
+/// when a client drops its session id).
+#[derive(Clone)]
+pub struct McpHandler {
+    pub state: Arc<McpState>,
+}
+
+/// The caller the HTTP guard authenticated for this very request.
+fn caller(extensions: &rmcp::model::Extensions) -> Result<Caller, ErrorData> {
+    extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>())
+        .cloned()
+        .ok_or_else(|| ErrorData::invalid_request("the request carries no access token", None))
+}
+
+fn refused(reason: impl Into<String>) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(reason.into())]).into()
+}
+
+impl ServerHandler for McpHandler {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("tgw", env!("CARGO_PKG_VERSION")))
+        .with_instructions(format!(
+            "Tools of the Trust Gateway. Policy decides each call; a risky one waits for a \
+             person to approve it at {} and the call stays open meanwhile.",
+            self.state.dashboard
+        ))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.state
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(context.peer);
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let caller = caller(&context.extensions)?;
+        if !caller.may(Scope::ToolsList) {
+            return Err(ErrorData::invalid_request(
+                "this access token may not list tools (it lacks the tools:list scope)",
+                None,
+            ));
+        }
+        Ok(ListToolsResult::with_all_items(tools::list(
+            self.state.gateway.skills(),
+            &caller,
+        )))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = caller(&context.extensions)?;
+        if !caller.may(Scope::ToolsCall) {
+            return Ok(refused(
+                "this access token may not call tools (it lacks the tools:call scope)",
+            ));
+        }
+        let unknown = || ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None);
+        let (skill, info) =
+            tools::resolve(self.state.gateway.skills(), &request.name).ok_or_else(unknown)?;
+        if !tools::may_use(&caller, &skill) {
+            return Err(unknown());
+        }
+        let args = serde_json::to_vec(&request.arguments.clone().unwrap_or_default())
+            .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
+        let proposal = CallRequest {
+            principal: caller.user,
+            roles: caller.roles,
+            skill: skill.skill.name().to_owned(),
+            tool: info.name,
+            args,
+        };
+        let (pending_tx, pending_rx) = oneshot::channel();
+        let call = self
+            .state
+            .gateway
+            .propose_watched(proposal, Some(pending_tx));
+        let result = self
+            .wait(call, pending_rx, context.meta.get_progress_token(), &context)
+            .await?;
+        Ok(match result {
+            CallResult::Done { output } => {
+                // A JSON object (what our skills return) also goes out as
+                // structured content; the text stays for older clients.
+                let structured = serde_json::from_str::<serde_json::Value>(&output)
+                    .ok()
+                    .filter(serde_json::Value::is_object);
+                let mut result = CallToolResult::success(vec![ContentBlock::text(output)]);
+                result.structured_content = structured;
+                result.into()
+            }
+            CallResult::Refused { reason } => refused(format!("The call was not run: {reason}")),
+            CallResult::Failed { reason } => refused(format!("The tool failed: {reason}")),
+        })
+    }
+}
+
+impl McpHandler {
+    /// Runs the proposal to its end, reporting progress while it waits for
+    /// a human. A cancelled request drops the proposal (withdrawing its
+    /// approval); rmcp discards whatever would have been answered.
+    async fn wait(
+        &self,
+        call: impl Future<Output = CallResult>,
+        mut pending_rx: oneshot::Receiver<ApprovalRecord>,
+        progress: Option<ProgressToken>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallResult, ErrorData> {
+        tokio::pin!(call);
+        let mut pending: Option<ApprovalRecord> = None;
+        let mut listening = true;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut seconds = 0u32;
+        loop {
+            tokio::select! {
+                result = &mut call => return Ok(result),
+                _ = context.ct.cancelled() => {
+                    return Err(ErrorData::invalid_request("the client cancelled the call", None));
+                }
+                record = &mut pending_rx, if listening => {
+                    listening = false;
+                    pending = record.ok();
+                    tick.reset_immediately();
+                }
+                _ = tick.tick(), if pending.is_some() => {
+                    let (Some(record), Some(token)) = (&pending, &progress) else { continue };
+                    let total = ((record.expires - record.created) / 1000).max(1) as f64;
+                    let message = format!(
+                        "waiting for approval {} — open {}",
+                        record.id, self.state.dashboard
+                    );
+                    let _ = context
+                        .peer
+                        .notify_progress(
+                            ProgressNotificationParam::new(token.clone(), f64::from(seconds))
+                                .with_total(total)
+                                .with_message(message),
+                        )
+                        .await;
+                    seconds += 1;
+                }
+            }
+        }
+    }
+}

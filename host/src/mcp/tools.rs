@@ -1,0 +1,79 @@
+//! The tools an MCP client sees: one per tool of each skill the caller may
+//! use, named `<skill>.<tool>`, with the input schema the component itself
+//! declares and hints from its risk. Each carries the component digest it
+//! was listed from (in `_meta`), so a client and an approver can tell which
+//! build of a skill a call will run.
+//!
+//! There is deliberately no tool that touches the gateway itself: policy,
+//! skills and people change only from the dashboard and the CLI.
+
+use std::sync::Arc;
+
+use rmcp::model::{JsonObject, MetaObject, Tool, ToolAnnotations};
+use serde_json::{Value, json};
+
+use crate::people::Caller;
+use crate::registry::{LoadedSkill, SkillSet};
+use crate::runtime::{Risk, ToolInfo};
+
+/// The meta key under which a tool names its component's digest.
+pub const COMPONENT_META: &str = "tgw/component";
+
+/// Whether `caller` may use `skill` (its manifest's `access.roles`; empty
+/// means everyone with a token).
+pub fn may_use(caller: &Caller, skill: &LoadedSkill) -> bool {
+    let roles = &skill.skill.manifest.access.roles;
+    roles.is_empty() || caller.roles.iter().any(|r| roles.contains(r))
+}
+
+fn annotations(risk: Risk) -> ToolAnnotations {
+    let annotations = ToolAnnotations::new()
+        .read_only(risk == Risk::Read)
+        .destructive(risk == Risk::Destructive);
+    // A read-only tool touches nothing; writes are not assumed repeatable.
+    annotations.idempotent(risk == Risk::Read)
+}
+
+fn schema(info: &ToolInfo) -> JsonObject {
+    match &info.input_schema {
+        Value::Object(schema) => schema.clone(),
+        // The manifest tests keep this from happening; stay valid anyway.
+        _ => json!({"type": "object"}).as_object().cloned().unwrap_or_default(),
+    }
+}
+
+pub fn describe(skill: &LoadedSkill, info: &ToolInfo) -> Tool {
+    let mut meta = MetaObject::new();
+    meta.insert(COMPONENT_META.into(), json!(skill.component.digest));
+    meta.insert("tgw/risk".into(), json!(info.risk));
+    let mut tool = Tool::new(
+        format!("{}.{}", skill.skill.name(), info.name),
+        info.description.clone(),
+        Arc::new(schema(info)),
+    )
+    .with_annotations(annotations(info.risk));
+    tool.meta = Some(meta);
+    tool
+}
+
+/// Every tool `caller` may use, in a stable order.
+pub fn list(skills: &SkillSet, caller: &Caller) -> Vec<Tool> {
+    skills
+        .iter()
+        .filter(|skill| may_use(caller, skill))
+        .flat_map(|skill| skill.tools.iter().map(|info| describe(skill, info)))
+        .collect()
+}
+
+/// Splits `<skill>.<tool>` into a skill and tool that exist, exactly as
+/// named: no case folding, no normalisation, so a name with an invisible or
+/// look-alike character is simply unknown.
+pub fn resolve(skills: &SkillSet, name: &str) -> Option<(Arc<LoadedSkill>, ToolInfo)> {
+    if !name.is_ascii() {
+        return None;
+    }
+    let (skill, tool) = name.split_once('.')?;
+    let skill = skills.get(skill)?;
+    let info = skill.tool(tool)?.clone();
+    Some((skill, info))
+}

@@ -1,0 +1,336 @@
+//! The MCP front door over plain HTTP: who gets in (Host, Origin, tokens,
+//! scopes), what `tools/list` shows, and that a look-alike tool name is an
+//! unknown tool. The real clients (TypeScript SDK, Python `mcp`, Inspector,
+//! mcp-remote, the conformance suite) are driven in `mcp_clients.rs`.
+
+#[path = "common/chain.rs"]
+mod chain;
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tgw::api::ApiState;
+use tgw::gateway::GatewayConfig;
+use tgw::people::{Role, Scope};
+use tower::ServiceExt;
+
+const ALL: [Scope; 3] = Scope::ALL;
+
+struct Gateway {
+    router: Router,
+    chain: chain::Chain,
+}
+
+async fn gateway() -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let config = GatewayConfig::default();
+    let chain = chain::chain_with(dir, bus, config.clone()).await;
+    let router = tgw::api::router(ApiState::new(
+        chain.gateway.clone(),
+        config.relying_party.clone(),
+    ));
+    Gateway { router, chain }
+}
+
+impl Gateway {
+    async fn token(&self, user: &str, role: Role, scopes: &[Scope]) -> String {
+        let people = self.chain.gateway.people();
+        if people.user(user).await.unwrap().is_none() {
+            let invitation = people.invite(role).await.unwrap();
+            people.redeem(&invitation.token, user).await.unwrap();
+        }
+        people.create_token(user, scopes).await.unwrap().0
+    }
+
+    /// One POST to `/v1/mcp`; `extra` headers override the defaults.
+    async fn post(&self, token: Option<&str>, extra: &[(&str, &str)], body: Value) -> Reply {
+        let mut request = Request::post("/v1/mcp")
+            .header(header::HOST, "localhost:8400")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let mut request = request
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        for (name, value) in extra {
+            request.headers_mut().insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    async fn call(&self, token: &str, name: &str, arguments: Value) -> Value {
+        let reply = self
+            .post(
+                Some(token),
+                &[],
+                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": name, "arguments": arguments}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.message()
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    /// The JSON-RPC response in the body (JSON, or the last SSE `data:`).
+    fn message(&self) -> Value {
+        if let Ok(value) = serde_json::from_str::<Value>(&self.body) {
+            return value;
+        }
+        self.body
+            .lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+            .filter(|message| message.get("id").is_some())
+            .last()
+            .unwrap_or_else(|| panic!("no JSON-RPC response in {:?}", self.body))
+    }
+
+    fn www_authenticate(&self) -> String {
+        self.headers
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+fn list() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_a_good_token_get_401_with_a_bearer_challenge() {
+    let gateway = gateway().await;
+    let missing = gateway.post(None, &[], list()).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert!(missing.www_authenticate().starts_with("Bearer "), "{}", missing.www_authenticate());
+
+    for wrong in ["nonsense", "tgw_pat_0123456789abcdef_guess", "tgw_pat_../../x_y"] {
+        let reply = gateway.post(Some(wrong), &[], list()).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{wrong}");
+        assert!(reply.www_authenticate().contains("error=\"invalid_token\""));
+    }
+
+    // A real token with its secret changed is no token.
+    let token = gateway.token("alice", Role::Admin, &ALL).await;
+    let tampered = format!("{}x", token);
+    let reply = gateway.post(Some(&tampered), &[], list()).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    // Revoked: refused from the next request on.
+    assert_eq!(gateway.post(Some(&token), &[], list()).await.status, StatusCode::OK);
+    let id = token.split('_').nth(2).unwrap();
+    gateway.chain.gateway.people().revoke_token(id).await.unwrap();
+    let reply = gateway.post(Some(&token), &[], list()).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.body.contains("revoked"), "{}", reply.body);
+
+    // A disabled person's tokens stop working at once.
+    let bob = gateway.token("bob", Role::User, &ALL).await;
+    gateway.chain.gateway.people().disable("bob").await.unwrap();
+    let reply = gateway.post(Some(&bob), &[], list()).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.body.contains("disabled"), "{}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scopes_are_enforced_with_403_insufficient_scope() {
+    let gateway = gateway().await;
+    let lister = gateway
+        .token("alice", Role::User, &[Scope::McpExecute, Scope::ToolsList])
+        .await;
+    assert_eq!(gateway.post(Some(&lister), &[], list()).await.status, StatusCode::OK);
+    let reply = gateway
+        .post(
+            Some(&lister),
+            &[],
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                   "params": {"name": "files.read_file", "arguments": {"path": "report.txt"}}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let challenge = reply.www_authenticate();
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    assert!(challenge.contains("scope=\"tools:call\""), "{challenge}");
+
+    let no_mcp = gateway
+        .token("alice", Role::User, &[Scope::ToolsList, Scope::ToolsCall])
+        .await;
+    assert_eq!(
+        gateway.post(Some(&no_mcp), &[], list()).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_host_or_origin_gets_403() {
+    let gateway = gateway().await;
+    let token = gateway.token("alice", Role::Admin, &ALL).await;
+    let evil_origin = gateway
+        .post(Some(&token), &[("origin", "https://evil.example")], list())
+        .await;
+    assert_eq!(evil_origin.status, StatusCode::FORBIDDEN);
+    let evil_host = gateway
+        .post(Some(&token), &[("host", "evil.example")], list())
+        .await;
+    assert_eq!(evil_host.status, StatusCode::FORBIDDEN);
+    let rebinding = gateway
+        .post(Some(&token), &[("host", "localhost.evil.example:8400")], list())
+        .await;
+    assert_eq!(rebinding.status, StatusCode::FORBIDDEN);
+    // Even without a token the answer is 403, not a token challenge.
+    assert_eq!(
+        gateway
+            .post(None, &[("origin", "https://evil.example")], list())
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    // The gateway's own origin and loopback are fine.
+    for origin in ["http://localhost:8400", "http://127.0.0.1:6274"] {
+        let reply = gateway.post(Some(&token), &[("origin", origin)], list()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{origin}: {}", reply.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_are_listed_by_skill_with_their_schema_hints_and_digest() {
+    let gateway = gateway().await;
+    let token = gateway.token("alice", Role::Admin, &ALL).await;
+    let reply = gateway.post(Some(&token), &[], list()).await;
+    let tools = reply.message()["result"]["tools"].as_array().unwrap().clone();
+    let tool = |name: &str| {
+        tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {tools:?}"))
+            .clone()
+    };
+    let read = tool("files.read_file");
+    assert_eq!(read["annotations"]["readOnlyHint"], true);
+    assert_eq!(read["annotations"]["destructiveHint"], false);
+    assert_eq!(read["inputSchema"]["type"], "object");
+    assert!(read["inputSchema"]["properties"]["path"].is_object(), "{read}");
+    let digest = read["_meta"]["tgw/component"].as_str().unwrap();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    let delete = tool("files.delete_file");
+    assert_eq!(delete["annotations"]["destructiveHint"], true);
+    assert_eq!(delete["annotations"]["readOnlyHint"], false);
+    // Nothing by which an agent could change the gateway.
+    assert!(
+        tools.iter().all(|t| t["name"].as_str().unwrap().starts_with("files.")),
+        "{tools:?}"
+    );
+
+    // files is for the roles admin and support (its skill.toml): a plain
+    // user neither sees nor calls it.
+    let user = gateway.token("bob", Role::User, &ALL).await;
+    let theirs = gateway.post(Some(&user), &[], list()).await.message();
+    assert_eq!(theirs["result"]["tools"], json!([]), "{theirs}");
+    let call = gateway
+        .call(&user, "files.read_file", json!({"path": "report.txt"}))
+        .await;
+    assert_eq!(call["error"]["code"], -32602, "{call}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_without_a_session_id_is_served_and_lookalike_names_are_unknown() {
+    let gateway = gateway().await;
+    let token = gateway.token("alice", Role::Admin, &ALL).await;
+    // Claude.ai sometimes drops Mcp-Session-Id and never sends the
+    // protocol version header: the call is still served.
+    let done = gateway
+        .call(&token, "files.read_file", json!({"path": "report.txt"}))
+        .await;
+    assert_eq!(done["result"]["isError"], false, "{done}");
+    assert_eq!(
+        done["result"]["structuredContent"]["content"],
+        "quarterly numbers\n"
+    );
+    let text: Value =
+        serde_json::from_str(done["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text, done["result"]["structuredContent"]);
+
+    for name in [
+        "files.read_fіle",      // Cyrillic і
+        "files.read_file\u{200b}", // zero-width space
+        "fi\u{2060}les.read_file", // word joiner
+        "FILES.read_file",
+        "files.read-file",
+        "files",
+        "files.",
+    ] {
+        let reply = gateway.call(&token, name, json!({"path": "report.txt"})).await;
+        assert_eq!(reply["error"]["code"], -32602, "{name:?}: {reply}");
+        assert!(
+            reply["error"]["message"].as_str().unwrap().contains("unknown tool"),
+            "{reply}"
+        );
+    }
+
+    // Refusals are results in words, not protocol errors.
+    let denied = gateway
+        .call(&token, "files.read_file", json!({"path": "../../etc/passwd"}))
+        .await;
+    assert_eq!(denied["result"]["isError"], true, "{denied}");
+    let arguments_refused = gateway
+        .call(&token, "files.read_file", json!({"path": "report.txt", "n": 1e300}))
+        .await;
+    assert_eq!(arguments_refused["result"]["isError"], true, "{arguments_refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opens_and_later_requests_need_no_protocol_header() {
+    let gateway = gateway().await;
+    let token = gateway.token("alice", Role::Admin, &ALL).await;
+    let init = gateway
+        .post(
+            Some(&token),
+            &[],
+            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"}}}),
+        )
+        .await;
+    assert_eq!(init.status, StatusCode::OK, "{}", init.body);
+    let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let info = init.message();
+    assert_eq!(info["result"]["serverInfo"]["name"], "tgw");
+    assert_eq!(info["result"]["capabilities"]["tools"]["listChanged"], true);
+    let initialized = gateway
+        .post(
+            Some(&token),
+            &[("mcp-session-id", &session)],
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        )
+        .await;
+    assert_eq!(initialized.status, StatusCode::ACCEPTED, "{}", initialized.body);
+    let listed = gateway
+        .post(Some(&token), &[("mcp-session-id", &session)], list())
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert!(listed.message()["result"]["tools"].as_array().unwrap().len() >= 3);
+}
