@@ -1,7 +1,9 @@
 //! The command line: one subcommand group per concern.
 
 mod audit;
+mod connect;
 mod keys;
+mod mcp;
 mod secrets;
 mod skill;
 mod up;
@@ -41,6 +43,12 @@ enum Command {
     /// People: invitations, users, disabling.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// MCP for clients that speak stdio (Claude Desktop).
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
+    /// Print (or write) the configuration that connects a client.
+    #[command(subcommand)]
+    Connect(connect::ConnectCommand),
     /// Personal access tokens for MCP clients.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
@@ -77,6 +85,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Executor(args) => up::executor(&context, args).await,
         Command::Audit(command) => audit::run(&context, command).await,
         Command::Tokens(command) => tokens::run(&context, command).await,
+        Command::Mcp(command) => mcp::run(command).await,
+        Command::Connect(command) => connect::run(command),
         Command::Users(command) => users::run(&context, command).await,
     }
 }

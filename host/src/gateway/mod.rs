@@ -366,6 +366,9 @@ impl Gateway {
         // If the caller goes away (a cancelled MCP call), withdraw.
         let guard = WithdrawOnDrop {
             approvals: self.approvals.clone(),
+            audit: self.audit.clone(),
+            events: self.events.clone(),
+            call: call.to_owned(),
             id: Some(record.id.clone()),
         };
         self.audit
@@ -450,8 +453,13 @@ fn human(duration: Duration) -> String {
     }
 }
 
+/// Withdraws a pending approval whose caller went away, and says so (the
+/// audit log, and every dashboard, so the card leaves).
 struct WithdrawOnDrop {
     approvals: Approvals,
+    audit: Audit,
+    events: broadcast::Sender<GatewayEvent>,
+    call: String,
     id: Option<String>,
 }
 
@@ -467,9 +475,24 @@ impl Drop for WithdrawOnDrop {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
             let approvals = self.approvals.clone();
+            let audit = self.audit.clone();
+            let events = self.events.clone();
+            let call = std::mem::take(&mut self.call);
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 handle.spawn(async move {
-                    let _ = approvals.withdraw(&id).await;
+                    if let Ok(record) = approvals.withdraw(&id).await {
+                        audit
+                            .record(
+                                "approval.decided",
+                                &call,
+                                json!({"approval": id, "state": record.state}),
+                            )
+                            .await;
+                        let _ = events.send(GatewayEvent::ApprovalDecided {
+                            id,
+                            state: record.state,
+                        });
+                    }
                 });
             }
         }

@@ -299,7 +299,8 @@ async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, HttpError> {
     Err(last.unwrap_or(HttpError::ConnectionRefused))
 }
 
-fn tls_config() -> Arc<rustls::ClientConfig> {
+/// The TLS client settings (webpki roots, ring), also used by `tgw mcp stdio`.
+pub fn tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {

@@ -6,7 +6,7 @@
 mod cache;
 mod engine;
 mod error;
-mod http;
+pub mod http;
 mod log;
 mod net;
 mod sandbox;

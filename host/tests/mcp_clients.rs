@@ -1,0 +1,418 @@
+//! Real MCP clients we did not write, against a real gateway on a port:
+//! the TypeScript SDK (Streamable HTTP and SSE, with an approver in real
+//! Chromium), the Python `mcp` client (both transports), the MCP Inspector
+//! CLI (Streamable HTTP, SSE, and stdio through `tgw mcp stdio`),
+//! `mcp-remote` as a stdio bridge with `--header`, and the official
+//! conformance suite. The clients live in tests/mcp (npm and a Python
+//! venv, installed by .ci/run, or here on first use).
+
+#[path = "common/chain.rs"]
+mod chain;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tgw::api::ApiState;
+use tgw::approval::ApprovalState;
+use tgw::gateway::GatewayConfig;
+use tgw::people::{Role, Scope};
+use tgw::webauthn::RelyingParty;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn clients() -> PathBuf {
+    repo().join("tests/mcp")
+}
+
+/// The npm clients and the Python venv, installed once (.ci/run does it
+/// beforehand on CI).
+fn ensure_clients() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let run = |program: &str, args: &[&str]| {
+            let status = std::process::Command::new(program)
+                .args(args)
+                .current_dir(clients())
+                .status()
+                .unwrap_or_else(|e| panic!("{program} is not installed: {e}"));
+            assert!(status.success(), "{program} {args:?} failed in tests/mcp");
+        };
+        if !clients().join("node_modules/@modelcontextprotocol/sdk").exists() {
+            run("npm", &["ci", "--no-audit", "--no-fund"]);
+        }
+        if !clients().join(".venv/bin/python").exists() {
+            run("python3", &["-m", "venv", ".venv"]);
+            run(".venv/bin/pip", &["install", "-q", "-r", "requirements.txt"]);
+        }
+    });
+}
+
+struct Served {
+    chain: chain::Chain,
+    /// The dashboard's origin (`http://localhost:PORT`: passkeys need a
+    /// name, not an address).
+    origin: String,
+    /// The MCP endpoint, by address.
+    mcp: String,
+    /// A token for carol, an admin (the files skill is for admins).
+    token: String,
+}
+
+/// A gateway whose dashboard is at its own port (for the browser).
+async fn serve() -> Served {
+    serve_as(None).await
+}
+
+/// `origin`: the dashboard's origin for passkeys (the software passkeys of
+/// `chain::Chain::enroll` sign for the default one).
+async fn serve_as(origin: Option<String>) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let origin = origin.unwrap_or_else(|| format!("http://localhost:{port}"));
+    let relying_party = RelyingParty {
+        id: "localhost".into(),
+        origin: origin.clone(),
+    };
+    let config = GatewayConfig {
+        relying_party: relying_party.clone(),
+        ..GatewayConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let chain = chain::chain_with(dir, bus, config).await;
+    let router = tgw::api::router(ApiState::new(chain.gateway.clone(), relying_party));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let people = chain.gateway.people();
+    let invitation = people.invite(Role::Admin).await.unwrap();
+    people.redeem(&invitation.token, "carol").await.unwrap();
+    let (token, _) = people.create_token("carol", &Scope::ALL).await.unwrap();
+    for file in ["old.txt", "keep.txt"] {
+        std::fs::write(chain.files.join(file), "bytes\n").unwrap();
+    }
+    Served {
+        chain,
+        origin,
+        mcp: format!("http://127.0.0.1:{port}/v1/mcp"),
+        token,
+    }
+}
+
+/// A child process that speaks one line (JSON or a word) at a time.
+struct Speaker {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    name: &'static str,
+}
+
+impl Speaker {
+    fn spawn(name: &'static str, mut command: Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Speaker { child, lines, name }
+    }
+
+    async fn line(&mut self) -> String {
+        match tokio::time::timeout(Duration::from_secs(90), self.lines.next_line()).await {
+            Ok(Ok(Some(line))) => line,
+            other => panic!("{} said nothing more: {other:?}", self.name),
+        }
+    }
+
+    async fn event(&mut self) -> Value {
+        let line = self.line().await;
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", self.name))
+    }
+
+    async fn expect(&mut self, event: &str) -> Value {
+        let got = self.event().await;
+        assert_eq!(got["event"], event, "{}: {got}", self.name);
+        got
+    }
+
+    async fn tell(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+}
+
+fn node(script: &str) -> Command {
+    let mut command = Command::new("node");
+    command.arg(script).current_dir(clients().join("scripts"));
+    command
+}
+
+/// The approval id in "waiting for approval <id> — open <url>".
+fn approval_id(waiting: &Value) -> String {
+    let message = waiting["message"].as_str().unwrap();
+    assert!(message.starts_with("waiting for approval "), "{message}");
+    message.split_whitespace().nth(3).unwrap().to_owned()
+}
+
+async fn state_of(served: &Served, id: &str) -> ApprovalState {
+    for _ in 0..50 {
+        let record = served.chain.gateway.approvals().get(id).await.unwrap().unwrap();
+        if record.state != ApprovalState::Pending {
+            return record.state;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ApprovalState::Pending
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_sdk_waits_for_a_passkey_approval_in_the_dashboard() {
+    ensure_clients();
+    assert!(Path::new("/usr/bin/chromium").exists(), "needs Debian's chromium (.ci/run)");
+    let served = serve().await;
+    let invitation = served.chain.gateway.people().invite(Role::Admin).await.unwrap();
+    let shots = repo().join("target/e2e-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let mut approver = {
+        let mut command = Command::new("node");
+        command
+            .arg("approver.mjs")
+            .arg(format!("{}/enroll#{}", served.origin, invitation.token))
+            .arg(&shots)
+            .current_dir(repo().join("tests/e2e"));
+        Speaker::spawn("approver", command)
+    };
+    assert_eq!(approver.line().await, "ENROLLED");
+
+    for transport in ["http", "sse"] {
+        let url = match transport {
+            "sse" => format!("{}/sse", served.mcp),
+            _ => served.mcp.clone(),
+        };
+        std::fs::write(served.chain.files.join("old.txt"), "bytes\n").unwrap();
+        let mut client = {
+            let mut command = node("ts-scenario.mjs");
+            command.args([&url, &served.token, transport]);
+            Speaker::spawn("ts-scenario", command)
+        };
+        let tools = client.expect("tools").await;
+        assert!(
+            tools["names"].as_array().unwrap().iter().any(|n| n == "files.delete_file"),
+            "{tools}"
+        );
+        let read = client.expect("read").await;
+        assert_eq!(read["result"]["isError"], false, "{read}");
+        assert_eq!(read["result"]["structuredContent"]["content"], "quarterly numbers\n");
+
+        // Approved with the passkey in the dashboard: the tool runs.
+        let waiting = client.expect("waiting").await;
+        assert_eq!(waiting["call"], "approve");
+        let message = waiting["message"].as_str().unwrap();
+        assert!(message.contains(&format!("{}/#/approvals", served.origin)), "{message}");
+        approver.tell("APPROVE").await;
+        assert_eq!(approver.line().await, "APPROVED");
+        let approved = client.expect("result").await;
+        assert_eq!(approved["result"]["isError"], false, "{transport}: {approved}");
+        assert!(approved["progress"].as_u64().unwrap() >= 1);
+        assert!(!served.chain.files.join("old.txt").exists(), "{transport}: not deleted");
+
+        // Denied: a result with isError and the reason, and nothing written.
+        let waiting = client.expect("waiting").await;
+        assert_eq!(waiting["call"], "deny");
+        approver.tell("DENY not on a Friday").await;
+        assert_eq!(approver.line().await, "DENIED");
+        let denied = client.expect("result").await;
+        assert_eq!(denied["result"]["isError"], true, "{denied}");
+        let text = denied["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains("denied by ada: not on a Friday"), "{text}");
+        assert!(!served.chain.files.join("new.txt").exists());
+
+        // Cancelled by the client: the approval is withdrawn, the card
+        // leaves the dashboard, nothing runs.
+        let waiting = client.expect("waiting").await;
+        assert_eq!(waiting["call"], "cancel");
+        let id = approval_id(&waiting);
+        let cancelled = client.expect("cancelled").await;
+        assert!(cancelled["error"].as_str().unwrap().contains("pressed stop"), "{cancelled}");
+        assert!(
+            matches!(state_of(&served, &id).await, ApprovalState::Withdrawn { .. }),
+            "{transport}: the approval was not withdrawn"
+        );
+        approver.tell("GONE").await;
+        assert_eq!(approver.line().await, "GONE");
+        assert!(served.chain.files.join("keep.txt").exists());
+        client.tell("CLOSE").await;
+        client.expect("done").await;
+    }
+    approver.tell("QUIT").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_over_streamable_http_and_sse() {
+    ensure_clients();
+    let served = serve_as(Some(chain::relying_party().origin)).await;
+    let mut passkey = served.chain.enroll("ada", Role::Approver, 3).await;
+    for transport in ["http", "sse"] {
+        std::fs::write(served.chain.files.join("old.txt"), "bytes\n").unwrap();
+        let url = match transport {
+            "sse" => format!("{}/sse", served.mcp),
+            _ => served.mcp.clone(),
+        };
+        let mut client = {
+            let mut command = Command::new(clients().join(".venv/bin/python"));
+            command
+                .arg("py_client.py")
+                .args([&url, &served.token, transport])
+                .current_dir(clients().join("scripts"));
+            Speaker::spawn("py_client", command)
+        };
+        let tools = client.expect("tools").await;
+        assert!(
+            tools["names"].as_array().unwrap().iter().any(|n| n == "files.read_file"),
+            "{tools}"
+        );
+        let read = client.expect("read").await;
+        assert_eq!(read["result"]["is_error"], false, "{read}");
+        assert!(read["result"]["text"][0].as_str().unwrap().contains("quarterly numbers"));
+        let waiting = client.expect("waiting").await;
+        let id = approval_id(&waiting);
+        served.chain.approve(&id, "ada", &mut passkey).await.unwrap();
+        let result = client.expect("result").await;
+        assert_eq!(result["result"]["is_error"], false, "{transport}: {result}");
+        assert!(!served.chain.files.join("old.txt").exists());
+        client.expect("done").await;
+    }
+}
+
+/// Runs the Inspector CLI; returns its stdout (JSON).
+async fn inspector(args: &[&str]) -> Value {
+    let output = Command::new("node")
+        .arg(clients().join("node_modules/@modelcontextprotocol/inspector-cli/build/index.js"))
+        .args(args)
+        // Its own package.json is looked up from the working directory's
+        // parent; tests/mcp/scripts has one there.
+        .current_dir(clients().join("scripts"))
+        .stderr(Stdio::inherit())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "inspector {args:?} failed: {stdout}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+fn read_call() -> Vec<&'static str> {
+    vec!["--method", "tools/call", "--tool-name", "files.read_file", "--tool-arg", "path=report.txt"]
+}
+
+fn assert_read(result: &Value) {
+    assert_eq!(result["isError"], false, "{result}");
+    assert_eq!(result["structuredContent"]["content"], "quarterly numbers\n", "{result}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspector_cli_over_http_sse_and_the_stdio_bridge_and_mcp_remote() {
+    ensure_clients();
+    let served = serve().await;
+    let header = format!("Authorization: Bearer {}", served.token);
+    let sse = format!("{}/sse", served.mcp);
+    for (url, transport) in [(&served.mcp, "http"), (&sse, "sse")] {
+        let mut args = vec![url.as_str(), "--transport", transport, "--header", &header];
+        let listed = inspector(&[args.clone(), vec!["--method", "tools/list"]].concat()).await;
+        assert!(
+            listed["tools"].as_array().unwrap().iter().any(|t| t["name"] == "files.read_file"),
+            "{transport}: {listed}"
+        );
+        args.extend(read_call());
+        assert_read(&inspector(&args).await);
+    }
+
+    // stdio through `tgw mcp stdio` (as Claude Desktop runs it).
+    let token_file = served.chain.dir.path().join("token");
+    std::fs::write(&token_file, format!("{}\n", served.token)).unwrap();
+    let tgw = env!("CARGO_BIN_EXE_tgw");
+    let token_path = token_file.to_str().unwrap();
+    let bridge = [
+        vec![tgw],
+        read_call(),
+        vec!["--", "mcp", "stdio", "--url", &served.mcp, "--token-file", token_path],
+    ]
+    .concat();
+    assert_read(&inspector(&bridge).await);
+    let listed = inspector(&[
+        vec![tgw, "--method", "tools/list", "--"],
+        vec!["mcp", "stdio", "--url", &served.mcp, "--token-file", token_path],
+    ]
+    .concat())
+    .await;
+    assert!(listed["tools"].as_array().unwrap().len() >= 3, "{listed}");
+
+    // mcp-remote as the stdio bridge, with the token in --header.
+    let config_dir = served.chain.dir.path().join("mcp-remote");
+    let remote = clients().join("node_modules/mcp-remote/dist/proxy.js");
+    let remote = remote.to_str().unwrap();
+    for (url, transport) in [(&served.mcp, "http-only"), (&sse, "sse-only")] {
+        let output = Command::new("node")
+            .arg(clients().join("node_modules/@modelcontextprotocol/inspector-cli/build/index.js"))
+            .arg("node")
+            .args(read_call())
+            .args(["--", remote, url, "--header", &header, "--transport", transport])
+            .env("MCP_REMOTE_CONFIG_DIR", &config_dir)
+            .current_dir(clients().join("scripts"))
+            .stderr(Stdio::inherit())
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "mcp-remote {transport}: {stdout}");
+        assert_read(&serde_json::from_str(&stdout).unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stdio_bridge_refuses_to_start_without_a_token_and_reports_a_bad_one() {
+    let served = serve().await;
+    let tgw = env!("CARGO_BIN_EXE_tgw");
+    let output = Command::new(tgw)
+        .args(["mcp", "stdio", "--url", &served.mcp])
+        .env_remove("TGW_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no token"));
+
+    // A wrong token: the request gets a JSON-RPC error naming the 401.
+    let mut bridge = Command::new(tgw)
+        .args(["mcp", "stdio", "--url", &served.mcp])
+        .env("TGW_TOKEN", "tgw_pat_0123456789abcdef_wrong")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = bridge.stdin.take().unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\"}\nnot json\n")
+        .await
+        .unwrap();
+    drop(stdin);
+    let output = bridge.wait_with_output().await.unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let answer = lines.iter().find(|l| l["id"] == 7).expect("an answer to id 7");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("401"), "{answer}");
+    assert!(lines.iter().any(|l| l["error"]["code"] == -32700), "{lines:?}");
+}
