@@ -416,3 +416,41 @@ async fn the_stdio_bridge_refuses_to_start_without_a_token_and_reports_a_bad_one
     assert!(answer["error"]["message"].as_str().unwrap().contains("401"), "{answer}");
     assert!(lines.iter().any(|l| l["error"]["code"] == -32700), "{lines:?}");
 }
+
+/// The server scenarios of the official conformance suite that apply to a
+/// gateway whose tools are its skills (the README lists the others and
+/// why they do not apply).
+const CONFORMANCE: [&str; 4] = [
+    "server-initialize",
+    "ping",
+    "tools-list",
+    "server-sse-multiple-streams",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformance_suite_server_scenarios_that_apply_pass() {
+    ensure_clients();
+    let served = serve().await;
+    let results = served.chain.dir.path().join("conformance");
+    for scenario in CONFORMANCE {
+        let output = Command::new(clients().join("node_modules/.bin/node"))
+            .arg("--import")
+            .arg(clients().join("scripts/bearer.mjs"))
+            .arg(clients().join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
+            .args(["server", "--url", &served.mcp, "--scenario", scenario, "-o"])
+            .arg(&results)
+            .env("MCP_BEARER", &served.token)
+            .current_dir(clients())
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "conformance {scenario} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains(" 0 failed"), "{scenario}: {stdout}");
+        assert!(!stdout.contains("FAILURE"), "{scenario}: {stdout}");
+    }
+}
