@@ -216,6 +216,11 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
         );
     }
     println!("Stop with Ctrl-C.");
+    // Without TCP_NODELAY a streamed answer (SSE) waits ~40 ms for the
+    // client's delayed ACK between writes.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;

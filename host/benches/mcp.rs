@@ -1,0 +1,214 @@
+//! Load through the MCP front door: auto-approved `files.read_file` calls
+//! over Streamable HTTP (a session per client connection, as the SDKs do)
+//! at concurrency 1, 8 and 64, against a direct in-process call of the same
+//! tool and the chain without HTTP (`Gateway::propose`), in the same run.
+//!
+//! `cargo bench -p tgw --bench mcp`. Prints p50/p99 latency and calls/s;
+//! results go in BENCHMARKS.md.
+
+#[path = "../tests/common/chain.rs"]
+mod chain;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tgw::api::ApiState;
+use tgw::gateway::{CallResult, GatewayConfig};
+use tgw::people::{Role, Scope};
+
+const CALLS: usize = 4000;
+const WARMUP: usize = 200;
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    per_second: f64,
+}
+
+fn stats(mut samples: Vec<Duration>, total: Duration) -> Stats {
+    samples.sort();
+    let n = samples.len();
+    Stats {
+        p50: samples[n / 2],
+        p99: samples[n * 99 / 100],
+        per_second: n as f64 / total.as_secs_f64(),
+    }
+}
+
+fn print(name: &str, stats: &Stats, baseline: &Stats) {
+    println!(
+        "{name:<40} p50 {:>9.1?}  p99 {:>9.1?}  {:>7.0} calls/s  (p50 +{:.0?} over the direct call)",
+        stats.p50,
+        stats.p99,
+        stats.per_second,
+        stats.p50.saturating_sub(baseline.p50)
+    );
+}
+
+/// One MCP client: a kept-alive HTTP/1.1 connection and a session.
+struct Client {
+    sender: SendRequest<Full<Bytes>>,
+    host: String,
+    token: String,
+    session: Option<String>,
+}
+
+impl Client {
+    async fn connect(address: std::net::SocketAddr, token: &str) -> Self {
+        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let mut client = Client {
+            sender,
+            host: address.to_string(),
+            token: token.to_owned(),
+            session: None,
+        };
+        client
+            .post(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "bench", "version": "0"}}}))
+            .await;
+        client
+            .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        client
+    }
+
+    async fn post(&mut self, body: Value) -> Option<Value> {
+        let mut request = http::Request::post("/v1/mcp")
+            .header("host", &self.host)
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18");
+        if let Some(session) = &self.session {
+            request = request.header("mcp-session-id", session);
+        }
+        let request = request.body(Full::new(Bytes::from(body.to_string()))).unwrap();
+        self.sender.ready().await.unwrap();
+        let response = self.sender.send_request(request).await.unwrap();
+        if let Some(session) = response.headers().get("mcp-session-id") {
+            self.session = Some(session.to_str().unwrap().to_owned());
+        }
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes);
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .find(|m| m.get("id").is_some())
+    }
+
+    async fn read_file(&mut self, id: u64) {
+        let answer = self
+            .post(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": "files.read_file", "arguments": {"path": "report.txt"}}}))
+            .await
+            .unwrap();
+        assert_eq!(answer["result"]["isError"], false, "{answer}");
+    }
+}
+
+async fn over_mcp(address: std::net::SocketAddr, token: &str, concurrency: usize) -> Stats {
+    let mut clients = Vec::new();
+    for _ in 0..concurrency {
+        clients.push(Client::connect(address, token).await);
+    }
+    for (i, client) in clients.iter_mut().enumerate() {
+        for n in 0..WARMUP / concurrency + 1 {
+            client.read_file((i * 100_000 + n) as u64).await;
+        }
+    }
+    let per_client = CALLS / concurrency;
+    let started = Instant::now();
+    let workers: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            tokio::spawn(async move {
+                let mut samples = Vec::with_capacity(per_client);
+                for n in 0..per_client {
+                    let t = Instant::now();
+                    client.read_file(n as u64 + 1).await;
+                    samples.push(t.elapsed());
+                }
+                samples
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for worker in workers {
+        samples.extend(worker.await.unwrap());
+    }
+    stats(samples, started.elapsed())
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+        let config = GatewayConfig::default();
+        let chain = chain::chain_with(dir, bus, config.clone()).await;
+        let people = chain.gateway.people();
+        let invitation = people.invite(Role::Admin).await.unwrap();
+        people.redeem(&invitation.token, "bench").await.unwrap();
+        let (token, _) = people.create_token("bench", &Scope::ALL).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = tgw::api::router(ApiState::new(chain.gateway.clone(), config.relying_party));
+        // As `tgw up` does.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+        let files = chain.skills.get("files").unwrap();
+        let spec = files
+            .skill
+            .sandbox(&tgw::secrets::SecretStore::new(chain.dir.path()));
+        let args = r#"{"path":"report.txt"}"#;
+        let mut samples = Vec::new();
+        for _ in 0..WARMUP {
+            chain.runtime.invoke(&files.component, &spec, "read_file", args).await.result.unwrap();
+        }
+        let started = Instant::now();
+        for _ in 0..CALLS {
+            let t = Instant::now();
+            let outcome = chain.runtime.invoke(&files.component, &spec, "read_file", args).await;
+            outcome.result.unwrap();
+            samples.push(t.elapsed());
+        }
+        let direct = stats(samples, started.elapsed());
+
+        let mut samples = Vec::new();
+        let started = Instant::now();
+        for _ in 0..CALLS / 2 {
+            let t = Instant::now();
+            let result = chain
+                .gateway
+                .propose(chain::request("read_file", json!({"path": "report.txt"})))
+                .await;
+            assert!(matches!(result, CallResult::Done { .. }), "{result:?}");
+            samples.push(t.elapsed());
+        }
+        let propose = stats(samples, started.elapsed());
+
+        println!("files.read_file, auto-approved, embedded bus; {CALLS} calls per row:");
+        print("direct in-process call (baseline)", &direct, &direct);
+        print("chain without HTTP (Gateway::propose)", &propose, &direct);
+        for concurrency in [1, 8, 64] {
+            let stats = over_mcp(address, &token, concurrency).await;
+            print(&format!("MCP Streamable HTTP, concurrency {concurrency}"), &stats, &direct);
+        }
+    });
+}
