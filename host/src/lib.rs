@@ -18,6 +18,7 @@ pub mod policy;
 pub mod registry;
 pub mod runtime;
 pub mod secrets;
+pub mod tls;
 pub mod tomlfile;
 
 /// Paths of the guest components built by `build.rs` (skills, test guests).

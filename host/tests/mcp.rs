@@ -45,33 +45,8 @@ impl Gateway {
         people.create_token(user, scopes).await.unwrap().0
     }
 
-    /// One POST to `/v1/mcp`; `extra` headers override the defaults.
     async fn post(&self, token: Option<&str>, extra: &[(&str, &str)], body: Value) -> Reply {
-        let mut request = Request::post("/v1/mcp")
-            .header(header::HOST, "localhost:8400")
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json, text/event-stream");
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let mut request = request
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        for (name, value) in extra {
-            request.headers_mut().insert(
-                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                value.parse().unwrap(),
-            );
-        }
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
+        post(&self.router, token, extra, body).await
     }
 
     async fn call(&self, token: &str, name: &str, arguments: Value) -> Value {
@@ -87,6 +62,36 @@ impl Gateway {
         reply.message()
     }
 }
+
+/// One POST to `/v1/mcp`; `extra` headers override the defaults.
+async fn post(router: &Router, token: Option<&str>, extra: &[(&str, &str)], body: Value) -> Reply {
+    let mut request = Request::post("/v1/mcp")
+        .header(header::HOST, "localhost:8400")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let mut request = request
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    for (name, value) in extra {
+        request.headers_mut().insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
 
 struct Reply {
     status: StatusCode,
@@ -333,4 +338,144 @@ async fn a_session_opens_and_later_requests_need_no_protocol_header() {
         .await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert!(listed.message()["result"]["tools"].as_array().unwrap().len() >= 3);
+}
+
+/// A gateway whose skills folder is live (no executor: these calls only
+/// wait for approval), and the folder.
+async fn live_gateway() -> (Router, std::sync::Arc<tgw::gateway::Gateway>, std::path::PathBuf, tempfile::TempDir) {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let (skills_dir, policy) = chain::workspace(dir.path(), "default.toml");
+    let runtime = chain::shared_runtime();
+    let secrets = Arc::new(tgw::secrets::SecretStore::new(dir.path()));
+    let skills = tgw::registry::LiveSkills::load(runtime.clone(), &skills_dir, secrets)
+        .await
+        .unwrap();
+    let policy = tgw::policy::LivePolicy::load(runtime.clone(), policy).unwrap();
+    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let config = GatewayConfig::default();
+    let gateway = Arc::new(tgw::gateway::Gateway::new(
+        config.clone(),
+        runtime,
+        skills,
+        policy,
+        tgw::grant::GrantSigner::from_seed(&chain::SEED),
+        bus,
+    ));
+    let router = tgw::api::router(ApiState::new(gateway.clone(), config.relying_party));
+    (router, gateway, skills_dir, dir)
+}
+
+/// Rebuilds nothing, but changes the component's bytes (and digest): a
+/// custom section appended to a component is still a valid component.
+fn touch_component(skills_dir: &std::path::Path) {
+    let path = skills_dir.join("files/files.wasm");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let name = b"tgw-test";
+    let payload = b"a new build";
+    bytes.push(0); // custom section
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(payload);
+    std::fs::write(&path, bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved() {
+    let (router, gateway, skills_dir, _dir) = live_gateway().await;
+    let people = gateway.people();
+    let invitation = people.invite(Role::Admin).await.unwrap();
+    people.redeem(&invitation.token, "alice").await.unwrap();
+    let token = people.create_token("alice", &ALL).await.unwrap().0;
+
+    // A session, with its stream for server notifications open.
+    let init = post(
+            &router,
+            Some(&token),
+            &[],
+            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"}}}),
+        )
+        .await;
+    let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    post(
+        &router,
+        Some(&token),
+        &[("mcp-session-id", &session)],
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    let stream = router
+        .clone()
+        .oneshot(
+            Request::get("/v1/mcp")
+                .header(header::HOST, "localhost:8400")
+                .header(header::ACCEPT, "text/event-stream")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header("mcp-session-id", &session)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut stream = stream.into_body();
+    let before = post(&router, Some(&token), &[("mcp-session-id", &session)], list()).await.message();
+
+    // A destructive call waits for a human...
+    let mut events = gateway.subscribe();
+    let caller = gateway.clone();
+    let call = tokio::spawn(async move {
+        caller
+            .propose(tgw::gateway::CallRequest {
+                principal: "alice".into(),
+                roles: vec!["admin".into()],
+                skill: "files".into(),
+                tool: "delete_file".into(),
+                args: br#"{"path":"report.txt"}"#.to_vec(),
+            })
+            .await
+    });
+    let pending = loop {
+        if let tgw::gateway::GatewayEvent::ApprovalPending(record) = events.recv().await.unwrap() {
+            break record;
+        }
+    };
+
+    // ...and the skill changes under it.
+    touch_component(&skills_dir);
+    assert!(gateway.live_skills().reload().await.unwrap());
+
+    let mut heard = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !heard.contains("notifications/tools/list_changed") {
+        let frame = tokio::time::timeout_at(deadline, stream.frame())
+            .await
+            .expect("no list_changed within 10 s")
+            .unwrap()
+            .unwrap();
+        if let Some(data) = frame.data_ref() {
+            heard.push_str(&String::from_utf8_lossy(data));
+        }
+    }
+    let after = post(&router, Some(&token), &[("mcp-session-id", &session)], list()).await.message();
+    let digest = |listed: &Value| {
+        listed["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "files.delete_file")
+            .unwrap()["_meta"]["tgw/component"]
+            .clone()
+    };
+    assert_ne!(digest(&before), digest(&after));
+    assert_eq!(digest(&before), json!(pending.component));
+
+    let refused = gateway.approval_challenge(&pending.id, "alice").await.unwrap_err();
+    assert!(refused.to_string().contains("changed since this call was proposed"), "{refused}");
+    gateway.deny(&pending.id, "alice", "stale").await.unwrap();
+    let result = call.await.unwrap();
+    assert!(matches!(result, tgw::gateway::CallResult::Refused { .. }), "{result:?}");
 }

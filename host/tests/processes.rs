@@ -8,7 +8,7 @@ mod chain;
 mod nats;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
@@ -150,7 +150,7 @@ async fn an_executor_process_serves_a_gateway_over_nats() {
     let gateway = Gateway::new(
         GatewayConfig::default(),
         runtime,
-        skills,
+        tgw::registry::LiveSkills::fixed(skills),
         policy,
         signer,
         bus,
@@ -341,4 +341,126 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
         1,
         "the tool did not run a second time"
     );
+}
+
+/// A self-signed certificate for localhost, made by the openssl CLI.
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        // An end-entity certificate (webpki refuses a CA as the server's).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("the openssl CLI is installed");
+    assert!(status.success());
+    (cert, key)
+}
+
+/// One request over TLS, trusting only `cert`; the raw answer.
+async fn over_tls(port: u16, cert: &Path, request: &str) -> String {
+    use rustls::pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(cert).unwrap())
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn tgw_up_serves_https_with_its_own_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (skills, policy) = chain::workspace(dir.path(), "default.toml");
+    let (cert, key) = self_signed(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let (_up, lines) = start(
+        &[
+            "up",
+            "--listen",
+            &listen,
+            "--policy",
+            policy.to_str().unwrap(),
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &dir.path().join("data"),
+        &skills,
+        "Stop with Ctrl-C.",
+    );
+    let text = lines.join("\n");
+    assert!(text.contains(&format!("listening on  https://{listen}")), "{text}");
+    assert!(text.contains(&format!("https://localhost:{port}/v1/mcp")), "{text}");
+
+    let health = over_tls(
+        port,
+        &cert,
+        &format!("GET /healthz HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.ends_with("ok\n"), "{health}");
+    let mcp = over_tls(
+        port,
+        &cert,
+        &format!(
+            "POST /v1/mcp HTTP/1.1\r\nHost: localhost:{port}\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        ),
+    )
+    .await;
+    assert!(mcp.starts_with("HTTP/1.1 401"), "{mcp}");
+    assert!(mcp.to_lowercase().contains("www-authenticate: bearer"), "{mcp}");
+
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    use std::io::{Read, Write};
+    let mut plain = std::net::TcpStream::connect(&listen).unwrap();
+    plain
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let _ = write!(plain, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
+}
+
+#[test]
+fn tls_flags_come_in_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_tgw"))
+        .args(["up", "--tls-cert", "cert.pem"])
+        .env("TGW_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--tls-key"));
 }

@@ -14,7 +14,7 @@ use tgw::gateway::{Gateway, GatewayConfig};
 use tgw::keys::{KeyError, KeyStore};
 use tgw::people::{People, Role};
 use tgw::policy::LivePolicy;
-use tgw::registry::SkillSet;
+use tgw::registry::LiveSkills;
 use tgw::runtime::Runtime;
 use tgw::secrets::SecretStore;
 use tgw::webauthn::RelyingParty;
@@ -33,10 +33,15 @@ pub struct UpArgs {
     /// The executor pool grants are issued for.
     #[arg(long, default_value = "default")]
     pool: String,
-    /// Where the gateway listens (MCP and the dashboard arrive in later
-    /// steps; for now `/healthz`).
+    /// Where the gateway listens: the dashboard, its API and MCP.
     #[arg(long, env = "TGW_LISTEN", default_value = "127.0.0.1:8400")]
     listen: SocketAddr,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "TGW_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TGW_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Do not run an executor in this process (executors run elsewhere,
     /// with `tgw executor`).
     #[arg(long)]
@@ -131,14 +136,18 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     };
     let runtime = runtime(context)?;
     let secrets = Arc::new(SecretStore::new(&context.data_dir));
-    let skills = Arc::new(SkillSet::load(&runtime, &context.skills_dir, &secrets).await?);
+    let skills = LiveSkills::load(runtime.clone(), &context.skills_dir, secrets.clone()).await?;
+    let _skills_watch = skills.watch(Duration::from_secs(1));
     let policy = LivePolicy::load(runtime.clone(), args.policy.clone())?;
     let _watch = policy.watch(Duration::from_secs(1));
     let (bus, bus_name) = bus(context, args.nats.as_deref()).await?;
     let public_url = args
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://localhost:{}", args.listen.port()));
+        .unwrap_or_else(|| {
+            let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+            format!("{scheme}://localhost:{}", args.listen.port())
+        });
     let config = GatewayConfig {
         pool: args.pool.clone(),
         approval_expiry: Duration::from_secs(args.approval_expiry_secs),
@@ -183,9 +192,11 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     let app = tgw::api::router(tgw::api::ApiState::new(gateway, relying_party));
-    let names: Vec<&str> = skills.iter().map(|s| s.skill.name()).collect();
+    let loaded = skills.current();
+    let names: Vec<&str> = loaded.iter().map(|s| s.skill.name()).collect();
     println!("Trust Gateway is up.");
-    println!("  listening on  http://{}", args.listen);
+    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+    println!("  listening on  {scheme}://{}", args.listen);
     println!("  dashboard     {public_url}/");
     println!(
         "  MCP           {public_url}/v1/mcp  (Streamable HTTP; legacy SSE at /v1/mcp/sse; \
@@ -216,14 +227,24 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
         );
     }
     println!("Stop with Ctrl-C.");
-    // Without TCP_NODELAY a streamed answer (SSE) waits ~40 ms for the
-    // client's delayed ACK between writes.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let config = tgw::tls::server_config(cert, key)?;
+            axum::serve(tgw::tls::TlsListener::new(listener, config)?, app)
+                .with_graceful_shutdown(shutdown())
+                .await?;
+        }
+        _ => {
+            // Without TCP_NODELAY a streamed answer (SSE) waits ~40 ms for
+            // the client's delayed ACK between writes.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown())
+                .await?;
+        }
+    }
     Ok(())
 }
 
@@ -231,7 +252,8 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
     let trusted = KeyStore::new(&context.data_dir).trusted()?;
     let runtime = runtime(context)?;
     let secrets = Arc::new(SecretStore::new(&context.data_dir));
-    let skills = Arc::new(SkillSet::load(&runtime, &context.skills_dir, &secrets).await?);
+    let skills = LiveSkills::load(runtime.clone(), &context.skills_dir, secrets.clone()).await?;
+    let _skills_watch = skills.watch(Duration::from_secs(1));
     let (bus, bus_name) = bus(context, Some(&args.nats)).await?;
     let executor = Executor::new(
         &args.pool,
@@ -246,7 +268,8 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
         },
     )?;
     let serving = Arc::new(executor).serve(bus.exec.clone()).await?;
-    let names: Vec<&str> = skills.iter().map(|s| s.skill.name()).collect();
+    let loaded = skills.current();
+    let names: Vec<&str> = loaded.iter().map(|s| s.skill.name()).collect();
     println!(
         "Executor of pool {} serving {} over {bus_name}. Stop with Ctrl-C.",
         args.pool,

@@ -26,7 +26,7 @@ use tgw_proto::grant::{Expectations, TrustedKey, UnverifiedGrant};
 use crate::audit::Audit;
 use crate::bus::{BusError, ExecReply, ExecRequest, ExecTransport, NonceLedger};
 use crate::canonical::{canonicalize, input_hash};
-use crate::registry::SkillSet;
+use crate::registry::LiveSkills;
 use crate::runtime::{GrantCheckError, LoadedVerifier, Runtime};
 use crate::secrets::SecretStore;
 
@@ -35,7 +35,7 @@ pub struct Executor {
     runtime: Arc<Runtime>,
     verifier: LoadedVerifier,
     trusted: Vec<TrustedKey>,
-    skills: Arc<SkillSet>,
+    skills: Arc<LiveSkills>,
     nonces: Arc<dyn NonceLedger>,
     audit: Audit,
     secrets: Arc<SecretStore>,
@@ -47,7 +47,7 @@ pub struct ExecutorSetup {
     pub runtime: Arc<Runtime>,
     /// The gateway public keys it accepts grants from.
     pub trusted: Vec<TrustedKey>,
-    pub skills: Arc<SkillSet>,
+    pub skills: Arc<LiveSkills>,
     pub nonces: Arc<dyn NonceLedger>,
     pub audit: Audit,
     pub secrets: Arc<SecretStore>,
@@ -140,6 +140,7 @@ impl Executor {
 
         let skill = self
             .skills
+            .current()
             .get(&claims.skill)
             .ok_or_else(|| format!("this executor has no skill {}", claims.skill))?;
         if skill.component.digest != claims.component {

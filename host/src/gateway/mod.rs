@@ -21,7 +21,7 @@ use crate::bus::{Bus, ExecReply, ExecRequest};
 use crate::canonical::canonicalize;
 use crate::executor::unix_now;
 use crate::policy::{LivePolicy, Proposal, Verdict};
-use crate::registry::SkillSet;
+use crate::registry::{LiveSkills, SkillSet};
 use crate::runtime::Runtime;
 
 mod passkey;
@@ -95,7 +95,7 @@ pub enum GatewayEvent {
 pub struct Gateway {
     config: GatewayConfig,
     runtime: Arc<Runtime>,
-    skills: Arc<SkillSet>,
+    skills: Arc<LiveSkills>,
     policy: Arc<LivePolicy>,
     signer: GrantSigner,
     bus: Bus,
@@ -116,7 +116,7 @@ impl Gateway {
     pub fn new(
         config: GatewayConfig,
         runtime: Arc<Runtime>,
-        skills: Arc<SkillSet>,
+        skills: Arc<LiveSkills>,
         policy: Arc<LivePolicy>,
         signer: GrantSigner,
         bus: Bus,
@@ -156,7 +156,12 @@ impl Gateway {
         &self.audit
     }
 
-    pub fn skills(&self) -> &Arc<SkillSet> {
+    /// The skills in force now.
+    pub fn skills(&self) -> Arc<SkillSet> {
+        self.skills.current()
+    }
+
+    pub fn live_skills(&self) -> &Arc<LiveSkills> {
         &self.skills
     }
 
@@ -220,6 +225,7 @@ impl Gateway {
     ) -> Result<CallResult, String> {
         let skill = self
             .skills
+            .current()
             .get(&request.skill)
             .ok_or_else(|| format!("there is no skill {:?}", request.skill))?;
         let tool = skill

@@ -95,6 +95,22 @@ impl Gateway {
         Ok(user)
     }
 
+    /// An approval is for the build of the skill it was proposed with: once
+    /// the skill changed, the call must be proposed again.
+    fn check_still_current(&self, record: &ApprovalRecord) -> Result<(), ApprovalError> {
+        let current = self.skills().get(&record.skill).map(|s| s.component.digest.clone());
+        if current.as_deref() == Some(record.component.as_str()) {
+            return Ok(());
+        }
+        Err(not_allowed(format!(
+            "skill {} changed since this call was proposed (it was {}, it is now {}): it can no \
+             longer be approved; the agent must propose it again",
+            record.skill,
+            record.component,
+            current.as_deref().unwrap_or("gone")
+        )))
+    }
+
     /// Starts a passkey approval of `id` by `approver`.
     pub async fn approval_challenge(
         &self,
@@ -103,6 +119,7 @@ impl Gateway {
     ) -> Result<ApprovalChallenge, ApprovalError> {
         let (record, _) = self.approvals.pending_record(id).await?;
         self.check_approver(approver, Some(&record)).await?;
+        self.check_still_current(&record)?;
         let credentials = self.people.credentials_of(approver).await?;
         if credentials.is_empty() {
             return Err(not_allowed(format!("{approver} has no passkey")));
@@ -154,6 +171,7 @@ impl Gateway {
             .await?
             .ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
         self.check_approver(approver, Some(&record)).await?;
+        self.check_still_current(&record)?;
         let credential_id = B64.encode(&assertion.credential_id);
         let (credential, revision) = self
             .people

@@ -113,7 +113,7 @@ impl ServerHandler for McpHandler {
             ));
         }
         Ok(ListToolsResult::with_all_items(tools::list(
-            self.state.gateway.skills(),
+            &self.state.gateway.skills(),
             &caller,
         )))
     }
@@ -131,7 +131,7 @@ impl ServerHandler for McpHandler {
         }
         let unknown = || ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None);
         let (skill, info) =
-            tools::resolve(self.state.gateway.skills(), &request.name).ok_or_else(unknown)?;
+            tools::resolve(&self.state.gateway.skills(), &request.name).ok_or_else(unknown)?;
         if !tools::may_use(&caller, &skill) {
             return Err(unknown());
         }

@@ -63,6 +63,15 @@ async fn streamable(State(services): State<Streamable>, request: Request) -> Res
 pub fn routes(gateway: Arc<Gateway>, public_url: &str) -> (Router, Arc<McpState>) {
     let allowed = Allowed::from_public_url(public_url);
     let state = Arc::new(McpState::new(gateway.clone(), public_url));
+    // A skill added, removed or rebuilt: every session hears
+    // notifications/tools/list_changed.
+    let mut skills_changed = gateway.live_skills().subscribe();
+    let announcer = state.clone();
+    tokio::spawn(async move {
+        while skills_changed.changed().await.is_ok() {
+            announcer.tools_changed().await;
+        }
+    });
     let factory = {
         let state = state.clone();
         move || {

@@ -126,6 +126,9 @@ pub fn find(skills_dir: &Path, name: &str) -> anyhow::Result<Skill> {
 }
 
 /// A skill ready to run: manifest, compiled component and its tools.
+mod live;
+pub use live::LiveSkills;
+
 pub struct LoadedSkill {
     pub skill: Skill,
     pub component: std::sync::Arc<crate::runtime::LoadedComponent>,

@@ -17,7 +17,7 @@ use tgw::gateway::{CallRequest, CallResult, Gateway, GatewayConfig};
 use tgw::grant::GrantSigner;
 use tgw::people::{People, Role};
 use tgw::policy::LivePolicy;
-use tgw::registry::SkillSet;
+use tgw::registry::{LiveSkills, SkillSet};
 use tgw::runtime::Runtime;
 use tgw::secrets::SecretStore;
 use tgw::webauthn::software::SoftAuthenticator;
@@ -99,7 +99,7 @@ pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig)
     let gateway = Arc::new(Gateway::new(
         config,
         runtime.clone(),
-        skills.clone(),
+        LiveSkills::fixed(skills.clone()),
         policy,
         signer,
         bus.clone(),
@@ -110,7 +110,7 @@ pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig)
             ExecutorSetup {
                 runtime: runtime.clone(),
                 trusted,
-                skills: skills.clone(),
+                skills: LiveSkills::fixed(skills.clone()),
                 nonces: bus.nonces.clone(),
                 audit: tgw::audit::Audit::new(bus.audit.clone()),
                 secrets,
@@ -142,7 +142,7 @@ impl Chain {
                 ExecutorSetup {
                     runtime: self.runtime.clone(),
                     trusted: vec![GrantSigner::from_seed(&SEED).trusted_key()],
-                    skills: self.skills.clone(),
+                    skills: LiveSkills::fixed(self.skills.clone()),
                     nonces: self.bus.nonces.clone(),
                     audit: tgw::audit::Audit::new(self.bus.audit.clone()),
                     secrets: Arc::new(SecretStore::new(self.dir.path())),
