@@ -72,9 +72,11 @@ impl Client {
             session: None,
         };
         client
-            .post(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            .post(
+                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
                 "protocolVersion": "2025-06-18", "capabilities": {},
-                "clientInfo": {"name": "bench", "version": "0"}}}))
+                "clientInfo": {"name": "bench", "version": "0"}}}),
+            )
             .await;
         client
             .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
@@ -92,7 +94,9 @@ impl Client {
         if let Some(session) = &self.session {
             request = request.header("mcp-session-id", session);
         }
-        let request = request.body(Full::new(Bytes::from(body.to_string()))).unwrap();
+        let request = request
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap();
         self.sender.ready().await.unwrap();
         let response = self.sender.send_request(request).await.unwrap();
         if let Some(session) = response.headers().get("mcp-session-id") {
@@ -179,12 +183,20 @@ fn main() {
         let args = r#"{"path":"report.txt"}"#;
         let mut samples = Vec::new();
         for _ in 0..WARMUP {
-            chain.runtime.invoke(&files.component, &spec, "read_file", args).await.result.unwrap();
+            chain
+                .runtime
+                .invoke(&files.component, &spec, "read_file", args)
+                .await
+                .result
+                .unwrap();
         }
         let started = Instant::now();
         for _ in 0..CALLS {
             let t = Instant::now();
-            let outcome = chain.runtime.invoke(&files.component, &spec, "read_file", args).await;
+            let outcome = chain
+                .runtime
+                .invoke(&files.component, &spec, "read_file", args)
+                .await;
             outcome.result.unwrap();
             samples.push(t.elapsed());
         }
@@ -208,7 +220,11 @@ fn main() {
         print("chain without HTTP (Gateway::propose)", &propose, &direct);
         for concurrency in [1, 8, 64] {
             let stats = over_mcp(address, &token, concurrency).await;
-            print(&format!("MCP Streamable HTTP, concurrency {concurrency}"), &stats, &direct);
+            print(
+                &format!("MCP Streamable HTTP, concurrency {concurrency}"),
+                &stats,
+                &direct,
+            );
         }
     });
 }

@@ -74,7 +74,9 @@ impl TlsListener {
                         Ok(Err(e)) => {
                             tracing::debug!(target: "tgw::tls", "TLS handshake with {peer} failed: {e}")
                         }
-                        Err(_) => tracing::debug!(target: "tgw::tls", "TLS handshake with {peer} timed out"),
+                        Err(_) => {
+                            tracing::debug!(target: "tgw::tls", "TLS handshake with {peer} timed out")
+                        }
                     }
                 });
             }

@@ -72,9 +72,7 @@ async fn post(router: &Router, token: Option<&str>, extra: &[(&str, &str)], body
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let mut request = request
-        .body(Body::from(body.to_string()))
-        .unwrap();
+    let mut request = request.body(Body::from(body.to_string())).unwrap();
     for (name, value) in extra {
         request.headers_mut().insert(
             http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
@@ -92,7 +90,6 @@ async fn post(router: &Router, token: Option<&str>, extra: &[(&str, &str)], body
     }
 }
 
-
 struct Reply {
     status: StatusCode,
     headers: HeaderMap,
@@ -109,8 +106,7 @@ impl Reply {
             .lines()
             .filter_map(|line| line.strip_prefix("data:"))
             .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-            .filter(|message| message.get("id").is_some())
-            .last()
+            .rfind(|message| message.get("id").is_some())
             .unwrap_or_else(|| panic!("no JSON-RPC response in {:?}", self.body))
     }
 
@@ -122,6 +118,12 @@ impl Reply {
     }
 }
 
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"}}})
+}
+
 fn list() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
 }
@@ -131,9 +133,17 @@ async fn requests_without_a_good_token_get_401_with_a_bearer_challenge() {
     let gateway = gateway().await;
     let missing = gateway.post(None, &[], list()).await;
     assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
-    assert!(missing.www_authenticate().starts_with("Bearer "), "{}", missing.www_authenticate());
+    assert!(
+        missing.www_authenticate().starts_with("Bearer "),
+        "{}",
+        missing.www_authenticate()
+    );
 
-    for wrong in ["nonsense", "tgw_pat_0123456789abcdef_guess", "tgw_pat_../../x_y"] {
+    for wrong in [
+        "nonsense",
+        "tgw_pat_0123456789abcdef_guess",
+        "tgw_pat_../../x_y",
+    ] {
         let reply = gateway.post(Some(wrong), &[], list()).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{wrong}");
         assert!(reply.www_authenticate().contains("error=\"invalid_token\""));
@@ -146,9 +156,18 @@ async fn requests_without_a_good_token_get_401_with_a_bearer_challenge() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 
     // Revoked: refused from the next request on.
-    assert_eq!(gateway.post(Some(&token), &[], list()).await.status, StatusCode::OK);
+    assert_eq!(
+        gateway.post(Some(&token), &[], list()).await.status,
+        StatusCode::OK
+    );
     let id = token.split('_').nth(2).unwrap();
-    gateway.chain.gateway.people().revoke_token(id).await.unwrap();
+    gateway
+        .chain
+        .gateway
+        .people()
+        .revoke_token(id)
+        .await
+        .unwrap();
     let reply = gateway.post(Some(&token), &[], list()).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(reply.body.contains("revoked"), "{}", reply.body);
@@ -167,7 +186,10 @@ async fn scopes_are_enforced_with_403_insufficient_scope() {
     let lister = gateway
         .token("alice", Role::User, &[Scope::McpExecute, Scope::ToolsList])
         .await;
-    assert_eq!(gateway.post(Some(&lister), &[], list()).await.status, StatusCode::OK);
+    assert_eq!(
+        gateway.post(Some(&lister), &[], list()).await.status,
+        StatusCode::OK
+    );
     let reply = gateway
         .post(
             Some(&lister),
@@ -178,7 +200,10 @@ async fn scopes_are_enforced_with_403_insufficient_scope() {
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let challenge = reply.www_authenticate();
-    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
     assert!(challenge.contains("scope=\"tools:call\""), "{challenge}");
 
     let no_mcp = gateway
@@ -203,7 +228,11 @@ async fn a_foreign_host_or_origin_gets_403() {
         .await;
     assert_eq!(evil_host.status, StatusCode::FORBIDDEN);
     let rebinding = gateway
-        .post(Some(&token), &[("host", "localhost.evil.example:8400")], list())
+        .post(
+            Some(&token),
+            &[("host", "localhost.evil.example:8400")],
+            list(),
+        )
         .await;
     assert_eq!(rebinding.status, StatusCode::FORBIDDEN);
     // Even without a token the answer is 403, not a token challenge.
@@ -216,7 +245,9 @@ async fn a_foreign_host_or_origin_gets_403() {
     );
     // The gateway's own origin and loopback are fine.
     for origin in ["http://localhost:8400", "http://127.0.0.1:6274"] {
-        let reply = gateway.post(Some(&token), &[("origin", origin)], list()).await;
+        let reply = gateway
+            .post(Some(&token), &[("origin", origin)], list())
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "{origin}: {}", reply.body);
     }
 }
@@ -226,7 +257,10 @@ async fn tools_are_listed_by_skill_with_their_schema_hints_and_digest() {
     let gateway = gateway().await;
     let token = gateway.token("alice", Role::Admin, &ALL).await;
     let reply = gateway.post(Some(&token), &[], list()).await;
-    let tools = reply.message()["result"]["tools"].as_array().unwrap().clone();
+    let tools = reply.message()["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .clone();
     let tool = |name: &str| {
         tools
             .iter()
@@ -238,7 +272,10 @@ async fn tools_are_listed_by_skill_with_their_schema_hints_and_digest() {
     assert_eq!(read["annotations"]["readOnlyHint"], true);
     assert_eq!(read["annotations"]["destructiveHint"], false);
     assert_eq!(read["inputSchema"]["type"], "object");
-    assert!(read["inputSchema"]["properties"]["path"].is_object(), "{read}");
+    assert!(
+        read["inputSchema"]["properties"]["path"].is_object(),
+        "{read}"
+    );
     let digest = read["_meta"]["tgw/component"].as_str().unwrap();
     assert!(digest.starts_with("sha256:"), "{digest}");
     let delete = tool("files.delete_file");
@@ -246,7 +283,9 @@ async fn tools_are_listed_by_skill_with_their_schema_hints_and_digest() {
     assert_eq!(delete["annotations"]["readOnlyHint"], false);
     // Nothing by which an agent could change the gateway.
     assert!(
-        tools.iter().all(|t| t["name"].as_str().unwrap().starts_with("files.")),
+        tools
+            .iter()
+            .all(|t| t["name"].as_str().unwrap().starts_with("files.")),
         "{tools:?}"
     );
 
@@ -280,7 +319,7 @@ async fn a_call_without_a_session_id_is_served_and_lookalike_names_are_unknown()
     assert_eq!(text, done["result"]["structuredContent"]);
 
     for name in [
-        "files.read_fіle",      // Cyrillic і
+        "files.read_fіle",         // Cyrillic і
         "files.read_file\u{200b}", // zero-width space
         "fi\u{2060}les.read_file", // word joiner
         "FILES.read_file",
@@ -288,38 +327,46 @@ async fn a_call_without_a_session_id_is_served_and_lookalike_names_are_unknown()
         "files",
         "files.",
     ] {
-        let reply = gateway.call(&token, name, json!({"path": "report.txt"})).await;
+        let reply = gateway
+            .call(&token, name, json!({"path": "report.txt"}))
+            .await;
         assert_eq!(reply["error"]["code"], -32602, "{name:?}: {reply}");
         assert!(
-            reply["error"]["message"].as_str().unwrap().contains("unknown tool"),
+            reply["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown tool"),
             "{reply}"
         );
     }
 
     // Refusals are results in words, not protocol errors.
     let denied = gateway
-        .call(&token, "files.read_file", json!({"path": "../../etc/passwd"}))
+        .call(
+            &token,
+            "files.read_file",
+            json!({"path": "../../etc/passwd"}),
+        )
         .await;
     assert_eq!(denied["result"]["isError"], true, "{denied}");
     let arguments_refused = gateway
-        .call(&token, "files.read_file", json!({"path": "report.txt", "n": 1e300}))
+        .call(
+            &token,
+            "files.read_file",
+            json!({"path": "report.txt", "n": 1e300}),
+        )
         .await;
-    assert_eq!(arguments_refused["result"]["isError"], true, "{arguments_refused}");
+    assert_eq!(
+        arguments_refused["result"]["isError"], true,
+        "{arguments_refused}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_opens_and_later_requests_need_no_protocol_header() {
     let gateway = gateway().await;
     let token = gateway.token("alice", Role::Admin, &ALL).await;
-    let init = gateway
-        .post(
-            Some(&token),
-            &[],
-            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {},
-                "clientInfo": {"name": "test", "version": "0"}}}),
-        )
-        .await;
+    let init = gateway.post(Some(&token), &[], initialize()).await;
     assert_eq!(init.status, StatusCode::OK, "{}", init.body);
     let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
     let info = init.message();
@@ -332,17 +379,33 @@ async fn a_session_opens_and_later_requests_need_no_protocol_header() {
             json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
         )
         .await;
-    assert_eq!(initialized.status, StatusCode::ACCEPTED, "{}", initialized.body);
+    assert_eq!(
+        initialized.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        initialized.body
+    );
     let listed = gateway
         .post(Some(&token), &[("mcp-session-id", &session)], list())
         .await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
-    assert!(listed.message()["result"]["tools"].as_array().unwrap().len() >= 3);
+    assert!(
+        listed.message()["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 3
+    );
 }
 
 /// A gateway whose skills folder is live (no executor: these calls only
 /// wait for approval), and the folder.
-async fn live_gateway() -> (Router, std::sync::Arc<tgw::gateway::Gateway>, std::path::PathBuf, tempfile::TempDir) {
+async fn live_gateway() -> (
+    Router,
+    std::sync::Arc<tgw::gateway::Gateway>,
+    std::path::PathBuf,
+    tempfile::TempDir,
+) {
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let (skills_dir, policy) = chain::workspace(dir.path(), "default.toml");
@@ -390,15 +453,7 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
     let token = people.create_token("alice", &ALL).await.unwrap().0;
 
     // A session, with its stream for server notifications open.
-    let init = post(
-            &router,
-            Some(&token),
-            &[],
-            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {},
-                "clientInfo": {"name": "test", "version": "0"}}}),
-        )
-        .await;
+    let init = post(&router, Some(&token), &[], initialize()).await;
     let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
     post(
         &router,
@@ -422,7 +477,14 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
         .unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     let mut stream = stream.into_body();
-    let before = post(&router, Some(&token), &[("mcp-session-id", &session)], list()).await.message();
+    let before = post(
+        &router,
+        Some(&token),
+        &[("mcp-session-id", &session)],
+        list(),
+    )
+    .await
+    .message();
 
     // A destructive call waits for a human...
     let mut events = gateway.subscribe();
@@ -460,7 +522,14 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
             heard.push_str(&String::from_utf8_lossy(data));
         }
     }
-    let after = post(&router, Some(&token), &[("mcp-session-id", &session)], list()).await.message();
+    let after = post(
+        &router,
+        Some(&token),
+        &[("mcp-session-id", &session)],
+        list(),
+    )
+    .await
+    .message();
     let digest = |listed: &Value| {
         listed["result"]["tools"]
             .as_array()
@@ -473,9 +542,20 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
     assert_ne!(digest(&before), digest(&after));
     assert_eq!(digest(&before), json!(pending.component));
 
-    let refused = gateway.approval_challenge(&pending.id, "alice").await.unwrap_err();
-    assert!(refused.to_string().contains("changed since this call was proposed"), "{refused}");
+    let refused = gateway
+        .approval_challenge(&pending.id, "alice")
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("changed since this call was proposed"),
+        "{refused}"
+    );
     gateway.deny(&pending.id, "alice", "stale").await.unwrap();
     let result = call.await.unwrap();
-    assert!(matches!(result, tgw::gateway::CallResult::Refused { .. }), "{result:?}");
+    assert!(
+        matches!(result, tgw::gateway::CallResult::Refused { .. }),
+        "{result:?}"
+    );
 }

@@ -43,12 +43,18 @@ fn ensure_clients() {
                 .unwrap_or_else(|e| panic!("{program} is not installed: {e}"));
             assert!(status.success(), "{program} {args:?} failed in tests/mcp");
         };
-        if !clients().join("node_modules/@modelcontextprotocol/sdk").exists() {
+        if !clients()
+            .join("node_modules/@modelcontextprotocol/sdk")
+            .exists()
+        {
             run("npm", &["ci", "--no-audit", "--no-fund"]);
         }
         if !clients().join(".venv/bin/python").exists() {
             run("python3", &["-m", "venv", ".venv"]);
-            run(".venv/bin/pip", &["install", "-q", "-r", "requirements.txt"]);
+            run(
+                ".venv/bin/pip",
+                &["install", "-q", "-r", "requirements.txt"],
+            );
         }
     });
 }
@@ -144,7 +150,10 @@ impl Speaker {
 
     async fn tell(&mut self, line: &str) {
         let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
         stdin.flush().await.unwrap();
     }
 }
@@ -164,7 +173,14 @@ fn approval_id(waiting: &Value) -> String {
 
 async fn state_of(served: &Served, id: &str) -> ApprovalState {
     for _ in 0..50 {
-        let record = served.chain.gateway.approvals().get(id).await.unwrap().unwrap();
+        let record = served
+            .chain
+            .gateway
+            .approvals()
+            .get(id)
+            .await
+            .unwrap()
+            .unwrap();
         if record.state != ApprovalState::Pending {
             return record.state;
         }
@@ -176,9 +192,18 @@ async fn state_of(served: &Served, id: &str) -> ApprovalState {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typescript_sdk_waits_for_a_passkey_approval_in_the_dashboard() {
     ensure_clients();
-    assert!(Path::new("/usr/bin/chromium").exists(), "needs Debian's chromium (.ci/run)");
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "needs Debian's chromium (.ci/run)"
+    );
     let served = serve().await;
-    let invitation = served.chain.gateway.people().invite(Role::Admin).await.unwrap();
+    let invitation = served
+        .chain
+        .gateway
+        .people()
+        .invite(Role::Admin)
+        .await
+        .unwrap();
     let shots = repo().join("target/e2e-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let mut approver = {
@@ -205,24 +230,40 @@ async fn typescript_sdk_waits_for_a_passkey_approval_in_the_dashboard() {
         };
         let tools = client.expect("tools").await;
         assert!(
-            tools["names"].as_array().unwrap().iter().any(|n| n == "files.delete_file"),
+            tools["names"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n == "files.delete_file"),
             "{tools}"
         );
         let read = client.expect("read").await;
         assert_eq!(read["result"]["isError"], false, "{read}");
-        assert_eq!(read["result"]["structuredContent"]["content"], "quarterly numbers\n");
+        assert_eq!(
+            read["result"]["structuredContent"]["content"],
+            "quarterly numbers\n"
+        );
 
         // Approved with the passkey in the dashboard: the tool runs.
         let waiting = client.expect("waiting").await;
         assert_eq!(waiting["call"], "approve");
         let message = waiting["message"].as_str().unwrap();
-        assert!(message.contains(&format!("{}/#/approvals", served.origin)), "{message}");
+        assert!(
+            message.contains(&format!("{}/#/approvals", served.origin)),
+            "{message}"
+        );
         approver.tell("APPROVE").await;
         assert_eq!(approver.line().await, "APPROVED");
         let approved = client.expect("result").await;
-        assert_eq!(approved["result"]["isError"], false, "{transport}: {approved}");
+        assert_eq!(
+            approved["result"]["isError"], false,
+            "{transport}: {approved}"
+        );
         assert!(approved["progress"].as_u64().unwrap() >= 1);
-        assert!(!served.chain.files.join("old.txt").exists(), "{transport}: not deleted");
+        assert!(
+            !served.chain.files.join("old.txt").exists(),
+            "{transport}: not deleted"
+        );
 
         // Denied: a result with isError and the reason, and nothing written.
         let waiting = client.expect("waiting").await;
@@ -241,9 +282,18 @@ async fn typescript_sdk_waits_for_a_passkey_approval_in_the_dashboard() {
         assert_eq!(waiting["call"], "cancel");
         let id = approval_id(&waiting);
         let cancelled = client.expect("cancelled").await;
-        assert!(cancelled["error"].as_str().unwrap().contains("pressed stop"), "{cancelled}");
         assert!(
-            matches!(state_of(&served, &id).await, ApprovalState::Withdrawn { .. }),
+            cancelled["error"]
+                .as_str()
+                .unwrap()
+                .contains("pressed stop"),
+            "{cancelled}"
+        );
+        assert!(
+            matches!(
+                state_of(&served, &id).await,
+                ApprovalState::Withdrawn { .. }
+            ),
             "{transport}: the approval was not withdrawn"
         );
         approver.tell("GONE").await;
@@ -276,15 +326,28 @@ async fn python_client_over_streamable_http_and_sse() {
         };
         let tools = client.expect("tools").await;
         assert!(
-            tools["names"].as_array().unwrap().iter().any(|n| n == "files.read_file"),
+            tools["names"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n == "files.read_file"),
             "{tools}"
         );
         let read = client.expect("read").await;
         assert_eq!(read["result"]["is_error"], false, "{read}");
-        assert!(read["result"]["text"][0].as_str().unwrap().contains("quarterly numbers"));
+        assert!(
+            read["result"]["text"][0]
+                .as_str()
+                .unwrap()
+                .contains("quarterly numbers")
+        );
         let waiting = client.expect("waiting").await;
         let id = approval_id(&waiting);
-        served.chain.approve(&id, "ada", &mut passkey).await.unwrap();
+        served
+            .chain
+            .approve(&id, "ada", &mut passkey)
+            .await
+            .unwrap();
         let result = client.expect("result").await;
         assert_eq!(result["result"]["is_error"], false, "{transport}: {result}");
         assert!(!served.chain.files.join("old.txt").exists());
@@ -305,17 +368,30 @@ async fn inspector(args: &[&str]) -> Value {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "inspector {args:?} failed: {stdout}");
+    assert!(
+        output.status.success(),
+        "inspector {args:?} failed: {stdout}"
+    );
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
 fn read_call() -> Vec<&'static str> {
-    vec!["--method", "tools/call", "--tool-name", "files.read_file", "--tool-arg", "path=report.txt"]
+    vec![
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "files.read_file",
+        "--tool-arg",
+        "path=report.txt",
+    ]
 }
 
 fn assert_read(result: &Value) {
     assert_eq!(result["isError"], false, "{result}");
-    assert_eq!(result["structuredContent"]["content"], "quarterly numbers\n", "{result}");
+    assert_eq!(
+        result["structuredContent"]["content"], "quarterly numbers\n",
+        "{result}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,7 +404,11 @@ async fn inspector_cli_over_http_sse_and_the_stdio_bridge_and_mcp_remote() {
         let mut args = vec![url.as_str(), "--transport", transport, "--header", &header];
         let listed = inspector(&[args.clone(), vec!["--method", "tools/list"]].concat()).await;
         assert!(
-            listed["tools"].as_array().unwrap().iter().any(|t| t["name"] == "files.read_file"),
+            listed["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == "files.read_file"),
             "{transport}: {listed}"
         );
         args.extend(read_call());
@@ -343,15 +423,32 @@ async fn inspector_cli_over_http_sse_and_the_stdio_bridge_and_mcp_remote() {
     let bridge = [
         vec![tgw],
         read_call(),
-        vec!["--", "mcp", "stdio", "--url", &served.mcp, "--token-file", token_path],
+        vec![
+            "--",
+            "mcp",
+            "stdio",
+            "--url",
+            &served.mcp,
+            "--token-file",
+            token_path,
+        ],
     ]
     .concat();
     assert_read(&inspector(&bridge).await);
-    let listed = inspector(&[
-        vec![tgw, "--method", "tools/list", "--"],
-        vec!["mcp", "stdio", "--url", &served.mcp, "--token-file", token_path],
-    ]
-    .concat())
+    let listed = inspector(
+        &[
+            vec![tgw, "--method", "tools/list", "--"],
+            vec![
+                "mcp",
+                "stdio",
+                "--url",
+                &served.mcp,
+                "--token-file",
+                token_path,
+            ],
+        ]
+        .concat(),
+    )
     .await;
     assert!(listed["tools"].as_array().unwrap().len() >= 3, "{listed}");
 
@@ -364,7 +461,15 @@ async fn inspector_cli_over_http_sse_and_the_stdio_bridge_and_mcp_remote() {
             .arg(clients().join("node_modules/@modelcontextprotocol/inspector-cli/build/index.js"))
             .arg("node")
             .args(read_call())
-            .args(["--", remote, url, "--header", &header, "--transport", transport])
+            .args([
+                "--",
+                remote,
+                url,
+                "--header",
+                &header,
+                "--transport",
+                transport,
+            ])
             .env("MCP_REMOTE_CONFIG_DIR", &config_dir)
             .current_dir(clients().join("scripts"))
             .stderr(Stdio::inherit())
@@ -412,9 +517,18 @@ async fn the_stdio_bridge_refuses_to_start_without_a_token_and_reports_a_bad_one
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let answer = lines.iter().find(|l| l["id"] == 7).expect("an answer to id 7");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("401"), "{answer}");
-    assert!(lines.iter().any(|l| l["error"]["code"] == -32700), "{lines:?}");
+    let answer = lines
+        .iter()
+        .find(|l| l["id"] == 7)
+        .expect("an answer to id 7");
+    assert!(
+        answer["error"]["message"].as_str().unwrap().contains("401"),
+        "{answer}"
+    );
+    assert!(
+        lines.iter().any(|l| l["error"]["code"] == -32700),
+        "{lines:?}"
+    );
 }
 
 /// The server scenarios of the official conformance suite that apply to a

@@ -79,11 +79,7 @@ async fn until_no_executor(bus: &tgw::bus::Bus) {
 fn tgw_up_starts_on_the_embedded_bus_and_answers() {
     let dir = tempfile::tempdir().unwrap();
     let (skills, policy) = chain::workspace(dir.path(), "default.toml");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = nats::free_port();
     let listen = format!("127.0.0.1:{port}");
     let policy = policy.display().to_string();
     let (_up, lines) = start(
@@ -347,7 +343,14 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
 fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
         .args(["-addext", "subjectAltName=DNS:localhost"])
         // An end-entity certificate (webpki refuses a CA as the server's).
@@ -378,7 +381,9 @@ async fn over_tls(port: u16, cert: &Path, request: &str) -> String {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
         .connect(name, tcp)
@@ -395,11 +400,7 @@ async fn tgw_up_serves_https_with_its_own_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (skills, policy) = chain::workspace(dir.path(), "default.toml");
     let (cert, key) = self_signed(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = nats::free_port();
     let listen = format!("127.0.0.1:{port}");
     let (_up, lines) = start(
         &[
@@ -418,8 +419,14 @@ async fn tgw_up_serves_https_with_its_own_certificate() {
         "Stop with Ctrl-C.",
     );
     let text = lines.join("\n");
-    assert!(text.contains(&format!("listening on  https://{listen}")), "{text}");
-    assert!(text.contains(&format!("https://localhost:{port}/v1/mcp")), "{text}");
+    assert!(
+        text.contains(&format!("listening on  https://{listen}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("https://localhost:{port}/v1/mcp")),
+        "{text}"
+    );
 
     let health = over_tls(
         port,
@@ -439,7 +446,10 @@ async fn tgw_up_serves_https_with_its_own_certificate() {
     )
     .await;
     assert!(mcp.starts_with("HTTP/1.1 401"), "{mcp}");
-    assert!(mcp.to_lowercase().contains("www-authenticate: bearer"), "{mcp}");
+    assert!(
+        mcp.to_lowercase().contains("www-authenticate: bearer"),
+        "{mcp}"
+    );
 
     // Plain HTTP to the TLS port gets no HTTP answer.
     use std::io::{Read, Write};

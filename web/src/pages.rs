@@ -480,7 +480,12 @@ pub fn People(me: Me) -> impl IntoView {
     };
     let disable = move |name: String| {
         spawn_local(async move {
-            match api::post::<Value>(&format!("/api/people/{}/disable", query_value(&name)), &json!({})).await {
+            match api::post::<Value>(
+                &format!("/api/people/{}/disable", query_value(&name)),
+                &json!({}),
+            )
+            .await
+            {
                 Ok(_) => {
                     let _ = set_error.try_set(None);
                     let _ = set_version.try_update(|v| *v += 1);

@@ -69,7 +69,10 @@ fn entry(url: &str, token_file: Option<&Path>) -> anyhow::Result<Value> {
             args.push(std::path::absolute(file)?.display().to_string());
         }
         None => {
-            server.insert("env".into(), json!({"TGW_TOKEN": "<paste a token from `tgw tokens create`>"}));
+            server.insert(
+                "env".into(),
+                json!({"TGW_TOKEN": "<paste a token from `tgw tokens create`>"}),
+            );
         }
     }
     server.insert("args".into(), json!(args));
@@ -151,8 +154,7 @@ mod tests {
         assert_eq!(merged["mcpServers"]["other"]["command"], "x");
         assert_eq!(merged["mcpServers"]["tgw"]["command"], "tgw");
         assert_eq!(
-            merge(None, "tgw", json!({}))
-                .unwrap()["mcpServers"]["tgw"],
+            merge(None, "tgw", json!({})).unwrap()["mcpServers"]["tgw"],
             json!({})
         );
         assert!(merge(Some("{not json"), "tgw", json!({})).is_err());

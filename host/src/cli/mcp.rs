@@ -133,9 +133,17 @@ impl Bridge {
             .map_or(String::new(), |a| a.to_string());
         let mut request = http::Request::builder()
             .method(method)
-            .uri(self.endpoint.uri.path_and_query().map_or("/", |p| p.as_str()))
+            .uri(
+                self.endpoint
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str()),
+            )
             .header(http::header::HOST, authority)
-            .header(http::header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", self.token),
+            )
             .header(http::header::ACCEPT, "application/json, text/event-stream")
             .header(http::header::CONTENT_TYPE, "application/json");
         let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
@@ -145,14 +153,17 @@ impl Bridge {
         if let Some(version) = &session.protocol {
             request = request.header("mcp-protocol-version", version);
         }
-        request.body(Full::new(body)).expect("the headers are valid")
+        request
+            .body(Full::new(body))
+            .expect("the headers are valid")
     }
 
     /// An error answer for a request the gateway did not answer.
     fn fail(&self, id: &Value, message: String) {
         eprintln!("tgw mcp stdio: {message}");
         if !id.is_null() {
-            let error = json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message}});
+            let error =
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message}});
             let _ = self.out.send(error.to_string());
         }
     }
@@ -176,14 +187,13 @@ impl Bridge {
             Ok(response) => response,
             Err(e) => return self.fail(&id, format!("the gateway cannot be reached: {e}")),
         };
-        if initialize {
-            if let Some(session) = response
+        if initialize
+            && let Some(session) = response
                 .headers()
                 .get("mcp-session-id")
                 .and_then(|v| v.to_str().ok())
-            {
-                self.session.lock().unwrap_or_else(|e| e.into_inner()).id = Some(session.into());
-            }
+        {
+            self.session.lock().unwrap_or_else(|e| e.into_inner()).id = Some(session.into());
         }
         let status = response.status();
         if status == http::StatusCode::ACCEPTED {
@@ -198,7 +208,9 @@ impl Bridge {
                 .is_some_and(|t| t.starts_with("text/event-stream"));
             if !status.is_success() {
                 let body = response.into_body().collect().await.map(|b| b.to_bytes());
-                let text = body.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+                let text = body
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
                 return bridge.fail(&id, format!("the gateway answered {status}: {text}"));
             }
             if sse {
@@ -218,11 +230,11 @@ impl Bridge {
         let Ok(message) = serde_json::from_slice::<Value>(data) else {
             return;
         };
-        if initialize {
-            if let Some(version) = message["result"]["protocolVersion"].as_str() {
-                self.session.lock().unwrap_or_else(|e| e.into_inner()).protocol =
-                    Some(version.into());
-            }
+        if initialize && let Some(version) = message["result"]["protocolVersion"].as_str() {
+            self.session
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .protocol = Some(version.into());
         }
         let _ = self.out.send(message.to_string());
     }
@@ -233,7 +245,9 @@ impl Bridge {
         let mut buffer = Vec::new();
         while let Some(frame) = body.frame().await {
             let Ok(frame) = frame else { break };
-            let Some(chunk) = frame.data_ref() else { continue };
+            let Some(chunk) = frame.data_ref() else {
+                continue;
+            };
             buffer.extend_from_slice(chunk);
             while let Some(end) = find_event_end(&buffer) {
                 let event: Vec<u8> = buffer.drain(..end.1).collect();
@@ -249,7 +263,10 @@ impl Bridge {
 /// Where the first event in `buffer` ends: (end of its text, end of its
 /// separator). Accepts `\n\n` and `\r\n\r\n`.
 fn find_event_end(buffer: &[u8]) -> Option<(usize, usize)> {
-    let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| (i, i + 2));
+    let lf = buffer
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|i| (i, i + 2));
     let crlf = buffer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -275,7 +292,10 @@ async fn bridge(endpoint: Endpoint, token: String) -> anyhow::Result<()> {
     let writer = tokio::spawn(async move {
         let mut stdout = tokio::io::stdout();
         while let Some(line) = lines_out.recv().await {
-            if stdout.write_all(format!("{line}\n").as_bytes()).await.is_err()
+            if stdout
+                .write_all(format!("{line}\n").as_bytes())
+                .await
+                .is_err()
                 || stdout.flush().await.is_err()
             {
                 break;
@@ -296,7 +316,12 @@ async fn bridge(endpoint: Endpoint, token: String) -> anyhow::Result<()> {
         }
     }
     // The client closed stdin: end the session, let answers drain.
-    let has_session = bridge.session.lock().unwrap_or_else(|e| e.into_inner()).id.is_some();
+    let has_session = bridge
+        .session
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .id
+        .is_some();
     if has_session {
         let _ = bridge
             .endpoint

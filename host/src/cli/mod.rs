@@ -6,8 +6,8 @@ mod keys;
 mod mcp;
 mod secrets;
 mod skill;
-mod up;
 mod tokens;
+mod up;
 mod users;
 
 use std::path::PathBuf;

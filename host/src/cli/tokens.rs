@@ -13,7 +13,11 @@ pub enum TokensCommand {
         #[arg(long)]
         user: String,
         /// Comma-separated: mcp:execute, tools:list, tools:call.
-        #[arg(long, value_delimiter = ',', default_value = "mcp:execute,tools:list,tools:call")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "mcp:execute,tools:list,tools:call"
+        )]
         scopes: Vec<Scope>,
         #[arg(long, env = "TGW_NATS")]
         nats: Option<String>,
@@ -32,12 +36,20 @@ pub enum TokensCommand {
 }
 
 fn scopes(scopes: &[Scope]) -> String {
-    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub async fn run(context: &Context, command: TokensCommand) -> anyhow::Result<()> {
     match command {
-        TokensCommand::Create { user, scopes: wanted, nats } => {
+        TokensCommand::Create {
+            user,
+            scopes: wanted,
+            nats,
+        } => {
             let (token, record) = people(context, nats.as_deref())
                 .await?
                 .create_token(&user, &wanted)
@@ -56,7 +68,11 @@ pub async fn run(context: &Context, command: TokensCommand) -> anyhow::Result<()
                 println!("No tokens yet: `tgw tokens create --user NAME` makes one.");
             }
             for token in tokens {
-                let state = if token.revoked.is_some() { "revoked" } else { "active" };
+                let state = if token.revoked.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
                 println!(
                     "{}  {:<24} {state:<8} {}",
                     token.id,

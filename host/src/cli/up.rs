@@ -141,13 +141,14 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     let policy = LivePolicy::load(runtime.clone(), args.policy.clone())?;
     let _watch = policy.watch(Duration::from_secs(1));
     let (bus, bus_name) = bus(context, args.nats.as_deref()).await?;
-    let public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| {
-            let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
-            format!("{scheme}://localhost:{}", args.listen.port())
-        });
+    let public_url = args.public_url.clone().unwrap_or_else(|| {
+        let scheme = if args.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://localhost:{}", args.listen.port())
+    });
     let config = GatewayConfig {
         pool: args.pool.clone(),
         approval_expiry: Duration::from_secs(args.approval_expiry_secs),
@@ -195,7 +196,11 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     let loaded = skills.current();
     let names: Vec<&str> = loaded.iter().map(|s| s.skill.name()).collect();
     println!("Trust Gateway is up.");
-    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     println!("  listening on  {scheme}://{}", args.listen);
     println!("  dashboard     {public_url}/");
     println!(

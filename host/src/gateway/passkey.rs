@@ -98,7 +98,10 @@ impl Gateway {
     /// An approval is for the build of the skill it was proposed with: once
     /// the skill changed, the call must be proposed again.
     fn check_still_current(&self, record: &ApprovalRecord) -> Result<(), ApprovalError> {
-        let current = self.skills().get(&record.skill).map(|s| s.component.digest.clone());
+        let current = self
+            .skills()
+            .get(&record.skill)
+            .map(|s| s.component.digest.clone());
         if current.as_deref() == Some(record.component.as_str()) {
             return Ok(());
         }

@@ -155,13 +155,12 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
     if !host.is_some_and(|h| state.allowed.host_allowed(&h)) {
         return forbidden("this gateway does not answer to that Host");
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        if !origin
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !origin
             .to_str()
             .is_ok_and(|o| state.allowed.origin_allowed(o))
-        {
-            return forbidden("requests from that Origin are not allowed");
-        }
+    {
+        return forbidden("requests from that Origin are not allowed");
     }
     let Some(token) = bearer(headers) else {
         return challenge(
@@ -173,7 +172,11 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
     let caller: Caller = match state.people.authenticate(token).await {
         Ok(caller) => caller,
         Err(crate::people::TokenError::Unavailable(e)) => {
-            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"error": e}))).into_response();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"error": e})),
+            )
+                .into_response();
         }
         Err(e) => {
             let message = e.to_string();
@@ -258,7 +261,10 @@ mod tests {
     fn bearer_tokens() {
         let mut headers = HeaderMap::new();
         assert_eq!(bearer(&headers), None);
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc"),
+        );
         assert_eq!(bearer(&headers), Some("abc"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer(&headers), None);

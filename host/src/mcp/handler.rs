@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use rmcp::ErrorData;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProgressToken, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{RoleServer, ServerHandler};
@@ -129,7 +130,8 @@ impl ServerHandler for McpHandler {
                 "this access token may not call tools (it lacks the tools:call scope)",
             ));
         }
-        let unknown = || ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None);
+        let unknown =
+            || ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None);
         let (skill, info) =
             tools::resolve(&self.state.gateway.skills(), &request.name).ok_or_else(unknown)?;
         if !tools::may_use(&caller, &skill) {
@@ -150,7 +152,12 @@ impl ServerHandler for McpHandler {
             .gateway
             .propose_watched(proposal, Some(pending_tx));
         let result = self
-            .wait(call, pending_rx, context.meta.get_progress_token(), &context)
+            .wait(
+                call,
+                pending_rx,
+                context.meta.get_progress_token(),
+                &context,
+            )
             .await?;
         Ok(match result {
             CallResult::Done { output } => {

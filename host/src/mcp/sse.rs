@@ -121,7 +121,9 @@ pub async fn open(
             Ok(running) => {
                 let _ = running.waiting().await;
             }
-            Err(e) => tracing::debug!(target: "tgw::mcp", "an SSE session ended before it began: {e}"),
+            Err(e) => {
+                tracing::debug!(target: "tgw::mcp", "an SSE session ended before it began: {e}")
+            }
         }
     });
     let forget = Forget {
@@ -135,7 +137,8 @@ pub async fn open(
         // Held by the stream: dropped (and the session forgotten) with it.
         let _ = &forget;
         let data = serde_json::to_string(&message).unwrap_or_else(|e| {
-            json!({"jsonrpc": "2.0", "error": {"code": -32603, "message": e.to_string()}}).to_string()
+            json!({"jsonrpc": "2.0", "error": {"code": -32603, "message": e.to_string()}})
+                .to_string()
         });
         Ok(Event::default().event("message").data(data))
     });
@@ -174,12 +177,22 @@ pub async fn message(
         match sessions.get(&query.session_id) {
             // Someone else's session is as unknown as no session.
             Some(session) if session.user == caller.user => session.to_server.clone(),
-            _ => return error(StatusCode::NOT_FOUND, "no such session: open /v1/mcp/sse again"),
+            _ => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "no such session: open /v1/mcp/sse again",
+                );
+            }
         }
     };
     let bytes: Bytes = match axum::body::to_bytes(body, super::guard::MAX_BODY).await {
         Ok(bytes) => bytes,
-        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "the message is larger than 4 MiB"),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the message is larger than 4 MiB",
+            );
+        }
     };
     let mut message: ClientJsonRpcMessage = match serde_json::from_slice(&bytes) {
         Ok(message) => message,
@@ -193,6 +206,9 @@ pub async fn message(
     message.insert_extension(parts);
     match to_server.send(message).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(_) => error(StatusCode::NOT_FOUND, "the session has ended: open /v1/mcp/sse again"),
+        Err(_) => error(
+            StatusCode::NOT_FOUND,
+            "the session has ended: open /v1/mcp/sse again",
+        ),
     }
 }

@@ -38,7 +38,10 @@ fn schema(info: &ToolInfo) -> JsonObject {
     match &info.input_schema {
         Value::Object(schema) => schema.clone(),
         // The manifest tests keep this from happening; stay valid anyway.
-        _ => json!({"type": "object"}).as_object().cloned().unwrap_or_default(),
+        _ => json!({"type": "object"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
