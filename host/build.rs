@@ -44,6 +44,11 @@ fn main() {
         "cargo:rerun-if-changed={}",
         root.join("Cargo.lock").display()
     );
+    // The guest profile lives in the workspace manifest.
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.toml").display()
+    );
     for folder in GUEST_FOLDERS {
         // New or removed guest folders.
         println!("cargo:rerun-if-changed={}", root.join(folder).display());

@@ -215,9 +215,36 @@ fn main() {
         }
         let propose = stats(samples, started.elapsed());
 
+        // The same, 8 at a time: what the chain alone can do on this
+        // machine, to tell the front door's share from the chain's.
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let gateway = chain.gateway.clone();
+                tokio::spawn(async move {
+                    let mut samples = Vec::new();
+                    for _ in 0..CALLS / 8 {
+                        let t = Instant::now();
+                        let result = gateway
+                            .propose(chain::request("read_file", json!({"path": "report.txt"})))
+                            .await;
+                        assert!(matches!(result, CallResult::Done { .. }), "{result:?}");
+                        samples.push(t.elapsed());
+                    }
+                    samples
+                })
+            })
+            .collect();
+        let mut samples = Vec::new();
+        for task in tasks {
+            samples.extend(task.await.unwrap());
+        }
+        let propose_8 = stats(samples, started.elapsed());
+
         println!("files.read_file, auto-approved, embedded bus; {CALLS} calls per row:");
         print("direct in-process call (baseline)", &direct, &direct);
         print("chain without HTTP (Gateway::propose)", &propose, &direct);
+        print("chain without HTTP, concurrency 8", &propose_8, &direct);
         for concurrency in [1, 8, 64] {
             let stats = over_mcp(address, &token, concurrency).await;
             print(

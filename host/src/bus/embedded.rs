@@ -46,6 +46,9 @@ impl SqliteState {
         db.busy_timeout(Duration::from_secs(5))
             .map_err(unavailable)?;
         db.execute_batch(SCHEMA).map_err(unavailable)?;
+        // Every statement is prepared once and kept (`prepare_cached`):
+        // parsing SQL was a twentieth of a call's CPU (BENCHMARKS.md).
+        db.set_prepared_statement_cache_capacity(32);
         Ok(SqliteState {
             db: Arc::new(Mutex::new(db)),
         })
@@ -82,9 +85,7 @@ impl NonceLedger for SqliteState {
     async fn spend(&self, audience: &str, jti: &str) -> Result<(), LedgerError> {
         let key = format!("{audience}_{jti}");
         let result = self.with(|db| {
-            db.execute(
-                "INSERT INTO nonces (key, spent_at) VALUES (?1, ?2)",
-                params![key, crate::audit::now_millis()],
+            db.prepare_cached("INSERT INTO nonces (key, spent_at) VALUES (?1, ?2)")?.execute(params![key, crate::audit::now_millis()],
             )
         });
         match result {
@@ -108,9 +109,7 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
 impl ApprovalStore for SqliteState {
     async fn create(&self, record: &ApprovalRecord) -> Result<(), StoreError> {
         self.with(|db| {
-            db.execute(
-                "INSERT INTO approvals (id, revision, record) VALUES (?1, 1, ?2)",
-                params![record.id, to_json(record)],
+            db.prepare_cached("INSERT INTO approvals (id, revision, record) VALUES (?1, 1, ?2)")?.execute(params![record.id, to_json(record)],
             )
         })
         .map(|_| ())
@@ -120,9 +119,7 @@ impl ApprovalStore for SqliteState {
     async fn get(&self, id: &str) -> Result<Option<(ApprovalRecord, u64)>, StoreError> {
         let row = self
             .with(|db| {
-                db.query_row(
-                    "SELECT record, revision FROM approvals WHERE id = ?1",
-                    params![id],
+                db.prepare_cached("SELECT record, revision FROM approvals WHERE id = ?1")?.query_row(params![id],
                     |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
                 )
                 .optional()
@@ -135,9 +132,7 @@ impl ApprovalStore for SqliteState {
     async fn update(&self, record: &ApprovalRecord, revision: u64) -> Result<(), StoreError> {
         let changed = self
             .with(|db| {
-                db.execute(
-                    "UPDATE approvals SET record = ?1, revision = revision + 1 WHERE id = ?2 AND revision = ?3",
-                    params![to_json(record), record.id, revision as i64],
+                db.prepare_cached("UPDATE approvals SET record = ?1, revision = revision + 1 WHERE id = ?2 AND revision = ?3")?.execute(params![to_json(record), record.id, revision as i64],
                 )
             })
             .map_err(unavailable)?;
@@ -151,7 +146,7 @@ impl ApprovalStore for SqliteState {
     async fn list(&self) -> Result<Vec<ApprovalRecord>, StoreError> {
         let texts = self
             .with(|db| {
-                let mut statement = db.prepare("SELECT record FROM approvals ORDER BY rowid")?;
+                let mut statement = db.prepare_cached("SELECT record FROM approvals ORDER BY rowid")?;
                 let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
                 rows.collect::<rusqlite::Result<Vec<String>>>()
             })
@@ -165,9 +160,7 @@ impl AuditStore for SqliteState {
     async fn last(&self) -> Result<Option<AuditEntry>, StoreError> {
         let text = self
             .with(|db| {
-                db.query_row(
-                    "SELECT entry FROM audit ORDER BY seq DESC LIMIT 1",
-                    [],
+                db.prepare_cached("SELECT entry FROM audit ORDER BY seq DESC LIMIT 1")?.query_row([],
                     |row| row.get::<_, String>(0),
                 )
                 .optional()
@@ -178,9 +171,7 @@ impl AuditStore for SqliteState {
 
     async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         self.with(|db| {
-            db.execute(
-                "INSERT INTO audit (seq, entry) VALUES (?1, ?2)",
-                params![entry.seq as i64, to_json(entry)],
+            db.prepare_cached("INSERT INTO audit (seq, entry) VALUES (?1, ?2)")?.execute(params![entry.seq as i64, to_json(entry)],
             )
         })
         .map(|_| ())
@@ -191,7 +182,7 @@ impl AuditStore for SqliteState {
         let texts = self
             .with(|db| {
                 let mut statement =
-                    db.prepare("SELECT entry FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2")?;
+                    db.prepare_cached("SELECT entry FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2")?;
                 let rows = statement.query_map(params![from as i64, limit as i64], |row| {
                     row.get::<_, String>(0)
                 })?;
@@ -208,9 +199,7 @@ type Pending = (ExecRequest, oneshot::Sender<ExecReply>);
 impl KvStore for SqliteState {
     async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
         self.with(|db| {
-            db.query_row(
-                "SELECT value, revision FROM kv WHERE key = ?1",
-                params![key],
+            db.prepare_cached("SELECT value, revision FROM kv WHERE key = ?1")?.query_row(params![key],
                 |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)? as u64)),
             )
             .optional()
@@ -220,9 +209,7 @@ impl KvStore for SqliteState {
 
     async fn create(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.with(|db| {
-            db.execute(
-                "INSERT INTO kv (key, revision, value) VALUES (?1, 1, ?2)",
-                params![key, value],
+            db.prepare_cached("INSERT INTO kv (key, revision, value) VALUES (?1, 1, ?2)")?.execute(params![key, value],
             )
         })
         .map(|_| ())
@@ -232,9 +219,7 @@ impl KvStore for SqliteState {
     async fn update(&self, key: &str, value: &[u8], revision: u64) -> Result<(), StoreError> {
         let changed = self
             .with(|db| {
-                db.execute(
-                    "UPDATE kv SET value = ?1, revision = revision + 1 WHERE key = ?2 AND revision = ?3",
-                    params![value, key, revision as i64],
+                db.prepare_cached("UPDATE kv SET value = ?1, revision = revision + 1 WHERE key = ?2 AND revision = ?3")?.execute(params![value, key, revision as i64],
                 )
             })
             .map_err(unavailable)?;
@@ -248,7 +233,7 @@ impl KvStore for SqliteState {
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.with(|db| {
             let mut statement = db
-                .prepare("SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
+                .prepare_cached("SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
             let rows = statement.query_map(params![prefix], |row| row.get::<_, String>(0))?;
             rows.collect::<rusqlite::Result<Vec<String>>>()
         })
