@@ -396,6 +396,26 @@ async fn a_session_opens_and_later_requests_need_no_protocol_header() {
             .len()
             >= 3
     );
+
+    // Ending the session: 204, and the id is no longer known.
+    let ended = gateway
+        .router
+        .clone()
+        .oneshot(
+            Request::delete("/v1/mcp")
+                .header(header::HOST, "localhost:8400")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header("mcp-session-id", &session)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    let after = gateway
+        .post(Some(&token), &[("mcp-session-id", &session)], list())
+        .await;
+    assert_eq!(after.status, StatusCode::NOT_FOUND, "{}", after.body);
 }
 
 /// A gateway whose skills folder is live (no executor: these calls only

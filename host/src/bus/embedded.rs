@@ -85,8 +85,8 @@ impl NonceLedger for SqliteState {
     async fn spend(&self, audience: &str, jti: &str) -> Result<(), LedgerError> {
         let key = format!("{audience}_{jti}");
         let result = self.with(|db| {
-            db.prepare_cached("INSERT INTO nonces (key, spent_at) VALUES (?1, ?2)")?.execute(params![key, crate::audit::now_millis()],
-            )
+            db.prepare_cached("INSERT INTO nonces (key, spent_at) VALUES (?1, ?2)")?
+                .execute(params![key, crate::audit::now_millis()])
         });
         match result {
             Ok(_) => Ok(()),
@@ -109,8 +109,8 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
 impl ApprovalStore for SqliteState {
     async fn create(&self, record: &ApprovalRecord) -> Result<(), StoreError> {
         self.with(|db| {
-            db.prepare_cached("INSERT INTO approvals (id, revision, record) VALUES (?1, 1, ?2)")?.execute(params![record.id, to_json(record)],
-            )
+            db.prepare_cached("INSERT INTO approvals (id, revision, record) VALUES (?1, 1, ?2)")?
+                .execute(params![record.id, to_json(record)])
         })
         .map(|_| ())
         .map_err(insert_error)
@@ -119,10 +119,11 @@ impl ApprovalStore for SqliteState {
     async fn get(&self, id: &str) -> Result<Option<(ApprovalRecord, u64)>, StoreError> {
         let row = self
             .with(|db| {
-                db.prepare_cached("SELECT record, revision FROM approvals WHERE id = ?1")?.query_row(params![id],
-                    |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
-                )
-                .optional()
+                db.prepare_cached("SELECT record, revision FROM approvals WHERE id = ?1")?
+                    .query_row(params![id], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                    })
+                    .optional()
             })
             .map_err(unavailable)?;
         row.map(|(text, revision)| Ok((from_json(&text)?, revision as u64)))
@@ -146,7 +147,8 @@ impl ApprovalStore for SqliteState {
     async fn list(&self) -> Result<Vec<ApprovalRecord>, StoreError> {
         let texts = self
             .with(|db| {
-                let mut statement = db.prepare_cached("SELECT record FROM approvals ORDER BY rowid")?;
+                let mut statement =
+                    db.prepare_cached("SELECT record FROM approvals ORDER BY rowid")?;
                 let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
                 rows.collect::<rusqlite::Result<Vec<String>>>()
             })
@@ -160,10 +162,9 @@ impl AuditStore for SqliteState {
     async fn last(&self) -> Result<Option<AuditEntry>, StoreError> {
         let text = self
             .with(|db| {
-                db.prepare_cached("SELECT entry FROM audit ORDER BY seq DESC LIMIT 1")?.query_row([],
-                    |row| row.get::<_, String>(0),
-                )
-                .optional()
+                db.prepare_cached("SELECT entry FROM audit ORDER BY seq DESC LIMIT 1")?
+                    .query_row([], |row| row.get::<_, String>(0))
+                    .optional()
             })
             .map_err(unavailable)?;
         text.map(|t| from_json(&t)).transpose()
@@ -171,8 +172,8 @@ impl AuditStore for SqliteState {
 
     async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         self.with(|db| {
-            db.prepare_cached("INSERT INTO audit (seq, entry) VALUES (?1, ?2)")?.execute(params![entry.seq as i64, to_json(entry)],
-            )
+            db.prepare_cached("INSERT INTO audit (seq, entry) VALUES (?1, ?2)")?
+                .execute(params![entry.seq as i64, to_json(entry)])
         })
         .map(|_| ())
         .map_err(insert_error)
@@ -181,8 +182,9 @@ impl AuditStore for SqliteState {
     async fn read(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         let texts = self
             .with(|db| {
-                let mut statement =
-                    db.prepare_cached("SELECT entry FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2")?;
+                let mut statement = db.prepare_cached(
+                    "SELECT entry FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+                )?;
                 let rows = statement.query_map(params![from as i64, limit as i64], |row| {
                     row.get::<_, String>(0)
                 })?;
@@ -199,18 +201,19 @@ type Pending = (ExecRequest, oneshot::Sender<ExecReply>);
 impl KvStore for SqliteState {
     async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
         self.with(|db| {
-            db.prepare_cached("SELECT value, revision FROM kv WHERE key = ?1")?.query_row(params![key],
-                |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)? as u64)),
-            )
-            .optional()
+            db.prepare_cached("SELECT value, revision FROM kv WHERE key = ?1")?
+                .query_row(params![key], |row| {
+                    Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)? as u64))
+                })
+                .optional()
         })
         .map_err(unavailable)
     }
 
     async fn create(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.with(|db| {
-            db.prepare_cached("INSERT INTO kv (key, revision, value) VALUES (?1, 1, ?2)")?.execute(params![key, value],
-            )
+            db.prepare_cached("INSERT INTO kv (key, revision, value) VALUES (?1, 1, ?2)")?
+                .execute(params![key, value])
         })
         .map(|_| ())
         .map_err(insert_error)
@@ -232,8 +235,9 @@ impl KvStore for SqliteState {
 
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.with(|db| {
-            let mut statement = db
-                .prepare_cached("SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
+            let mut statement = db.prepare_cached(
+                "SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+            )?;
             let rows = statement.query_map(params![prefix], |row| row.get::<_, String>(0))?;
             rows.collect::<rusqlite::Result<Vec<String>>>()
         })

@@ -137,6 +137,14 @@ fn method(message: &Value) -> Option<&str> {
     message.get("method").and_then(Value::as_str)
 }
 
+/// The methods named in a POST body (one message or a batch); nothing for
+/// bytes that are not JSON (rmcp answers those).
+pub fn methods_in(body: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<Value>(body)
+        .map(|value| methods(&value).into_iter().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 fn methods(body: &Value) -> Vec<&str> {
     let one = method;
     match body {
@@ -219,13 +227,11 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
             }
         };
         // Unparseable bodies go on to rmcp, which answers them properly.
-        if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
-            for method in methods(&value) {
-                if let Some(scope) = needed(method).filter(|s| !caller.may(*s)) {
-                    return insufficient(scope);
-                }
-                peeked.initialize |= method == "initialize";
+        for method in methods_in(&bytes) {
+            if let Some(scope) = needed(&method).filter(|s| !caller.may(*s)) {
+                return insufficient(scope);
             }
+            peeked.initialize |= method == "initialize";
         }
         Body::from(bytes)
     } else {
@@ -255,6 +261,26 @@ mod tests {
         assert!(!allowed.origin_allowed("http://gateway.example.com"));
         assert!(!allowed.origin_allowed("null"));
         assert!(!allowed.origin_allowed("http://localhost.evil.example"));
+    }
+
+    #[test]
+    fn methods_are_read_from_messages_and_batches_and_nothing_else() {
+        assert_eq!(
+            methods_in(br#"{"method":"tools/call","id":1}"#),
+            ["tools/call"]
+        );
+        assert_eq!(
+            methods_in(br#"[{"method":"initialize"},{"method":"tools/list"},{"id":3}]"#),
+            ["initialize", "tools/list"]
+        );
+        assert!(methods_in(b"not json").is_empty());
+        assert!(methods_in(br#"{"method":7}"#).is_empty());
+        assert!(methods_in(br#""tools/call""#).is_empty());
+        // A batch hiding a call behind a harmless message is still seen.
+        assert!(
+            methods_in(br#"[{"method":"ping"},{"method":"tools/call"}]"#)
+                .contains(&"tools/call".to_owned())
+        );
     }
 
     #[test]

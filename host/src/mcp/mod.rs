@@ -27,7 +27,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
-pub use guard::{Allowed, MAX_BODY};
+pub use guard::{Allowed, MAX_BODY, methods_in};
 pub use handler::{McpHandler, McpState};
 
 use crate::gateway::Gateway;
@@ -51,11 +51,18 @@ async fn streamable(State(services): State<Streamable>, request: Request) -> Res
     let lost_session = request.method() == http::Method::POST
         && !opens_session
         && !request.headers().contains_key("mcp-session-id");
-    if lost_session {
+    let deleting = request.method() == http::Method::DELETE;
+    let mut response = if lost_session {
         services.sessionless.handle(request).await.into_response()
     } else {
         services.sessions.handle(request).await.into_response()
+    };
+    // rmcp says 202 to a DELETE that ended the session; clients expect 200
+    // or 204 (the Python SDK logs a failure otherwise).
+    if deleting && response.status() == http::StatusCode::ACCEPTED {
+        *response.status_mut() = http::StatusCode::NO_CONTENT;
     }
+    response
 }
 
 /// The MCP routes for a gateway reachable at `public_url`, and the state

@@ -18,7 +18,7 @@ use crate::audit::now_millis;
 use crate::bus::{KvStore, StoreError};
 
 mod tokens;
-pub use tokens::{Caller, Scope, TokenError, TokenRecord};
+pub use tokens::{Caller, Scope, TokenError, TokenRecord, split_token};
 
 pub const INVITATION_LIFETIME: Duration = Duration::from_secs(15 * 60);
 

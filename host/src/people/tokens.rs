@@ -123,6 +123,15 @@ fn is_token_id(id: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
+/// `tgw_pat_<id>_<secret>` → `(id, secret)`, or `None` for anything else
+/// (the id must be 16 lowercase hex digits: it becomes a store key).
+pub fn split_token(token: &str) -> Option<(&str, &str)> {
+    token
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .filter(|(id, secret)| is_token_id(id) && !secret.is_empty())
+}
+
 impl People {
     /// Issues a token for an active user. Returns the token (shown once)
     /// and its record.
@@ -191,11 +200,7 @@ impl People {
     /// Checks a presented token: known, not revoked, its user active.
     pub async fn authenticate(&self, token: &str) -> Result<Caller, TokenError> {
         let unavailable = |e: PeopleError| TokenError::Unavailable(e.to_string());
-        let (id, secret) = token
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split_once('_'))
-            .filter(|(id, secret)| is_token_id(id) && !secret.is_empty())
-            .ok_or(TokenError::Malformed)?;
+        let (id, secret) = split_token(token).ok_or(TokenError::Malformed)?;
         let (record, _) = self
             .read::<TokenRecord>(&token_key(id))
             .await
@@ -227,6 +232,26 @@ mod tests {
         assert_eq!("tools:call".parse::<Scope>(), Ok(Scope::ToolsCall));
         assert!("tools:*".parse::<Scope>().is_err());
         assert!("TOOLS:CALL".parse::<Scope>().is_err());
+    }
+
+    #[test]
+    fn tokens_split_into_id_and_secret_or_not_at_all() {
+        assert_eq!(
+            split_token("tgw_pat_0123456789abcdef_s3cr_et"),
+            Some(("0123456789abcdef", "s3cr_et"))
+        );
+        for bad in [
+            "",
+            "tgw_pat_",
+            "tgw_pat_0123456789abcdef_",
+            "tgw_pat_0123456789abcdef",
+            "Tgw_pat_0123456789abcdef_x",
+            "tgw_pat_../../../../etc_x",
+            "tgw_pat_0123456789abcdeé_x",
+            "Bearer tgw_pat_0123456789abcdef_x",
+        ] {
+            assert_eq!(split_token(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
