@@ -12,6 +12,7 @@ pub mod executor;
 pub mod gateway;
 pub mod keys;
 pub mod mcp;
+pub mod oauth;
 pub mod paths;
 pub mod people;
 pub mod policy;

@@ -83,6 +83,8 @@ impl ApiError {
 /// headers on every response.
 pub fn router(state: ApiState) -> Router {
     let (mcp, _) = crate::mcp::routes(state.gateway.clone(), &state.relying_party.origin);
+    let state_origin = state.relying_party.origin.clone();
+    let oauth_store = state.people.store().clone();
     Router::new()
         .route("/api/enroll/begin", post(passkeys::enroll_begin))
         .route("/api/enroll/finish", post(passkeys::enroll_finish))
@@ -105,6 +107,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(assets::routes())
         .with_state(state)
         .merge(mcp)
+        .merge(crate::oauth::routes(&state_origin, oauth_store))
         .layer(axum::middleware::map_response(security_headers))
 }
 

@@ -44,9 +44,9 @@ pub struct Peeked {
 pub struct GuardState {
     pub people: People,
     pub allowed: Allowed,
-    /// `WWW-Authenticate` parameters naming this resource (step 5 adds
-    /// `resource_metadata`).
-    pub realm: String,
+    /// Names the resource and its metadata in every challenge (RFC 9728),
+    /// so an OAuth client knows where to get a token.
+    pub issuer: crate::oauth::Issuer,
 }
 
 const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
@@ -170,10 +170,17 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
     {
         return forbidden("requests from that Origin are not allowed");
     }
+    // The SSE transport's two paths are one resource.
+    let resource = if request.uri().path() == "/v1/mcp" {
+        "/v1/mcp"
+    } else {
+        "/v1/mcp/sse"
+    };
+    let about = state.issuer.challenge(resource);
     let Some(token) = bearer(headers) else {
         return challenge(
             StatusCode::UNAUTHORIZED,
-            format!("Bearer {}", state.realm),
+            format!("Bearer {about}"),
             "an access token is required: send `Authorization: Bearer <token>` (tgw tokens create)",
         );
     };
@@ -190,10 +197,7 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
             let message = e.to_string();
             return challenge(
                 StatusCode::UNAUTHORIZED,
-                format!(
-                    "Bearer {}, error=\"invalid_token\", error_description=\"{message}\"",
-                    state.realm
-                ),
+                format!("Bearer error=\"invalid_token\", error_description=\"{message}\", {about}"),
                 &message,
             );
         }
@@ -202,9 +206,9 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
         challenge(
             StatusCode::FORBIDDEN,
             format!(
-                "Bearer {}, error=\"insufficient_scope\", scope=\"{}\"",
-                state.realm,
-                scope.as_str()
+                "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\"",
+                scope.as_str(),
+                state.issuer.resource_metadata_url(resource)
             ),
             &format!("this access token lacks the {} scope", scope.as_str()),
         )

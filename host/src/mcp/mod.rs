@@ -112,7 +112,7 @@ pub fn routes(gateway: Arc<Gateway>, public_url: &str) -> (Router, Arc<McpState>
     let guard = guard::GuardState {
         people: gateway.people().clone(),
         allowed,
-        realm: "realm=\"tgw\"".into(),
+        issuer: crate::oauth::Issuer::new(public_url),
     };
     let router = Router::new()
         .route("/v1/mcp", any(streamable).with_state(services))

@@ -136,6 +136,11 @@ impl People {
         People { kv }
     }
 
+    /// The bucket people live in; OAuth clients are kept there too.
+    pub fn store(&self) -> &Arc<dyn KvStore> {
+        &self.kv
+    }
+
     async fn read<T: serde::de::DeserializeOwned>(
         &self,
         key: &str,
