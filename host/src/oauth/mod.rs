@@ -1,10 +1,11 @@
 //! OAuth 2.1 for clients that cannot be handed a token (Claude.ai): step 5.
 //!
 //! So far: discovery (`metadata.rs`) with the 401 challenges that point to
-//! it, and dynamic client registration (`clients.rs`). Authorization with
-//! a passkey and consent, tokens, and client ID metadata documents come
-//! next; see the README.
+//! it, dynamic client registration (`clients.rs`), and the guarded fetch
+//! of client ID metadata documents (`cimd.rs`). Authorization with a
+//! passkey and consent, and tokens, come next; see the README.
 
+pub mod cimd;
 mod clients;
 mod metadata;
 

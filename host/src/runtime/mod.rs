@@ -8,7 +8,7 @@ mod engine;
 mod error;
 pub mod http;
 mod log;
-mod net;
+pub mod net;
 mod sandbox;
 
 use std::collections::HashMap;
