@@ -215,3 +215,265 @@ async fn registrations_with_bad_metadata_are_refused() {
         assert_eq!(answer["error"], error, "{body}: {answer}");
     }
 }
+
+// --- Tokens: codes spent once with PKCE, JWTs for one resource, rotating
+// refresh tokens. (`/authorize` is not built yet: codes are issued here as
+// it will issue them, through `oauth::token::issue_code`.)
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use sha2::{Digest, Sha256};
+use tgw::oauth::OAuthState;
+use tgw::oauth::token::{CodeGrant, issue_code};
+
+const CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
+const VERIFIER: &str = "a-verifier-of-at-least-forty-three-characters-0123456789";
+
+struct Flow {
+    router: axum::Router,
+    state: OAuthState,
+    client_id: String,
+    _chain: chain::Chain,
+}
+
+async fn flow() -> Flow {
+    let (router, chain) = router().await;
+    let people = chain.gateway.people();
+    let invitation = people.invite(tgw::people::Role::Admin).await.unwrap();
+    people.redeem(&invitation.token, "alice").await.unwrap();
+    let (_, _, client) = send(
+        &router,
+        register(
+            &json!({"client_name": "Claude", "redirect_uris": [CALLBACK]}),
+            "",
+        ),
+    )
+    .await;
+    let state = OAuthState::new("http://localhost:8400", people.store().clone());
+    Flow {
+        router,
+        state,
+        client_id: client["client_id"].as_str().unwrap().to_owned(),
+        _chain: chain,
+    }
+}
+
+impl Flow {
+    async fn code(&self, resource: &str) -> String {
+        issue_code(
+            &self.state,
+            CodeGrant {
+                client_id: self.client_id.clone(),
+                redirect_uri: CALLBACK.into(),
+                code_challenge: B64.encode(Sha256::digest(VERIFIER.as_bytes())),
+                user: "alice".into(),
+                scope: "mcp:execute tools:list tools:call".into(),
+                resource: resource.into(),
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, http::HeaderMap, Value) {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        send(
+            &self.router,
+            Request::post("/token")
+                .header(header::HOST, "localhost:8400")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn exchange(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect: &str,
+    ) -> (StatusCode, http::HeaderMap, Value) {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("code_verifier", verifier),
+            ("redirect_uri", redirect),
+            ("client_id", &self.client_id),
+        ])
+        .await
+    }
+
+    /// A tools/list with `token`: the status and the challenge.
+    async fn list(&self, token: &str) -> (StatusCode, String) {
+        let (status, headers, _) = send(
+            &self.router,
+            Request::post("/v1/mcp")
+                .header(header::HOST, "localhost:8400")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::ACCEPT, "application/json, text/event-stream")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::from(
+                    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+        let challenge = headers
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, challenge)
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+const MCP: &str = "http://localhost:8400/v1/mcp";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_becomes_a_jwt_that_opens_the_mcp_endpoint_once() {
+    let flow = flow().await;
+    let code = flow.code(MCP).await;
+    let (status, headers, tokens) = flow.exchange(&code, VERIFIER, CALLBACK).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(tokens["token_type"], "Bearer");
+    let access = tokens["access_token"].as_str().unwrap();
+    let header: Value =
+        serde_json::from_slice(&B64.decode(access.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(flow.list(access).await.0, StatusCode::OK);
+
+    // The same code again: refused.
+    let (status, _, again) = flow.exchange(&code, VERIFIER, CALLBACK).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(again["error"], "invalid_grant");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_need_the_right_verifier_redirect_and_client() {
+    let flow = flow().await;
+    for (verifier, redirect) in [
+        (
+            "another-verifier-of-at-least-forty-three-characters-000",
+            CALLBACK,
+        ),
+        (VERIFIER, "https://claude.ai/api/mcp/auth_callback/"),
+        (VERIFIER, "https://Claude.ai/api/mcp/auth_callback"),
+        (VERIFIER, "https://claude.ai/api/mcp/AUTH_callback"),
+    ] {
+        let code = flow.code(MCP).await;
+        let (status, _, refused) = flow.exchange(&code, verifier, redirect).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{redirect}");
+        assert_eq!(refused["error"], "invalid_grant", "{refused}");
+        // One try per code: the right values afterwards do not help.
+        let (status, _, _) = flow.exchange(&code, VERIFIER, CALLBACK).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    // An unknown client is told to register again.
+    let code = flow.code(MCP).await;
+    let (status, _, refused) = flow
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", CALLBACK),
+            ("client_id", "no-such-client"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused["error"], "invalid_client");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_for_another_resource_or_expired_or_forged_is_refused() {
+    let flow = flow().await;
+    let code = flow.code("https://other.example/v1/mcp").await;
+    let (_, _, tokens) = flow.exchange(&code, VERIFIER, CALLBACK).await;
+    let (status, challenge) = flow.list(tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(
+        challenge.contains("not for http://localhost:8400/v1/mcp"),
+        "{challenge}"
+    );
+
+    // Expired: signed with the gateway's own key, but an hour old.
+    let signer = tgw::oauth::token::signer(&flow.state).await.unwrap();
+    let now = tgw::audit::now_millis() / 1000;
+    let code = flow.code(MCP).await;
+    let (_, _, fresh) = flow.exchange(&code, VERIFIER, CALLBACK).await;
+    let fresh = fresh["access_token"].as_str().unwrap();
+    let payload: Value =
+        serde_json::from_slice(&B64.decode(fresh.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let mut claims: tgw::oauth::jwt::AccessClaims = serde_json::from_value(payload).unwrap();
+    claims.iat = now - 3600;
+    claims.exp = now - 3000;
+    let (status, challenge) = flow.list(&signer.sign(&claims)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("expired"), "{challenge}");
+
+    // Forged: another key, or `alg: none`.
+    let forger = tgw::oauth::jwt::AccessSigner::from_seed(&[9; 32]);
+    claims.exp = now + 300;
+    assert_eq!(
+        flow.list(&forger.sign(&claims)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let none = format!(
+        "{}.{}.",
+        B64.encode(br#"{"alg":"none","typ":"at+jwt"}"#),
+        B64.encode(serde_json::to_vec(&claims).unwrap())
+    );
+    assert_eq!(flow.list(&none).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_used_twice_revokes_its_whole_family() {
+    let flow = flow().await;
+    let code = flow.code(MCP).await;
+    let (_, _, first) = flow.exchange(&code, VERIFIER, CALLBACK).await;
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    let rotate = |token: String| {
+        let flow = &flow;
+        async move {
+            flow.token(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &token),
+                ("client_id", &flow.client_id),
+            ])
+            .await
+        }
+    };
+    let (status, _, second) = rotate(refresh.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    let access = second["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(flow.list(&access).await.0, StatusCode::OK);
+
+    // The first refresh token again: refused, and the family is over.
+    let (status, _, replay) = rotate(refresh).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(replay["error"], "invalid_grant");
+    let (status, _, _) = rotate(second["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, challenge) = flow.list(&access).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("revoked"), "{challenge}");
+}

@@ -47,6 +47,9 @@ pub struct GuardState {
     /// Names the resource and its metadata in every challenge (RFC 9728),
     /// so an OAuth client knows where to get a token.
     pub issuer: crate::oauth::Issuer,
+    /// For OAuth access tokens (JWTs); personal access tokens are checked
+    /// by `people`.
+    pub oauth: crate::oauth::OAuthState,
 }
 
 const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
@@ -184,7 +187,13 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
             "an access token is required: send `Authorization: Bearer <token>` (tgw tokens create)",
         );
     };
-    let caller: Caller = match state.people.authenticate(token).await {
+    let checked = if token.starts_with("tgw_pat_") {
+        state.people.authenticate(token).await
+    } else {
+        let audience = state.issuer.resource(resource);
+        crate::oauth::authenticate(&state.oauth, &state.people, token, &audience).await
+    };
+    let caller: Caller = match checked {
         Ok(caller) => caller,
         Err(crate::people::TokenError::Unavailable(e)) => {
             return (
@@ -194,7 +203,8 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
                 .into_response();
         }
         Err(e) => {
-            let message = e.to_string();
+            // It goes into a quoted header parameter.
+            let message = e.to_string().replace('"', "'");
             return challenge(
                 StatusCode::UNAUTHORIZED,
                 format!("Bearer error=\"invalid_token\", error_description=\"{message}\", {about}"),

@@ -113,6 +113,7 @@ pub fn routes(gateway: Arc<Gateway>, public_url: &str) -> (Router, Arc<McpState>
         people: gateway.people().clone(),
         allowed,
         issuer: crate::oauth::Issuer::new(public_url),
+        oauth: crate::oauth::OAuthState::new(public_url, gateway.people().store().clone()),
     };
     let router = Router::new()
         .route("/v1/mcp", any(streamable).with_state(services))

@@ -7,7 +7,9 @@
 
 pub mod cimd;
 mod clients;
+pub mod jwt;
 mod metadata;
+pub mod token;
 
 use std::sync::Arc;
 
@@ -17,26 +19,74 @@ use axum::routing::{get, post};
 pub use clients::{Client, check_redirect_uri};
 pub use metadata::{Issuer, RESOURCE_PATHS};
 
-use crate::bus::KvStore;
+use crate::bus::{KvStore, StoreError};
+use crate::people::{Caller, People, Scope, TokenError};
 
 #[derive(Clone)]
 pub struct OAuthState {
     pub issuer: Issuer,
-    /// Where clients are kept (the people bucket).
+    /// Where clients, codes and token families are kept (the people
+    /// bucket).
     pub kv: Arc<dyn KvStore>,
+    /// The access-token key, read from the store on first use.
+    signer: Arc<tokio::sync::OnceCell<Arc<jwt::AccessSigner>>>,
+}
+
+impl OAuthState {
+    pub fn new(public_url: &str, kv: Arc<dyn KvStore>) -> Self {
+        OAuthState {
+            issuer: Issuer::new(public_url),
+            kv,
+            signer: Arc::default(),
+        }
+    }
+}
+
+/// Checks an OAuth access token presented to the MCP `resource` (a URL):
+/// signature, issuer, audience, time, its family not revoked, its person
+/// active. A token is never passed on to a tool.
+pub async fn authenticate(
+    state: &OAuthState,
+    people: &People,
+    token: &str,
+    resource: &str,
+) -> Result<Caller, TokenError> {
+    let unavailable = |e: StoreError| TokenError::Unavailable(e.to_string());
+    let signer = token::signer(state).await.map_err(unavailable)?;
+    let now = crate::audit::now_millis() / 1000;
+    let claims = signer
+        .verify(token, &state.issuer.url, resource, now)
+        .map_err(TokenError::Invalid)?;
+    if token::family_revoked(state, &claims.fam)
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(TokenError::Revoked);
+    }
+    match people.user(&claims.sub).await {
+        Ok(Some(user)) if !user.disabled => Ok(Caller {
+            roles: vec![user.role.as_str().to_owned()],
+            user: user.name,
+            scopes: claims
+                .scope
+                .split(' ')
+                .filter_map(|s| s.parse::<Scope>().ok())
+                .collect(),
+        }),
+        Ok(_) => Err(TokenError::UserDisabled(claims.sub)),
+        Err(e) => Err(TokenError::Unavailable(e.to_string())),
+    }
 }
 
 /// The OAuth routes of a gateway at `public_url`. The endpoints answer at
 /// the origin root and under `/oauth/`, because Claude.ai sometimes builds
 /// those URLs itself instead of reading the metadata.
 pub fn routes(public_url: &str, kv: Arc<dyn KvStore>) -> Router {
-    let state = OAuthState {
-        issuer: Issuer::new(public_url),
-        kv,
-    };
+    let state = OAuthState::new(public_url, kv);
     let mut endpoints = Router::new();
     for prefix in ["", "/oauth"] {
         endpoints = endpoints
+            .route(&format!("{prefix}/token"), post(token::token))
             .route(&format!("{prefix}/register"), post(clients::register))
             .route(
                 &format!("{prefix}/register/{{client_id}}"),

@@ -94,6 +94,9 @@ pub enum TokenError {
     UserDisabled(String),
     #[error("the token store is unavailable: {0}")]
     Unavailable(String),
+    /// An OAuth access token that does not check out, and why.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 const PREFIX: &str = "tgw_pat_";
