@@ -371,6 +371,28 @@ async fn the_pages_data_history_skills_policy_and_people() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _, _) = approver.post("/api/people/ada/disable", json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = approver.post("/api/people/ada/revoke", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // An admin revokes bo's tokens: the personal one stops at once.
+    let (token, _) = chain
+        .gateway
+        .people()
+        .create_token("bo", &tgw::people::Scope::ALL)
+        .await
+        .unwrap();
+    let (status, _, revoked) = admin.post("/api/people/bo/revoke", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert_eq!(revoked["personal_tokens"], 1);
+    assert_eq!(
+        chain
+            .gateway
+            .people()
+            .authenticate(&token)
+            .await
+            .unwrap_err(),
+        tgw::people::TokenError::Revoked
+    );
 }
 
 type Socket =

@@ -477,3 +477,35 @@ async fn a_refresh_token_used_twice_revokes_its_whole_family() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(challenge.contains("revoked"), "{challenge}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_person_ends_their_connected_clients_at_once() {
+    let flow = flow().await;
+    let code = flow.code(MCP).await;
+    let (_, _, tokens) = flow.exchange(&code, VERIFIER, CALLBACK).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(flow.list(access).await.0, StatusCode::OK);
+    assert_eq!(
+        tgw::oauth::token::revoke_user(&flow.state, "alice")
+            .await
+            .unwrap(),
+        1
+    );
+    let (status, challenge) = flow.list(access).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("revoked"), "{challenge}");
+    let (status, _, refused) = flow
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &flow.client_id),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(
+        tgw::oauth::token::revoke_user(&flow.state, "alice")
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -115,7 +115,9 @@ try {
   await first.reload();
   const row = 'tr[data-person=grace]';
   await first.waitForSelector(`${row} >> text=active`, { timeout });
-  if (await first.locator('tr[data-person=ada] button').count() !== 0) throw new Error('ada may disable herself');
+  if (await first.locator('tr[data-person=ada] >> text=Disable').count() !== 0) throw new Error('ada may disable herself');
+  await first.click(`${row} >> text=Revoke tokens`);
+  await first.waitForSelector("text=Revoked grace's tokens", { timeout });
   await first.click(`${row} >> text=Disable`);
   await first.waitForSelector(`${row} >> text=disabled`, { timeout });
   await first.screenshot({ path: `${shots}/people.png`, fullPage: true });

@@ -497,6 +497,27 @@ pub fn People(me: Me) -> impl IntoView {
         })
     };
     // Copy, so the page can be drawn again and again.
+    let revoke = move |name: String| {
+        spawn_local(async move {
+            match api::post::<Value>(
+                &format!("/api/people/{}/revoke", query_value(&name)),
+                &json!({}),
+            )
+            .await
+            {
+                Ok(done) => {
+                    let _ = set_error.try_set(None);
+                    let _ = set_invite.try_set(Some(format!(
+                        "Revoked {}'s tokens: {} connected client(s), {} personal token(s).",
+                        name, done["oauth_grants"], done["personal_tokens"]
+                    )));
+                }
+                Err(e) => {
+                    let _ = set_error.try_set(Some(e));
+                }
+            }
+        })
+    };
     let me = StoredValue::new(me.user);
     view! {
         <h1>"People"</h1>
@@ -519,6 +540,7 @@ pub fn People(me: Me) -> impl IntoView {
                             let active = p["disabled"] != true;
                             let can_disable = active && name != me;
                             let target = name.clone();
+                            let revoked = name.clone();
                             let label = name.clone();
                             view! {
                                 <tr data-person=name>
@@ -526,9 +548,12 @@ pub fn People(me: Me) -> impl IntoView {
                                     <td>{p["role"].as_str().unwrap_or_default().to_owned()}</td>
                                     <td>{if active { "active" } else { "disabled" }}</td>
                                     <td>{p["passkeys"].as_array().map_or(0, |k| k.len())}</td>
-                                    <td>{can_disable.then(|| view! {
-                                        <button class="danger" on:click=move |_| disable(target.clone())>"Disable"</button>
-                                    })}</td>
+                                    <td class="actions">
+                                        <button on:click=move |_| revoke(revoked.clone())>"Revoke tokens"</button>
+                                        {can_disable.then(|| view! {
+                                            <button class="danger" on:click=move |_| disable(target.clone())>"Disable"</button>
+                                        })}
+                                    </td>
                                 </tr>
                             }
                         }).collect_view()}</tbody>

@@ -103,6 +103,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/people", get(views::people))
         .route("/api/people/invite", post(views::invite))
         .route("/api/people/{name}/disable", post(views::disable))
+        .route("/api/people/{name}/revoke", post(views::revoke_tokens))
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(assets::routes())
         .with_state(state)

@@ -184,6 +184,36 @@ pub async fn disable(
     Ok(Json(json!({"name": disabled.name, "disabled": true})))
 }
 
+/// Revokes every token of a person: their OAuth grants (connected
+/// clients such as Claude.ai) and their personal access tokens.
+pub async fn revoke_tokens(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (_, user) = changing(&state, &headers).await?;
+    admin(&user)?;
+    let oauth =
+        crate::oauth::OAuthState::new(&state.relying_party.origin, state.people.store().clone());
+    let grants = crate::oauth::token::revoke_user(&oauth, &name)
+        .await
+        .map_err(unavailable)?;
+    let mut personal = 0;
+    for token in state.people.tokens().await.map_err(unavailable)? {
+        if token.user == name && token.revoked.is_none() {
+            state
+                .people
+                .revoke_token(&token.id)
+                .await
+                .map_err(unavailable)?;
+            personal += 1;
+        }
+    }
+    Ok(Json(
+        json!({"name": name, "oauth_grants": grants, "personal_tokens": personal}),
+    ))
+}
+
 /// `/api/events`: pending and decided approvals, as they happen, for
 /// admins and approvers.
 pub async fn events(

@@ -169,6 +169,22 @@ pub async fn revoke_family(state: &OAuthState, family: &str) -> Result<(), Store
     }
 }
 
+/// Revokes every token family of `user` (the dashboard's People page);
+/// returns how many were still standing.
+pub async fn revoke_user(state: &OAuthState, user: &str) -> Result<usize, StoreError> {
+    let mut revoked = 0;
+    for key in state.kv.keys("family.").await? {
+        let Some((record, _)) = read::<FamilyRecord>(state, &key).await? else {
+            continue;
+        };
+        if record.user == user && !record.revoked {
+            revoke_family(state, key.trim_start_matches("family.")).await?;
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
+}
+
 #[derive(Deserialize)]
 pub struct TokenRequest {
     grant_type: Option<String>,
