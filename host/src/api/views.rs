@@ -26,6 +26,13 @@ fn admin(user: &User) -> Result<(), ApiError> {
     }
 }
 
+/// A state-changing request (CSRF checked) by an admin.
+async fn changing_admin(state: &ApiState, headers: &HeaderMap) -> Result<User, ApiError> {
+    let (_, user) = changing(state, headers).await?;
+    admin(&user)?;
+    Ok(user)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
@@ -157,8 +164,7 @@ pub async fn invite(
     headers: HeaderMap,
     Json(body): Json<InviteBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (_, user) = changing(&state, &headers).await?;
-    admin(&user)?;
+    changing_admin(&state, &headers).await?;
     let invitation = state.people.invite(body.role).await.map_err(unavailable)?;
     let link = format!("{}/enroll#{}", state.relying_party.origin, invitation.token);
     Ok(Json(
@@ -171,8 +177,7 @@ pub async fn disable(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (_, user) = changing(&state, &headers).await?;
-    admin(&user)?;
+    let user = changing_admin(&state, &headers).await?;
     if user.name == name {
         return Err(ApiError::bad_request("you cannot disable yourself"));
     }
@@ -191,8 +196,7 @@ pub async fn revoke_tokens(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (_, user) = changing(&state, &headers).await?;
-    admin(&user)?;
+    changing_admin(&state, &headers).await?;
     let oauth =
         crate::oauth::OAuthState::new(&state.relying_party.origin, state.people.store().clone());
     let grants = crate::oauth::token::revoke_user(&oauth, &name)
