@@ -109,6 +109,24 @@ async fn serve_as(origin: Option<String>) -> Served {
     }
 }
 
+impl Served {
+    /// The endpoint of `transport`: `http` (Streamable HTTP) or `sse`.
+    fn url(&self, transport: &str) -> String {
+        match transport {
+            "sse" => format!("{}/sse", self.mcp),
+            _ => self.mcp.clone(),
+        }
+    }
+}
+
+/// A client's `tools` event names `tool`.
+fn assert_lists(tools: &Value, tool: &str) {
+    assert!(
+        tools["names"].as_array().unwrap().iter().any(|n| n == tool),
+        "{tools}"
+    );
+}
+
 /// A child process that speaks one line (JSON or a word) at a time.
 struct Speaker {
     child: Child,
@@ -218,25 +236,14 @@ async fn typescript_sdk_waits_for_a_passkey_approval_in_the_dashboard() {
     assert_eq!(approver.line().await, "ENROLLED");
 
     for transport in ["http", "sse"] {
-        let url = match transport {
-            "sse" => format!("{}/sse", served.mcp),
-            _ => served.mcp.clone(),
-        };
+        let url = served.url(transport);
         std::fs::write(served.chain.files.join("old.txt"), "bytes\n").unwrap();
         let mut client = {
             let mut command = node("ts-scenario.mjs");
             command.args([&url, &served.token, transport]);
             Speaker::spawn("ts-scenario", command)
         };
-        let tools = client.expect("tools").await;
-        assert!(
-            tools["names"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|n| n == "files.delete_file"),
-            "{tools}"
-        );
+        assert_lists(&client.expect("tools").await, "files.delete_file");
         let read = client.expect("read").await;
         assert_eq!(read["result"]["isError"], false, "{read}");
         assert_eq!(
@@ -312,10 +319,7 @@ async fn python_client_over_streamable_http_and_sse() {
     let mut passkey = served.chain.enroll("ada", Role::Approver, 3).await;
     for transport in ["http", "sse"] {
         std::fs::write(served.chain.files.join("old.txt"), "bytes\n").unwrap();
-        let url = match transport {
-            "sse" => format!("{}/sse", served.mcp),
-            _ => served.mcp.clone(),
-        };
+        let url = served.url(transport);
         let mut client = {
             let mut command = Command::new(clients().join(".venv/bin/python"));
             command
@@ -324,15 +328,7 @@ async fn python_client_over_streamable_http_and_sse() {
                 .current_dir(clients().join("scripts"));
             Speaker::spawn("py_client", command)
         };
-        let tools = client.expect("tools").await;
-        assert!(
-            tools["names"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|n| n == "files.read_file"),
-            "{tools}"
-        );
+        assert_lists(&client.expect("tools").await, "files.read_file");
         let read = client.expect("read").await;
         assert_eq!(read["result"]["is_error"], false, "{read}");
         assert!(
@@ -399,7 +395,7 @@ async fn inspector_cli_over_http_sse_and_the_stdio_bridge_and_mcp_remote() {
     ensure_clients();
     let served = serve().await;
     let header = format!("Authorization: Bearer {}", served.token);
-    let sse = format!("{}/sse", served.mcp);
+    let sse = served.url("sse");
     for (url, transport) in [(&served.mcp, "http"), (&sse, "sse")] {
         let mut args = vec![url.as_str(), "--transport", transport, "--header", &header];
         let listed = inspector(&[args.clone(), vec!["--method", "tools/list"]].concat()).await;
