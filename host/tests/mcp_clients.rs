@@ -207,14 +207,14 @@ async fn state_of(served: &Served, id: &str) -> ApprovalState {
     ApprovalState::Pending
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn typescript_sdk_waits_for_a_passkey_approval_in_the_dashboard() {
+/// ada, an admin, at the dashboard in Chromium (`tests/e2e/approver.mjs`),
+/// enrolled with a virtual passkey.
+async fn approver(served: &Served) -> Speaker {
     ensure_clients();
     assert!(
         Path::new("/usr/bin/chromium").exists(),
         "needs Debian's chromium (.ci/run)"
     );
-    let served = serve().await;
     let invitation = served
         .chain
         .gateway
@@ -224,16 +224,21 @@ async fn typescript_sdk_waits_for_a_passkey_approval_in_the_dashboard() {
         .unwrap();
     let shots = repo().join("target/e2e-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let mut approver = {
-        let mut command = Command::new("node");
-        command
-            .arg("approver.mjs")
-            .arg(format!("{}/enroll#{}", served.origin, invitation.token))
-            .arg(&shots)
-            .current_dir(repo().join("tests/e2e"));
-        Speaker::spawn("approver", command)
-    };
+    let mut command = Command::new("node");
+    command
+        .arg("approver.mjs")
+        .arg(format!("{}/enroll#{}", served.origin, invitation.token))
+        .arg(&shots)
+        .current_dir(repo().join("tests/e2e"));
+    let mut approver = Speaker::spawn("approver", command);
     assert_eq!(approver.line().await, "ENROLLED");
+    approver
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_sdk_waits_for_a_passkey_approval_in_the_dashboard() {
+    let served = serve().await;
+    let mut approver = approver(&served).await;
 
     for transport in ["http", "sse"] {
         let url = served.url(transport);
@@ -563,4 +568,126 @@ async fn the_conformance_suite_server_scenarios_that_apply_pass() {
         assert!(stdout.contains(" 0 failed"), "{scenario}: {stdout}");
         assert!(!stdout.contains("FAILURE"), "{scenario}: {stdout}");
     }
+}
+
+/// An OAuth client's authorization, done by the person in Chromium: the
+/// consent screen names the client and where it sends the person back.
+async fn consent_in_the_browser(
+    client: &mut Speaker,
+    approver: &mut Speaker,
+    served: &Served,
+) -> Value {
+    let authorize = client.expect("authorize").await;
+    let url = authorize["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/authorize?", served.origin)),
+        "{url}"
+    );
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    assert!(url.contains("resource="), "{url}");
+    approver.tell(&format!("AUTHORIZE {url}")).await;
+    let consent = approver.event().await;
+    assert_eq!(consent["event"], "consent", "{consent}");
+    assert_eq!(consent["host"], "127.0.0.1", "{consent}");
+    for scope in ["mcp:execute", "tools:list", "tools:call"] {
+        assert!(
+            consent["text"].as_str().unwrap().contains(scope),
+            "{consent}"
+        );
+    }
+    assert_eq!(approver.line().await, "AUTHORIZED");
+    consent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_clients_connect_after_a_passkey_sign_in_and_consent() {
+    let served = serve().await;
+    let mut approver = approver(&served).await;
+    // OAuth clients name the gateway by its public URL: the resource
+    // (the tokens' audience) is that URL.
+    let mcp = format!("{}/v1/mcp", served.origin);
+
+    // The TypeScript SDK's OAuth client provider.
+    let mut client = {
+        let mut command = node("ts-oauth.mjs");
+        command.arg(&mcp);
+        Speaker::spawn("ts-oauth", command)
+    };
+    let consent = consent_in_the_browser(&mut client, &mut approver, &served).await;
+    assert_eq!(consent["title"], "Connect TypeScript SDK test client?");
+    assert_lists(&client.expect("tools").await, "files.read_file");
+    let read = client.expect("read").await;
+    assert_eq!(read["result"]["isError"], false, "{read}");
+    assert_eq!(
+        read["result"]["structuredContent"]["content"],
+        "quarterly numbers\n"
+    );
+    let token = client.expect("token").await;
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    assert!(!access.starts_with("tgw_pat_"), "an OAuth JWT: {access}");
+    client.expect("done").await;
+
+    // The conformance suite's server scenarios, with that OAuth token.
+    for scenario in ["server-initialize", "tools-list"] {
+        let output = Command::new(clients().join("node_modules/.bin/node"))
+            .arg("--import")
+            .arg(clients().join("scripts/bearer.mjs"))
+            .arg(clients().join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
+            .args(["server", "--url", &mcp, "--scenario", scenario, "-o"])
+            .arg(served.chain.dir.path().join("conformance-oauth"))
+            .env("MCP_BEARER", &access)
+            .current_dir(clients())
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "conformance {scenario} with OAuth:\n{stdout}"
+        );
+        assert!(stdout.contains(" 0 failed"), "{scenario}: {stdout}");
+    }
+
+    // The Python client's OAuthClientProvider.
+    let mut client = {
+        let mut command = Command::new(clients().join(".venv/bin/python"));
+        command
+            .arg(clients().join("scripts/py_oauth.py"))
+            .arg(&mcp)
+            .current_dir(clients());
+        Speaker::spawn("py-oauth", command)
+    };
+    let consent = consent_in_the_browser(&mut client, &mut approver, &served).await;
+    assert_eq!(consent["title"], "Connect Python mcp test client?");
+    assert_lists(&client.expect("tools").await, "files.read_file");
+    let read = client.expect("read").await;
+    assert_eq!(read["result"]["is_error"], false, "{read}");
+    client.expect("done").await;
+
+    // An attacker registers a client called "Claude" that sends codes to
+    // their own host. The person is signed in, and still the consent screen
+    // shows, naming the attacker's host; denied, the attacker gets no code.
+    approver.tell("ATTACKER").await;
+    let consent = approver.event().await;
+    assert_eq!(consent["event"], "consent", "{consent}");
+    assert_eq!(consent["title"], "Connect Claude?");
+    assert_eq!(consent["host"], "evil.example");
+    assert!(
+        consent["text"]
+            .as_str()
+            .unwrap()
+            .contains("Anyone can register"),
+        "{consent}"
+    );
+    let landed = approver.expect("landed").await;
+    let url = landed["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://evil.example/cb?error=access_denied"),
+        "{url}"
+    );
+    assert!(
+        url.contains("state=attack") && !url.contains("code="),
+        "{url}"
+    );
+    approver.tell("QUIT").await;
 }

@@ -509,3 +509,240 @@ async fn revoking_a_person_ends_their_connected_clients_at_once() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_revokes_its_own_grant() {
+    let flow = flow().await;
+    let code = flow.code(MCP).await;
+    let (_, _, tokens) = flow.exchange(&code, VERIFIER, CALLBACK).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(flow.list(access).await.0, StatusCode::OK);
+    // Unknown tokens are answered 200 too (RFC 7009 §2.2).
+    let revoke = |token: String| {
+        let flow = &flow;
+        async move {
+            send(
+                &flow.router,
+                Request::post("/oauth/revoke")
+                    .header(header::HOST, "localhost:8400")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(format!(
+                        "token={}&client_id={}",
+                        urlencode(&token),
+                        flow.client_id
+                    )))
+                    .unwrap(),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(revoke("not-a-token".into()).await, StatusCode::OK);
+    assert_eq!(flow.list(access).await.0, StatusCode::OK);
+    assert_eq!(
+        revoke(tokens["refresh_token"].as_str().unwrap().into()).await,
+        StatusCode::OK
+    );
+    let (status, challenge) = flow.list(access).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("revoked"), "{challenge}");
+}
+
+/// `/authorize` with `params` (and the client's id unless given): the
+/// status, the Location and the page.
+async fn authorize(
+    flow: &Flow,
+    prefix: &str,
+    params: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    let mut query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect();
+    if !params.iter().any(|(k, _)| *k == "client_id") {
+        query.push(format!("client_id={}", flow.client_id));
+    }
+    let response = flow
+        .router
+        .clone()
+        .oneshot(get(&format!("{prefix}/authorize?{}", query.join("&"))))
+        .await
+        .unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let page = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        location,
+        String::from_utf8_lossy(&page).into_owned(),
+    )
+}
+
+fn challenge() -> String {
+    B64.encode(Sha256::digest(VERIFIER.as_bytes()))
+}
+
+/// A good authorization request, with `change` applied (a value of ""
+/// drops the parameter).
+fn request_with(change: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
+    let mut params = vec![
+        ("response_type", "code".to_owned()),
+        ("redirect_uri", CALLBACK.to_owned()),
+        ("code_challenge", challenge()),
+        ("code_challenge_method", "S256".to_owned()),
+        ("state", "xyz 1".to_owned()),
+        ("resource", MCP.to_owned()),
+        ("scope", "mcp:execute tools:list tools:call".to_owned()),
+    ];
+    for (key, value) in change {
+        params.retain(|(k, _)| k != key);
+        if !value.is_empty() {
+            params.push((key, (*value).to_owned()));
+        }
+    }
+    params
+}
+
+async fn authorize_with(
+    flow: &Flow,
+    change: &[(&'static str, &'static str)],
+) -> (StatusCode, String, String) {
+    let params = request_with(change);
+    let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    authorize(flow, "", &borrowed).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_authorization_request_goes_to_the_consent_page_at_both_paths() {
+    let flow = flow().await;
+    for prefix in ["", "/oauth"] {
+        let params = request_with(&[]);
+        let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, location, _) = authorize(&flow, prefix, &borrowed).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let id = location
+            .strip_prefix("http://localhost:8400/#/consent/")
+            .unwrap_or_else(|| panic!("{location}"));
+        assert!(id.len() >= 20, "{id}");
+        // The consent screen's data needs a signed-in person.
+        let (status, _, body) = send(&flow.router, get(&format!("/api/oauth/requests/{id}"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_without_pkce_s256_or_a_resource_is_refused_back_to_the_client() {
+    let flow = flow().await;
+    // (what changes in a good request, the error, words of its description)
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static str,
+    );
+    let cases: [Case; 7] = [
+        (
+            &[("code_challenge", "")],
+            "invalid_request",
+            "code_challenge is required",
+        ),
+        (
+            &[("code_challenge_method", "plain")],
+            "invalid_request",
+            "plain is not accepted",
+        ),
+        (
+            &[("code_challenge_method", "")],
+            "invalid_request",
+            "must be S256",
+        ),
+        (
+            &[("code_challenge", "short")],
+            "invalid_request",
+            "not a base64url",
+        ),
+        (
+            &[("response_type", "token")],
+            "unsupported_response_type",
+            "response_type=code",
+        ),
+        (
+            &[("resource", "")],
+            "invalid_request",
+            "resource is required",
+        ),
+        (
+            &[("resource", "https://other.example/v1/mcp")],
+            "invalid_target",
+            "not a resource of this gateway",
+        ),
+    ];
+    for (change, error, words) in cases {
+        let (status, location, _) = authorize_with(&flow, change).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{change:?}");
+        let (target, query) = location.split_once('?').unwrap();
+        assert_eq!(target, CALLBACK, "{change:?}");
+        let answer: std::collections::HashMap<String, String> =
+            serde_urlencoded::from_str(query).unwrap();
+        assert_eq!(answer["error"], error, "{change:?}");
+        assert!(
+            answer["error_description"].contains(words),
+            "{change:?}: {answer:?}"
+        );
+        assert_eq!(answer["state"], "xyz 1", "state round-trips: {change:?}");
+        assert!(!answer.contains_key("code"));
+    }
+    let (_, location, _) = authorize_with(&flow, &[("scope", "tools:call admin:all")]).await;
+    assert!(location.contains("error=invalid_scope"), "{location}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_client_or_redirect_uri_is_never_redirected_to() {
+    let flow = flow().await;
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (
+            &[("redirect_uri", "https://claude.ai/api/mcp/auth_callback/")],
+            "is not a redirect URI",
+        ),
+        (
+            &[("redirect_uri", "https://Claude.ai/api/mcp/auth_callback")],
+            "is not a redirect URI",
+        ),
+        (
+            &[("redirect_uri", "https://evil.example/cb")],
+            "is not a redirect URI",
+        ),
+        (&[("redirect_uri", "")], "no redirect_uri"),
+        (&[("client_id", "no-such-client")], "is not registered here"),
+        // Client ID metadata documents at internal addresses are not fetched.
+        (
+            &[("client_id", "https://127.0.0.1/client.json")],
+            "metadata document could not be used",
+        ),
+        (
+            &[("client_id", "https://169.254.169.254/latest/meta-data")],
+            "metadata document could not be used",
+        ),
+    ];
+    for (change, words) in cases {
+        let (status, location, page) = authorize_with(&flow, change).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{change:?}: {page}");
+        assert_eq!(location, "", "{change:?}");
+        assert!(page.contains(words), "{change:?}: {page}");
+        assert!(page.contains("Nothing was shared"), "{page}");
+    }
+    // A parameter given twice is refused as a whole.
+    let (status, location, _) = authorize(
+        &flow,
+        "",
+        &[
+            ("redirect_uri", CALLBACK),
+            ("redirect_uri", "https://evil.example/cb"),
+        ],
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (StatusCode::BAD_REQUEST, ""));
+}

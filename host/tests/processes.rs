@@ -75,19 +75,25 @@ async fn until_no_executor(bus: &tgw::bus::Bus) {
     panic!("NATS still routes to the killed executor");
 }
 
-#[test]
-fn tgw_up_starts_on_the_embedded_bus_and_answers() {
-    let dir = tempfile::tempdir().unwrap();
-    let (skills, policy) = chain::workspace(dir.path(), "default.toml");
-    let port = nats::free_port();
-    let listen = format!("127.0.0.1:{port}");
+/// `tgw up` on a free port of 127.0.0.1, with the test workspace in
+/// `dir`: the process, its address and what it printed.
+fn up(dir: &Path) -> (Killed, String, Vec<String>) {
+    let (skills, policy) = chain::workspace(dir, "default.toml");
+    let listen = format!("127.0.0.1:{}", nats::free_port());
     let policy = policy.display().to_string();
-    let (_up, lines) = start(
+    let (up, lines) = start(
         &["up", "--listen", &listen, "--policy", &policy],
-        &dir.path().join("data"),
+        &dir.join("data"),
         &skills,
         "Stop with Ctrl-C.",
     );
+    (up, listen, lines)
+}
+
+#[test]
+fn tgw_up_starts_on_the_embedded_bus_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_up, listen, lines) = up(dir.path());
     let text = lines.join("\n");
     assert!(
         text.contains(&format!("listening on  http://{listen}")),
@@ -473,4 +479,68 @@ fn tls_flags_come_in_pairs() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--tls-key"));
+}
+
+/// `tgw connect claude-ai --url URL`: (success, stdout).
+fn connect_claude_ai(url: &str) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_tgw"))
+        .args(["connect", "claude-ai", "--url", url])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn tgw_connect_claude_ai_checks_discovery_from_the_outside() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_up, listen, _) = up(dir.path());
+    let port = listen.rsplit(':').next().unwrap();
+
+    // The public URL the gateway was started with (the default).
+    let public = format!("http://localhost:{port}");
+    let (passed, text) = connect_claude_ai(&public);
+    assert!(passed, "{text}");
+    assert!(text.contains(&format!("    {public}/v1/mcp\n")), "{text}");
+    for check in [
+        "asks for a token and points to",
+        "the resource is",
+        "PKCE S256 is supported",
+        "dynamic client registration is offered",
+        "/authorize answers",
+        "/token answers",
+    ] {
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with("  ok") && line.contains(check)),
+            "{check}: {text}"
+        );
+    }
+    assert!(
+        text.contains("warn  the URL is on this machine only"),
+        "{text}"
+    );
+    assert!(text.contains("All checks passed"), "{text}");
+
+    // Another URL for the same gateway: the metadata names the public URL,
+    // not this one, and the command says how to fix it.
+    let (passed, text) = connect_claude_ai(&format!("http://{listen}"));
+    assert!(!passed, "{text}");
+    assert!(
+        text.contains(&format!("FAIL  the 401 points to {public}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("--public-url http://{listen}")),
+        "{text}"
+    );
+
+    // Nothing there at all.
+    let (passed, text) = connect_claude_ai(&format!("http://127.0.0.1:{}", nats::free_port()));
+    assert!(!passed, "{text}");
+    assert!(text.contains("does not answer"), "{text}");
 }

@@ -4,6 +4,7 @@
 //! exactly what the card shows.
 
 mod api;
+mod consent;
 mod pages;
 mod passkey;
 
@@ -32,6 +33,17 @@ fn current_page() -> String {
         .trim_start_matches('/')
         .split('/')
         .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The argument after the page in the URL's hash (`#/consent/<id>`).
+fn page_argument() -> String {
+    let hash = window().location().hash().unwrap_or_default();
+    hash.trim_start_matches('#')
+        .trim_start_matches('/')
+        .split('/')
+        .nth(1)
         .unwrap_or_default()
         .to_owned()
 }
@@ -68,7 +80,18 @@ fn App() -> impl IntoView {
         <Show when=move || checked.get() fallback=|| view! { <main><p class="note">"Loading…"</p></main> }>
             {move || match me.get() {
                 None if enrolling => pages::Enroll(pages::EnrollProps { on_done: signed_in }).into_any(),
-                None => pages::SignIn(pages::SignInProps { on_done: signed_in }).into_any(),
+                None => pages::SignIn(pages::SignInProps {
+                    on_done: signed_in,
+                    connecting: page.get() == "consent",
+                })
+                .into_any(),
+                // An app asks for consent: the screen stands alone, without
+                // the dashboard around it.
+                Some(user) if page.get() == "consent" => consent::Consent(consent::ConsentProps {
+                    id: page_argument(),
+                    me: user,
+                })
+                .into_any(),
                 Some(user) => view! {
                     <Header user=user.clone() page=page/>
                     <main>

@@ -14,7 +14,11 @@ fn now_millis() -> i64 {
 }
 
 #[component]
-pub fn SignIn(on_done: Callback<Me>) -> impl IntoView {
+pub fn SignIn(
+    on_done: Callback<Me>,
+    /// An app waits for this person's consent (`#/consent/...`).
+    connecting: bool,
+) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
     let (busy, set_busy) = signal(false);
     let sign_in = move |_| {
@@ -42,7 +46,11 @@ pub fn SignIn(on_done: Callback<Me>) -> impl IntoView {
     view! {
         <main class="signin panel">
             <h1>"Trust Gateway"</h1>
-            <p class="note">"Sign in with your passkey to see and decide the calls that wait for a human."</p>
+            {if connecting {
+                view! { <p class="note connecting">"An app asks to connect to this gateway in your name. Sign in with your passkey to see what it asks for."</p> }.into_any()
+            } else {
+                view! { <p class="note">"Sign in with your passkey to see and decide the calls that wait for a human."</p> }.into_any()
+            }}
             <div class="stack">
                 <button class="primary" on:click=sign_in disabled=move || busy.get()>"Sign in with a passkey"</button>
             </div>

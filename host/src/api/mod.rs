@@ -10,6 +10,7 @@
 
 mod approvals;
 mod assets;
+pub mod consent;
 mod passkeys;
 mod session;
 mod views;
@@ -37,16 +38,20 @@ pub struct ApiState {
     pub people: People,
     pub relying_party: RelyingParty,
     pub sessions: Arc<Sessions>,
+    /// OAuth's state, shared with the consent page.
+    pub oauth: crate::oauth::OAuthState,
     ceremonies: Arc<passkeys::Ceremonies>,
 }
 
 impl ApiState {
     pub fn new(gateway: Arc<Gateway>, relying_party: RelyingParty) -> Self {
         let people = gateway.people().clone();
+        let oauth = crate::oauth::OAuthState::new(&relying_party.origin, people.store().clone());
         ApiState {
             gateway,
             people,
             relying_party,
+            oauth,
             sessions: Arc::default(),
             ceremonies: Arc::default(),
         }
@@ -83,8 +88,7 @@ impl ApiError {
 /// headers on every response.
 pub fn router(state: ApiState) -> Router {
     let (mcp, _) = crate::mcp::routes(state.gateway.clone(), &state.relying_party.origin);
-    let state_origin = state.relying_party.origin.clone();
-    let oauth_store = state.people.store().clone();
+    let oauth = state.oauth.clone();
     Router::new()
         .route("/api/enroll/begin", post(passkeys::enroll_begin))
         .route("/api/enroll/finish", post(passkeys::enroll_finish))
@@ -104,11 +108,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/people/invite", post(views::invite))
         .route("/api/people/{name}/disable", post(views::disable))
         .route("/api/people/{name}/revoke", post(views::revoke_tokens))
+        .route(
+            "/api/oauth/requests/{id}",
+            get(consent::request).post(consent::decide),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(assets::routes())
         .with_state(state)
         .merge(mcp)
-        .merge(crate::oauth::routes(&state_origin, oauth_store))
+        .merge(crate::oauth::routes(oauth))
         .layer(axum::middleware::map_response(security_headers))
 }
 

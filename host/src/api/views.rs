@@ -197,9 +197,7 @@ pub async fn revoke_tokens(
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     changing_admin(&state, &headers).await?;
-    let oauth =
-        crate::oauth::OAuthState::new(&state.relying_party.origin, state.people.store().clone());
-    let grants = crate::oauth::token::revoke_user(&oauth, &name)
+    let grants = crate::oauth::token::revoke_user(&state.oauth, &name)
         .await
         .map_err(unavailable)?;
     let mut personal = 0;

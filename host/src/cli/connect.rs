@@ -1,6 +1,9 @@
 //! `tgw connect claude-desktop`: the `claude_desktop_config.json` entry that
 //! starts `tgw mcp stdio`, printed, or merged into the file with `--write`
 //! (keeping every other server and setting in it).
+//!
+//! `tgw connect claude-ai`: the connector URL, and a check of the public
+//! URL's discovery endpoints (`super::claude_ai`).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +30,14 @@ pub enum ConnectCommand {
         /// platform).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Print the URL to paste into Claude.ai as a custom connector, and
+    /// check that the public URL answers OAuth discovery as Claude.ai
+    /// needs.
+    ClaudeAi {
+        /// The gateway's public URL (what `tgw up --public-url` was given).
+        #[arg(long, env = "TGW_PUBLIC_URL", default_value = "http://localhost:8400")]
+        url: String,
     },
 }
 
@@ -100,14 +111,17 @@ pub fn merge(existing: Option<&str>, name: &str, server: Value) -> anyhow::Resul
     Ok(config)
 }
 
-pub fn run(command: ConnectCommand) -> anyhow::Result<()> {
-    let ConnectCommand::ClaudeDesktop {
-        url,
-        token_file,
-        name,
-        write,
-        config,
-    } = command;
+pub async fn run(command: ConnectCommand) -> anyhow::Result<()> {
+    let (url, token_file, name, write, config) = match command {
+        ConnectCommand::ClaudeAi { url } => return super::claude_ai::run(&url).await,
+        ConnectCommand::ClaudeDesktop {
+            url,
+            token_file,
+            name,
+            write,
+            config,
+        } => (url, token_file, name, write, config),
+    };
     let server = entry(&url, token_file.as_deref())?;
     if token_file.is_none() {
         eprintln!("No --token-file: put the token in the entry's TGW_TOKEN, or pass --token-file.");

@@ -17,10 +17,11 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use clap::Subcommand;
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
+
+use super::http::Endpoint;
 
 #[derive(Subcommand)]
 pub enum McpCommand {
@@ -52,63 +53,6 @@ pub async fn run(command: McpCommand) -> anyhow::Result<()> {
         }
     }
 }
-
-struct Endpoint {
-    uri: http::Uri,
-    host: String,
-    port: u16,
-    https: bool,
-}
-
-impl Endpoint {
-    fn parse(url: &str) -> anyhow::Result<Self> {
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{url:?} is not a URL: {e}"))?;
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            _ => anyhow::bail!("{url:?}: the URL must start with http:// or https://"),
-        };
-        let host = uri
-            .host()
-            .ok_or_else(|| anyhow::anyhow!("{url:?} names no host"))?
-            .trim_matches(['[', ']'])
-            .to_owned();
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        Ok(Endpoint {
-            uri,
-            host,
-            port,
-            https,
-        })
-    }
-
-    async fn send(
-        &self,
-        request: http::Request<Full<Bytes>>,
-    ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await?;
-        tcp.set_nodelay(true)?;
-        let stream: Box<dyn Io> = if self.https {
-            let name = rustls::pki_types::ServerName::try_from(self.host.clone())?;
-            Box::new(
-                tokio_rustls::TlsConnector::from(tgw::runtime::http::tls_config())
-                    .connect(name, tcp)
-                    .await?,
-            )
-        } else {
-            Box::new(tcp)
-        };
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(connection);
-        Ok(sender.send_request(request).await?)
-    }
-}
-
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// What later requests must carry, learnt from `initialize`.
 #[derive(Default)]

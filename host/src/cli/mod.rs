@@ -1,7 +1,9 @@
 //! The command line: one subcommand group per concern.
 
 mod audit;
+mod claude_ai;
 mod connect;
+mod http;
 mod keys;
 mod mcp;
 mod secrets;
@@ -86,7 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(command) => audit::run(&context, command).await,
         Command::Tokens(command) => tokens::run(&context, command).await,
         Command::Mcp(command) => mcp::run(command).await,
-        Command::Connect(command) => connect::run(command),
+        Command::Connect(command) => connect::run(command).await,
         Command::Users(command) => users::run(&context, command).await,
     }
 }

@@ -1,10 +1,18 @@
 //! OAuth 2.1 for clients that cannot be handed a token (Claude.ai): step 5.
 //!
-//! So far: discovery (`metadata.rs`) with the 401 challenges that point to
-//! it, dynamic client registration (`clients.rs`), and the guarded fetch
-//! of client ID metadata documents (`cimd.rs`). Authorization with a
-//! passkey and consent, and tokens, come next; see the README.
+//! The stages, in the order a client meets them:
+//!
+//! - discovery (`metadata.rs`), which every 401 of the MCP endpoints
+//!   points to;
+//! - the client: dynamic client registration (`clients.rs`) or a client
+//!   ID metadata document fetched behind an SSRF guard (`cimd.rs`);
+//! - `/authorize` (`authorize.rs`), which hands the person to the
+//!   dashboard to sign in with their passkey and consent
+//!   (`crate::api::consent`);
+//! - `/token` (`token.rs`): codes, RFC 9068 access tokens (`jwt.rs`) and
+//!   rotating refresh tokens.
 
+pub mod authorize;
 pub mod cimd;
 mod clients;
 pub mod jwt;
@@ -30,6 +38,8 @@ pub struct OAuthState {
     pub kv: Arc<dyn KvStore>,
     /// The access-token key, read from the store on first use.
     signer: Arc<tokio::sync::OnceCell<Arc<jwt::AccessSigner>>>,
+    /// Authorization requests waiting for a person's consent.
+    pub requests: Arc<authorize::Requests>,
 }
 
 impl OAuthState {
@@ -38,6 +48,7 @@ impl OAuthState {
             issuer: Issuer::new(public_url),
             kv,
             signer: Arc::default(),
+            requests: Arc::default(),
         }
     }
 }
@@ -81,12 +92,13 @@ pub async fn authenticate(
 /// The OAuth routes of a gateway at `public_url`. The endpoints answer at
 /// the origin root and under `/oauth/`, because Claude.ai sometimes builds
 /// those URLs itself instead of reading the metadata.
-pub fn routes(public_url: &str, kv: Arc<dyn KvStore>) -> Router {
-    let state = OAuthState::new(public_url, kv);
+pub fn routes(state: OAuthState) -> Router {
     let mut endpoints = Router::new();
     for prefix in ["", "/oauth"] {
         endpoints = endpoints
+            .route(&format!("{prefix}/authorize"), get(authorize::authorize))
             .route(&format!("{prefix}/token"), post(token::token))
+            .route(&format!("{prefix}/revoke"), post(token::revoke))
             .route(&format!("{prefix}/register"), post(clients::register))
             .route(
                 &format!("{prefix}/register/{{client_id}}"),

@@ -77,7 +77,7 @@ struct FamilyRecord {
     revoked: bool,
 }
 
-fn random(bytes: usize) -> String {
+pub(super) fn random(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer).expect("the OS has randomness");
     B64.encode(buffer)
@@ -259,6 +259,67 @@ pub async fn token(State(state): State<OAuthState>, Form(request): Form<TokenReq
     match result {
         Ok(response) => response,
         Err(refused) => refused,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RevocationRequest {
+    token: Option<String>,
+    client_id: Option<String>,
+    /// Read and not needed: both kinds are looked up.
+    #[allow(
+        dead_code,
+        reason = "RFC 7009 allows it; we look the token up either way"
+    )]
+    token_type_hint: Option<String>,
+}
+
+/// The family of a token `client_id` holds: a refresh token, or an access
+/// token this gateway signed that has not expired (an expired one
+/// names a family its refresh token may still stand for, but it no longer
+/// proves the caller held it recently).
+async fn family_of(
+    state: &OAuthState,
+    token: &str,
+    client_id: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let issued_to = |holder: &str| client_id.is_none_or(|c| c == holder);
+    if let Some((record, _)) = read::<RefreshRecord>(state, &hashed("refresh", token)).await? {
+        return Ok(issued_to(&record.client_id).then_some(record.family));
+    }
+    let signer = signer(state).await?;
+    let now = now_millis() / 1000;
+    Ok(super::metadata::RESOURCE_PATHS.iter().find_map(|path| {
+        signer
+            .verify(token, &state.issuer.url, &state.issuer.resource(path), now)
+            .ok()
+            .filter(|claims| issued_to(&claims.client_id))
+            .map(|claims| claims.fam)
+    }))
+}
+
+/// `POST /revoke` (RFC 7009): a client ends its own grant. Revoking either
+/// token ends the whole family. The answer is 200 whether or not the token
+/// was known (§2.2), so it tells nothing about other people's tokens.
+pub async fn revoke(
+    State(state): State<OAuthState>,
+    Form(request): Form<RevocationRequest>,
+) -> Response {
+    let Some(token) = request.token.as_deref() else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is required",
+        );
+    };
+    let revoked = match family_of(&state, token, request.client_id.as_deref()).await {
+        Ok(Some(family)) => revoke_family(&state, &family).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match revoked {
+        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
+        Err(e) => unavailable(e),
     }
 }
 
