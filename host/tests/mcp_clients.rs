@@ -542,31 +542,37 @@ const CONFORMANCE: [&str; 4] = [
     "server-sse-multiple-streams",
 ];
 
+/// Runs a conformance server `scenario` against `url` with `token` (added
+/// by `scripts/bearer.mjs`); it must pass.
+async fn conformance(scenario: &str, url: &str, token: &str, results: &Path) {
+    let output = Command::new(clients().join("node_modules/.bin/node"))
+        .arg("--import")
+        .arg(clients().join("scripts/bearer.mjs"))
+        .arg(clients().join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
+        .args(["server", "--url", url, "--scenario", scenario, "-o"])
+        .arg(results)
+        .env("MCP_BEARER", token)
+        .current_dir(clients())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "conformance {scenario} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(" 0 failed"), "{scenario}: {stdout}");
+    assert!(!stdout.contains("FAILURE"), "{scenario}: {stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conformance_suite_server_scenarios_that_apply_pass() {
     ensure_clients();
     let served = serve().await;
     let results = served.chain.dir.path().join("conformance");
     for scenario in CONFORMANCE {
-        let output = Command::new(clients().join("node_modules/.bin/node"))
-            .arg("--import")
-            .arg(clients().join("scripts/bearer.mjs"))
-            .arg(clients().join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
-            .args(["server", "--url", &served.mcp, "--scenario", scenario, "-o"])
-            .arg(&results)
-            .env("MCP_BEARER", &served.token)
-            .current_dir(clients())
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "conformance {scenario} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(stdout.contains(" 0 failed"), "{scenario}: {stdout}");
-        assert!(!stdout.contains("FAILURE"), "{scenario}: {stdout}");
+        conformance(scenario, &served.mcp, &served.token, &results).await;
     }
 }
 
@@ -629,23 +635,8 @@ async fn oauth_clients_connect_after_a_passkey_sign_in_and_consent() {
 
     // The conformance suite's server scenarios, with that OAuth token.
     for scenario in ["server-initialize", "tools-list"] {
-        let output = Command::new(clients().join("node_modules/.bin/node"))
-            .arg("--import")
-            .arg(clients().join("scripts/bearer.mjs"))
-            .arg(clients().join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
-            .args(["server", "--url", &mcp, "--scenario", scenario, "-o"])
-            .arg(served.chain.dir.path().join("conformance-oauth"))
-            .env("MCP_BEARER", &access)
-            .current_dir(clients())
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "conformance {scenario} with OAuth:\n{stdout}"
-        );
-        assert!(stdout.contains(" 0 failed"), "{scenario}: {stdout}");
+        let results = served.chain.dir.path().join("conformance-oauth");
+        conformance(scenario, &mcp, &access, &results).await;
     }
 
     // The Python client's OAuthClientProvider.
