@@ -157,7 +157,7 @@ fn refuse(redirect_uri: &str, state: Option<&str>, error: &str, description: &st
 
 /// The query's parameters; a parameter given twice is refused (RFC 6749
 /// §3.1).
-fn parameters(query: Option<&str>) -> Result<HashMap<String, String>, String> {
+pub fn parameters(query: Option<&str>) -> Result<HashMap<String, String>, String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
         .map_err(|e| format!("the request's parameters cannot be read: {e}"))?;
     let mut map = HashMap::new();
