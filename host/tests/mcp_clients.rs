@@ -586,7 +586,7 @@ async fn consent_in_the_browser(
     let authorize = client.expect("authorize").await;
     let url = authorize["url"].as_str().unwrap();
     assert!(
-        url.starts_with(&format!("{}/authorize?", served.origin)),
+        url.starts_with(&format!("{}/oauth/authorize?", served.origin)),
         "{url}"
     );
     assert!(url.contains("code_challenge_method=S256"), "{url}");

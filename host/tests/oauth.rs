@@ -111,12 +111,15 @@ async fn the_metadata_documents_say_how_to_get_a_token() {
     assert_eq!(server["client_id_metadata_document_supported"], true);
     assert_eq!(
         server["authorization_endpoint"],
-        "http://localhost:8400/authorize"
+        "http://localhost:8400/oauth/authorize"
     );
-    assert_eq!(server["token_endpoint"], "http://localhost:8400/token");
+    assert_eq!(
+        server["token_endpoint"],
+        "http://localhost:8400/oauth/token"
+    );
     assert_eq!(
         server["registration_endpoint"],
-        "http://localhost:8400/register"
+        "http://localhost:8400/oauth/register"
     );
 }
 
@@ -156,11 +159,11 @@ async fn clients_register_dynamically_and_read_their_registration_back() {
         );
         assert_eq!(client["token_endpoint_auth_method"], "none");
         let uri = client["registration_client_uri"].as_str().unwrap();
-        assert_eq!(uri, format!("http://localhost:8400/register/{id}"));
+        assert_eq!(uri, format!("http://localhost:8400/oauth/register/{id}"));
         let token = client["registration_access_token"].as_str().unwrap();
 
         let read = |bearer: String| {
-            Request::get(format!("/register/{id}"))
+            Request::get(format!("{prefix}/register/{id}"))
                 .header(header::HOST, "localhost:8400")
                 .header(header::AUTHORIZATION, bearer)
                 .body(Body::empty())

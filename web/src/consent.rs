@@ -68,7 +68,6 @@ pub fn Consent(id: String, me: Me) -> impl IntoView {
         move |_| decide(true)
     };
     let deny = move |_| decide(false);
-    let deny = deny.clone();
     let show = move |request: Request| {
         let name = request
             .client_name

@@ -146,7 +146,12 @@ fn not_valid(status: StatusCode, reason: &str) -> Response {
 }
 
 /// An error sent back to the client (its redirect URI is known good).
-fn refuse(redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Response {
+fn refused_back(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
     let location = redirect_to(
         redirect_uri,
         &[("error", error), ("error_description", description)],
@@ -236,8 +241,9 @@ pub async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuer
 
     // 2. The rest goes back to the client, with its state.
     let client_state = param("state");
-    let refuse =
-        |error: &str, description: &str| refuse(redirect_uri, client_state, error, description);
+    let refuse = |error: &str, description: &str| {
+        refused_back(redirect_uri, client_state, error, description)
+    };
     if param("response_type") != Some("code") {
         return refuse(
             "unsupported_response_type",

@@ -158,7 +158,7 @@ fn document(client: &Client, issuer: &str) -> Value {
         "token_endpoint_auth_method": "none",
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
-        "registration_client_uri": format!("{issuer}/register/{}", client.client_id),
+        "registration_client_uri": format!("{issuer}/oauth/register/{}", client.client_id),
     })
 }
 

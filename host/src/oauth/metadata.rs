@@ -75,10 +75,12 @@ impl Issuer {
         let url = &self.url;
         json!({
             "issuer": url,
-            "authorization_endpoint": format!("{url}/authorize"),
-            "token_endpoint": format!("{url}/token"),
-            "registration_endpoint": format!("{url}/register"),
-            "revocation_endpoint": format!("{url}/revoke"),
+            // The paths of DESIGN.md; the same endpoints answer at the
+            // root too, for clients that build the URLs themselves.
+            "authorization_endpoint": format!("{url}/oauth/authorize"),
+            "token_endpoint": format!("{url}/oauth/token"),
+            "registration_endpoint": format!("{url}/oauth/register"),
+            "revocation_endpoint": format!("{url}/oauth/revoke"),
             "scopes_supported": Self::scopes(),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
