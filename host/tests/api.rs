@@ -499,3 +499,154 @@ async fn every_open_dashboard_sees_a_card_arrive_and_leave() {
         .send(tokio_tungstenite::tungstenite::Message::Close(None))
         .await;
 }
+
+/// `/oauth/authorize` for a client registered with `callback`: the id of
+/// the request waiting for consent.
+async fn authorization_request(
+    client: &Client,
+    client_id: &str,
+    callback: &str,
+    challenge: &str,
+) -> String {
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", callback),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", "s1"),
+        ("resource", "http://localhost:8400/v1/mcp"),
+        ("scope", "tools:list"),
+    ])
+    .unwrap();
+    let (status, headers, _) = client
+        .send("GET", &format!("/oauth/authorize?{query}"), None, &[])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers["location"].to_str().unwrap();
+    location
+        .strip_prefix("http://localhost:8400/#/consent/")
+        .unwrap_or_else(|| panic!("{location}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn consent_gives_the_client_one_code_for_the_signed_in_person() {
+    use sha2::{Digest, Sha256};
+    let (chain, mut client) = setup().await;
+    let key = SoftAuthenticator::es256(31);
+    let (status, _, body) = enroll(&mut client, &chain, "ada", Role::Approver, &key).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let callback = "http://127.0.0.1:9/callback";
+    let (status, _, registered) = client
+        .send(
+            "POST",
+            "/oauth/register",
+            Some(json!({"client_name": "Test app", "redirect_uris": [callback]})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    let client_id = registered["client_id"].as_str().unwrap();
+    let verifier = "v".repeat(50);
+    let challenge = B64.encode(Sha256::digest(verifier.as_bytes()));
+
+    let id = authorization_request(&client, client_id, callback, &challenge).await;
+    let path = format!("/api/oauth/requests/{id}");
+    let (status, _, shown) = client.send("GET", &path, None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["client_name"], "Test app");
+    assert_eq!(shown["client_id_is_url"], false);
+    assert_eq!(shown["redirect_host"], "127.0.0.1");
+    assert_eq!(shown["scopes"], json!(["tools:list"]));
+    assert_eq!(shown["user"], "ada");
+
+    // Without the CSRF token, or from another origin: refused, and the
+    // request still waits.
+    let (status, _, _) = client
+        .send(
+            "POST",
+            &path,
+            Some(json!({"allow": true})),
+            &[("origin", ORIGIN)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let csrf = client.csrf.clone().unwrap();
+    let (status, _, _) = client
+        .send(
+            "POST",
+            &path,
+            Some(json!({"allow": true})),
+            &[("origin", "https://evil.example"), ("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _, answer) = client.post(&path, json!({"allow": true})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let redirect = answer["redirect"].as_str().unwrap();
+    let (target, query) = redirect.split_once('?').unwrap();
+    assert_eq!(target, callback);
+    let params: std::collections::HashMap<String, String> =
+        serde_urlencoded::from_str(query).unwrap();
+    assert_eq!(params["state"], "s1");
+    // Answered once.
+    let (status, _, _) = client.post(&path, json!({"allow": true})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The code is ada's, for the scope she allowed.
+    let form = serde_urlencoded::to_string([
+        ("grant_type", "authorization_code"),
+        ("code", params["code"].as_str()),
+        ("code_verifier", verifier.as_str()),
+        ("redirect_uri", callback),
+        ("client_id", client_id),
+    ])
+    .unwrap();
+    let response = client
+        .router
+        .clone()
+        .oneshot(
+            Request::post("/oauth/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let tokens: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(tokens["scope"], "tools:list");
+
+    // Denied: the client hears access_denied, with no code.
+    let id = authorization_request(&client, client_id, callback, &challenge).await;
+    let (status, _, answer) = client
+        .post(
+            &format!("/api/oauth/requests/{id}"),
+            json!({"allow": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let redirect = answer["redirect"].as_str().unwrap();
+    assert!(
+        redirect.starts_with(&format!("{callback}?error=access_denied")),
+        "{redirect}"
+    );
+    assert!(!redirect.contains("code="), "{redirect}");
+
+    // Both decisions are in the audit log.
+    let entries = chain.gateway.audit().store().read(1, 1000).await.unwrap();
+    let consents: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == "oauth.consent")
+        .map(|e| (e.detail["user"].clone(), e.detail["allowed"].clone()))
+        .collect();
+    assert_eq!(
+        consents,
+        [(json!("ada"), json!(true)), (json!("ada"), json!(false))]
+    );
+}

@@ -22,9 +22,10 @@ pub struct AuditEntry {
     /// Unix milliseconds.
     pub ts: i64,
     /// `proposal`, `decision`, `approval.pending`, `approval.decided`,
-    /// `grant`, `execution.refused`, `execution.done`, `execution.failed`.
+    /// `grant`, `execution.refused`, `execution.done`, `execution.failed`;
+    /// and `oauth.consent`, a person allowing or denying an OAuth client.
     pub kind: String,
-    /// The call this entry is about.
+    /// The call this entry is about (empty for `oauth.consent`).
     pub call: String,
     pub detail: Value,
     /// `hash` of the entry before.
