@@ -3,6 +3,10 @@
 //! at concurrency 1, 8 and 64, against a direct in-process call of the same
 //! tool and the chain without HTTP (`Gateway::propose`), in the same run.
 //!
+//! When `wrk` is installed (Debian's `wrk`), the same calls are also made
+//! from a process of its own (`benches/mcp_wrk.lua`, one MCP session), so
+//! the load generator is not counted in the gateway's process.
+//!
 //! `cargo bench -p tgw --bench mcp`. Prints p50/p99 latency and calls/s;
 //! results go in BENCHMARKS.md.
 
@@ -19,6 +23,10 @@ use serde_json::{Value, json};
 use tgw::api::ApiState;
 use tgw::gateway::{CallResult, GatewayConfig};
 use tgw::people::{Role, Scope};
+
+// The allocator of `tgw` (src/main.rs), so the numbers are its numbers.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CALLS: usize = 4000;
 const WARMUP: usize = 200;
@@ -153,6 +161,51 @@ async fn over_mcp(address: std::net::SocketAddr, token: &str, concurrency: usize
     stats(samples, started.elapsed())
 }
 
+/// The calls made by `wrk` in another process, `concurrency` connections
+/// for 10 seconds, all in one MCP session or (`in_session` false) each
+/// request on its own, as a client that drops `Mcp-Session-Id` sends them;
+/// `None` without wrk.
+async fn over_wrk(
+    address: std::net::SocketAddr,
+    token: &str,
+    concurrency: usize,
+    in_session: bool,
+) -> Option<Stats> {
+    let session = if in_session {
+        Client::connect(address, token).await.session.unwrap()
+    } else {
+        String::new()
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/mcp_wrk.lua");
+    let output = tokio::process::Command::new("wrk")
+        .args(["-t1", &format!("-c{concurrency}"), "-d10s", "-s", script])
+        .arg(format!("http://{address}/v1/mcp"))
+        .env("TGW_BENCH_TOKEN", token)
+        .env("TGW_BENCH_SESSION", session)
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().find(|l| l.starts_with("TGW "))?;
+    let field = |name: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("wrk said {line:?}"))
+    };
+    assert_eq!(
+        field("bad"),
+        0.0,
+        "calls that did not return the file: {line}"
+    );
+    assert_eq!(field("errors"), 0.0, "wrk saw errors: {text}");
+    Some(Stats {
+        p50: Duration::from_micros(field("p50_us") as u64),
+        p99: Duration::from_micros(field("p99_us") as u64),
+        per_second: field("requests") / field("seconds"),
+    })
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -253,5 +306,22 @@ fn main() {
                 &direct,
             );
         }
+        for (in_session, kind) in [(true, "one session"), (false, "no session")] {
+            for concurrency in [1, 8, 64] {
+                match over_wrk(address, &token, concurrency, in_session).await {
+                    Some(stats) => print(
+                        &format!("wrk (own process), {kind}, concurrency {concurrency}"),
+                        &stats,
+                        &direct,
+                    ),
+                    None => println!(
+                        "(wrk is not installed: apt-get install wrk for the out-of-process rows)"
+                    ),
+                }
+            }
+        }
     });
+    // Skip the runtime's shutdown: the sessions still open would cancel
+    // WASI tasks in flight, which wasmtime-wasi reports as panics.
+    std::process::exit(0);
 }

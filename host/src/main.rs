@@ -6,6 +6,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: a call allocates often (JSON,
+/// canonical forms, audit entries, Wasm instances), and under load glibc's
+/// malloc and free were 6% of the CPU (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // Logs go to stderr: stdout carries results (and, later, the MCP stdio

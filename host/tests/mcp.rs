@@ -579,3 +579,76 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
         "{result:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waiting_for_a_human_does_not_hold_up_its_session() {
+    let gateway = gateway().await;
+    let token = gateway.token("alice", Role::Admin, &ALL).await;
+    let init = gateway.post(Some(&token), &[], initialize()).await;
+    let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let initialized = gateway
+        .post(
+            Some(&token),
+            &[("mcp-session-id", &session)],
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        )
+        .await;
+    assert_eq!(initialized.status, StatusCode::ACCEPTED);
+    let waiting = {
+        let router = gateway.router.clone();
+        let (token, session) = (token.clone(), session.clone());
+        tokio::spawn(async move {
+            post(
+                &router,
+                Some(&token),
+                &[("mcp-session-id", &session)],
+                json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                       "params": {"name": "files.delete_file", "arguments": {"path": "old.txt"}}}),
+            )
+            .await
+        })
+    };
+    // The destructive call waits for a human…
+    for _ in 0..100 {
+        if !gateway
+            .chain
+            .gateway
+            .approvals()
+            .pending()
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        gateway
+            .chain
+            .gateway
+            .approvals()
+            .pending()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // …while a read in the same session is answered.
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        gateway.post(
+            Some(&token),
+            &[("mcp-session-id", &session)],
+            json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                   "params": {"name": "files.read_file", "arguments": {"path": "report.txt"}}}),
+        ),
+    )
+    .await
+    .expect("the read waited behind the call that waits for a human");
+    let answer = read.message();
+    assert_eq!(answer["id"], 8, "{answer}");
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert!(!waiting.is_finished());
+    waiting.abort();
+}

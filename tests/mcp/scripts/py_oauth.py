@@ -57,7 +57,13 @@ class Callback(BaseHTTPRequestHandler):
     arrived = threading.Event()
 
     def do_GET(self):
-        Callback.query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+        url = urlparse(self.path)
+        # Only the redirect counts (the browser asks for /favicon.ico too).
+        if url.path != "/callback" or Callback.arrived.is_set():
+            self.send_response(404)
+            self.end_headers()
+            return
+        Callback.query = {k: v[0] for k, v in parse_qs(url.query).items()}
         self.send_response(200)
         self.send_header("content-type", "text/plain")
         self.end_headers()

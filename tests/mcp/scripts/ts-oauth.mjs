@@ -25,7 +25,14 @@ const say = (event) => console.log(JSON.stringify(event));
 let landed;
 const arrived = new Promise((resolve) => { landed = resolve; });
 const callback = createServer((request, response) => {
-  const query = new URL(request.url, 'http://127.0.0.1').searchParams;
+  const url = new URL(request.url, 'http://127.0.0.1');
+  // Only the redirect counts (the browser asks for /favicon.ico too).
+  if (url.pathname !== '/callback') {
+    response.writeHead(404);
+    response.end();
+    return;
+  }
+  const query = url.searchParams;
   response.writeHead(200, { 'content-type': 'text/plain' });
   response.end('Connected. You can close this tab.\n');
   landed(query);
