@@ -49,6 +49,18 @@ impl Gateway {
         post(&self.router, token, extra, body).await
     }
 
+    /// `notifications/initialized` in `session`: accepted.
+    async fn initialized(&self, token: &str, session: &str) {
+        let reply = self
+            .post(
+                Some(token),
+                &[("mcp-session-id", session)],
+                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    }
+
     async fn call(&self, token: &str, name: &str, arguments: Value) -> Value {
         let reply = self
             .post(
@@ -372,19 +384,7 @@ async fn a_session_opens_and_later_requests_need_no_protocol_header() {
     let info = init.message();
     assert_eq!(info["result"]["serverInfo"]["name"], "tgw");
     assert_eq!(info["result"]["capabilities"]["tools"]["listChanged"], true);
-    let initialized = gateway
-        .post(
-            Some(&token),
-            &[("mcp-session-id", &session)],
-            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        )
-        .await;
-    assert_eq!(
-        initialized.status,
-        StatusCode::ACCEPTED,
-        "{}",
-        initialized.body
-    );
+    gateway.initialized(&token, &session).await;
     let listed = gateway
         .post(Some(&token), &[("mcp-session-id", &session)], list())
         .await;
@@ -586,14 +586,7 @@ async fn a_call_waiting_for_a_human_does_not_hold_up_its_session() {
     let token = gateway.token("alice", Role::Admin, &ALL).await;
     let init = gateway.post(Some(&token), &[], initialize()).await;
     let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
-    let initialized = gateway
-        .post(
-            Some(&token),
-            &[("mcp-session-id", &session)],
-            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        )
-        .await;
-    assert_eq!(initialized.status, StatusCode::ACCEPTED);
+    gateway.initialized(&token, &session).await;
     let waiting = {
         let router = gateway.router.clone();
         let (token, session) = (token.clone(), session.clone());
