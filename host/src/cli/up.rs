@@ -205,8 +205,9 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     println!("  dashboard     {public_url}/");
     println!(
         "  MCP           {public_url}/v1/mcp  (Streamable HTTP; legacy SSE at /v1/mcp/sse; \
-         a token from `tgw tokens create --user NAME`)"
+         OAuth for Claude.ai, or a token from `tgw tokens create --user NAME`)"
     );
+    println!("  Claude.ai     check with `tgw connect claude-ai --url {public_url}`");
     println!(
         "  skills        {}",
         if names.is_empty() {
