@@ -181,8 +181,12 @@ async fn clients_register_dynamically_and_read_their_registration_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_with_bad_metadata_are_refused() {
     let (router, _chain) = router().await;
+    let eleven: Vec<String> = (0..11)
+        .map(|i| format!("https://a.example/cb{i}"))
+        .collect();
     for (body, error) in [
         (json!({"redirect_uris": []}), "invalid_redirect_uri"),
+        (json!({"redirect_uris": eleven}), "invalid_redirect_uri"),
         (
             json!({"redirect_uris": ["http://evil.example/cb"]}),
             "invalid_redirect_uri",
@@ -700,6 +704,12 @@ async fn authorization_without_pkce_s256_or_a_resource_is_refused_back_to_the_cl
     }
     let (_, location, _) = authorize_with(&flow, &[("scope", "tools:call admin:all")]).await;
     assert!(location.contains("error=invalid_scope"), "{location}");
+    // A huge state is not kept, nor sent back.
+    let huge: &'static str = Box::leak("s".repeat(5000).into_boxed_str());
+    let (status, location, _) = authorize_with(&flow, &[("state", huge)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.contains("error=invalid_request"), "{location}");
+    assert!(!location.contains("state="), "{location}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

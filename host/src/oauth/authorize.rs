@@ -36,6 +36,11 @@ pub const REQUEST_LIFETIME_MS: i64 = 10 * 60 * 1000;
 /// Requests waiting for consent at once; more are refused rather than
 /// letting anyone fill the gateway's memory.
 const MAX_WAITING: usize = 10_000;
+/// The longest `state` kept for a client (it waits in memory, and goes
+/// back in a URL).
+const MAX_STATE: usize = 1024;
+/// The longest client name shown on the consent screen.
+const MAX_CLIENT_NAME: usize = 200;
 
 /// An authorization request waiting for the person's decision.
 #[derive(Debug, Clone, Serialize)]
@@ -187,6 +192,16 @@ async fn resolve_client(
                 format!("the client's metadata document could not be used: {e}"),
             )
         })?;
+        if document
+            .client_name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_CLIENT_NAME)
+        {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                format!("the client's name is longer than {MAX_CLIENT_NAME} characters"),
+            ));
+        }
         return Ok((document.client_name, document.redirect_uris, true));
     }
     match clients::client(state, client_id).await {
@@ -244,6 +259,15 @@ pub async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuer
     let refuse = |error: &str, description: &str| {
         refused_back(redirect_uri, client_state, error, description)
     };
+    if client_state.is_some_and(|s| s.len() > MAX_STATE) {
+        // Sent back without it: echoing a huge value is the problem.
+        return refused_back(
+            redirect_uri,
+            None,
+            "invalid_request",
+            &format!("state is longer than {MAX_STATE} bytes"),
+        );
+    }
     if param("response_type") != Some("code") {
         return refuse(
             "unsupported_response_type",

@@ -21,8 +21,19 @@ use super::OAuthState;
 use crate::audit::now_millis;
 use crate::bus::StoreError;
 
+/// Redirect URIs a client may register, and the length of each: enough
+/// for any real client, and a bound on what an anonymous registration
+/// stores and what waits in memory for consent.
+pub const MAX_REDIRECT_URIS: usize = 10;
+pub const MAX_REDIRECT_URI: usize = 2048;
+
 /// Why a redirect URI is refused (in the words of the error response).
 pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    if uri.len() > MAX_REDIRECT_URI {
+        return Err(format!(
+            "a redirect URI is longer than {MAX_REDIRECT_URI} bytes"
+        ));
+    }
     let parsed: http::Uri = uri
         .parse()
         .map_err(|_| format!("{uri:?} is not an absolute URI"))?;
@@ -113,6 +124,12 @@ impl Registration {
             return Err((
                 "invalid_redirect_uri",
                 "at least one redirect URI is required".into(),
+            ));
+        }
+        if self.redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err((
+                "invalid_redirect_uri",
+                format!("at most {MAX_REDIRECT_URIS} redirect URIs may be registered"),
             ));
         }
         for uri in &self.redirect_uris {
@@ -282,5 +299,11 @@ mod tests {
         ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");
         }
+        let long = format!("https://claude.ai/{}", "a".repeat(MAX_REDIRECT_URI));
+        assert!(
+            check_redirect_uri(&long)
+                .unwrap_err()
+                .contains("longer than")
+        );
     }
 }
