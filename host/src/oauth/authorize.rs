@@ -39,8 +39,6 @@ const MAX_WAITING: usize = 10_000;
 /// The longest `state` kept for a client (it waits in memory, and goes
 /// back in a URL).
 const MAX_STATE: usize = 1024;
-/// The longest client name shown on the consent screen.
-const MAX_CLIENT_NAME: usize = 200;
 
 /// An authorization request waiting for the person's decision.
 #[derive(Debug, Clone, Serialize)]
@@ -192,16 +190,6 @@ async fn resolve_client(
                 format!("the client's metadata document could not be used: {e}"),
             )
         })?;
-        if document
-            .client_name
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_CLIENT_NAME)
-        {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                format!("the client's name is longer than {MAX_CLIENT_NAME} characters"),
-            ));
-        }
         return Ok((document.client_name, document.redirect_uris, true));
     }
     match clients::client(state, client_id).await {

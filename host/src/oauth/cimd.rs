@@ -23,6 +23,9 @@ use crate::runtime::net::is_internal;
 
 pub const FETCH_DEADLINE: Duration = Duration::from_secs(5);
 pub const MAX_DOCUMENT: usize = 64 * 1024;
+/// The longest client name shown on the consent screen (as for a
+/// registration).
+pub const MAX_CLIENT_NAME: usize = 200;
 
 /// A client described by its metadata document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +104,14 @@ pub async fn fetch(client_id: &str) -> Result<ClientDocument, String> {
     let document = tokio::time::timeout(FETCH_DEADLINE, get(&uri, &host, address))
         .await
         .map_err(|_| format!("{client_id} did not answer within 5 seconds"))??;
-    let document: Document = serde_json::from_slice(&document)
+    check_document(client_id, &document)
+}
+
+/// Reads a fetched document (untrusted bytes): it must be JSON naming
+/// exactly `client_id`, with 1 to 10 redirect URIs that each follow the
+/// redirect rules, and a name of at most 200 characters.
+pub fn check_document(client_id: &str, bytes: &[u8]) -> Result<ClientDocument, String> {
+    let document: Document = serde_json::from_slice(bytes)
         .map_err(|e| format!("the client metadata document is not valid: {e}"))?;
     if document.client_id != client_id {
         return Err(format!(
@@ -112,8 +122,20 @@ pub async fn fetch(client_id: &str) -> Result<ClientDocument, String> {
     if document.redirect_uris.is_empty() {
         return Err("the client metadata document lists no redirect URIs".into());
     }
+    if document.redirect_uris.len() > super::clients::MAX_REDIRECT_URIS {
+        return Err("the client metadata document lists too many redirect URIs".into());
+    }
     for redirect in &document.redirect_uris {
         check_redirect_uri(redirect)?;
+    }
+    if document
+        .client_name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_CLIENT_NAME)
+    {
+        return Err(format!(
+            "the client's name is longer than {MAX_CLIENT_NAME} characters"
+        ));
     }
     Ok(ClientDocument {
         client_id: document.client_id,
@@ -174,6 +196,32 @@ mod tests {
             "claude",
         ] {
             assert!(check_client_id_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn documents_must_name_themselves_and_follow_the_redirect_rules() {
+        let id = "https://app.example/client.json";
+        let good = br#"{"client_id": "https://app.example/client.json", "client_name": "App",
+                        "redirect_uris": ["https://app.example/cb"], "logo_uri": "ignored"}"#;
+        let document = check_document(id, good).unwrap();
+        assert_eq!(document.client_name.as_deref(), Some("App"));
+        let many: Vec<String> = (0..11)
+            .map(|i| format!("https://app.example/cb{i}"))
+            .collect();
+        let long_name = "n".repeat(201);
+        for (bad, words) in [
+            (b"not json".to_vec(), "not valid"),
+            (br#"{"client_id": "https://app.example/client.json/", "redirect_uris": ["https://app.example/cb"]}"#.to_vec(), "names client_id"),
+            (br#"{"client_id": "https://APP.example/client.json", "redirect_uris": ["https://app.example/cb"]}"#.to_vec(), "names client_id"),
+            (br#"{"redirect_uris": ["https://app.example/cb"]}"#.to_vec(), "not valid"),
+            (br#"{"client_id": "https://app.example/client.json", "redirect_uris": []}"#.to_vec(), "no redirect URIs"),
+            (br#"{"client_id": "https://app.example/client.json", "redirect_uris": ["http://evil.example/cb"]}"#.to_vec(), "https, or http on loopback"),
+            (serde_json::to_vec(&serde_json::json!({"client_id": id, "redirect_uris": many})).unwrap(), "too many"),
+            (serde_json::to_vec(&serde_json::json!({"client_id": id, "client_name": long_name, "redirect_uris": ["https://app.example/cb"]})).unwrap(), "longer than"),
+        ] {
+            let refused = check_document(id, &bad).unwrap_err();
+            assert!(refused.contains(words), "{refused}");
         }
     }
 
