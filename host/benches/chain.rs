@@ -9,20 +9,17 @@
 mod chain;
 #[path = "../tests/common/nats.rs"]
 mod nats;
+#[path = "common/stats.rs"]
+mod stats;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
+use stats::{Stats, stats};
 use tgw::gateway::{CallResult, GatewayConfig};
 
 const CALLS: usize = 2000;
 const WARMUP: usize = 100;
-
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    per_second: f64,
-}
 
 async fn measure<F, Fut>(mut call: F) -> Stats
 where
@@ -39,13 +36,7 @@ where
         call().await;
         samples.push(t.elapsed());
     }
-    let total = started.elapsed();
-    samples.sort();
-    Stats {
-        p50: samples[CALLS / 2],
-        p99: samples[CALLS * 99 / 100],
-        per_second: CALLS as f64 / total.as_secs_f64(),
-    }
+    stats(samples, started.elapsed())
 }
 
 fn print(name: &str, stats: &Stats, baseline: &Stats) {

@@ -12,6 +12,8 @@
 
 #[path = "../tests/common/chain.rs"]
 mod chain;
+#[path = "common/stats.rs"]
+mod stats;
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use stats::{Stats, stats};
 use tgw::api::ApiState;
 use tgw::gateway::{CallResult, GatewayConfig};
 use tgw::people::{Role, Scope};
@@ -30,22 +33,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CALLS: usize = 4000;
 const WARMUP: usize = 200;
-
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    per_second: f64,
-}
-
-fn stats(mut samples: Vec<Duration>, total: Duration) -> Stats {
-    samples.sort();
-    let n = samples.len();
-    Stats {
-        p50: samples[n / 2],
-        p99: samples[n * 99 / 100],
-        per_second: n as f64 / total.as_secs_f64(),
-    }
-}
 
 fn print(name: &str, stats: &Stats, baseline: &Stats) {
     println!(

@@ -13,10 +13,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use serde_json::json;
-use tgw::api::ApiState;
-use tgw::gateway::{CallResult, GatewayConfig};
+use tgw::gateway::CallResult;
 use tgw::people::Role;
-use tgw::webauthn::RelyingParty;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn e2e_dir() -> std::path::PathBuf {
@@ -43,22 +41,7 @@ fn ensure_playwright() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_enrolls_and_decides_calls_in_real_chromium() {
     ensure_playwright();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let origin = format!("http://localhost:{port}");
-    let relying_party = RelyingParty {
-        id: "localhost".into(),
-        origin: origin.clone(),
-    };
-    let config = GatewayConfig {
-        relying_party: relying_party.clone(),
-        ..GatewayConfig::default()
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
-    let chain = chain::chain_with(dir, bus, config).await;
-    let router = tgw::api::router(ApiState::new(chain.gateway.clone(), relying_party));
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (chain, origin, _) = chain::on_a_port(None).await;
 
     let invitation = chain.gateway.people().invite(Role::Admin).await.unwrap();
     let link = format!("{origin}/enroll#{}", invitation.token);

@@ -14,11 +14,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tgw::api::ApiState;
 use tgw::approval::ApprovalState;
-use tgw::gateway::GatewayConfig;
 use tgw::people::{Role, Scope};
-use tgw::webauthn::RelyingParty;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
@@ -78,22 +75,7 @@ async fn serve() -> Served {
 /// `origin`: the dashboard's origin for passkeys (the software passkeys of
 /// `chain::Chain::enroll` sign for the default one).
 async fn serve_as(origin: Option<String>) -> Served {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let origin = origin.unwrap_or_else(|| format!("http://localhost:{port}"));
-    let relying_party = RelyingParty {
-        id: "localhost".into(),
-        origin: origin.clone(),
-    };
-    let config = GatewayConfig {
-        relying_party: relying_party.clone(),
-        ..GatewayConfig::default()
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
-    let chain = chain::chain_with(dir, bus, config).await;
-    let router = tgw::api::router(ApiState::new(chain.gateway.clone(), relying_party));
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (chain, origin, port) = chain::on_a_port(origin).await;
     let people = chain.gateway.people();
     let invitation = people.invite(Role::Admin).await.unwrap();
     people.redeem(&invitation.token, "carol").await.unwrap();

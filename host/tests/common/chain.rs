@@ -44,6 +44,33 @@ pub fn relying_party() -> RelyingParty {
     GatewayConfig::default().relying_party
 }
 
+/// A gateway with its dashboard, API and MCP on a port of 127.0.0.1, as
+/// `tgw up` serves them: the chain, the dashboard's origin and the port.
+/// `origin` is the origin passkeys are made for; by default
+/// `http://localhost:PORT` (passkeys need a name, not an address).
+pub async fn on_a_port(origin: Option<String>) -> (Chain, String, u16) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let origin = origin.unwrap_or_else(|| format!("http://localhost:{port}"));
+    let relying_party = RelyingParty {
+        id: "localhost".into(),
+        origin: origin.clone(),
+    };
+    let config = GatewayConfig {
+        relying_party: relying_party.clone(),
+        ..GatewayConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let chain = chain_with(dir, bus, config).await;
+    let router = tgw::api::router(tgw::api::ApiState::new(
+        chain.gateway.clone(),
+        relying_party,
+    ));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (chain, origin, port)
+}
+
 pub fn floor(bus: &Bus, relying_party: &RelyingParty) -> ApprovalFloor {
     ApprovalFloor {
         relying_party: relying_party.clone(),
