@@ -486,39 +486,23 @@ pub fn People(me: Me) -> impl IntoView {
             }
         })
     };
-    let disable = move |name: String| {
+    // One action on a person ("disable" or "revoke"), a POST, then what
+    // the page shows of the answer. Copy, so the page can be drawn again
+    // and again.
+    let act = move |name: String, action: &'static str| {
         spawn_local(async move {
-            match api::post::<Value>(
-                &format!("/api/people/{}/disable", query_value(&name)),
-                &json!({}),
-            )
-            .await
-            {
-                Ok(_) => {
-                    let _ = set_error.try_set(None);
-                    let _ = set_version.try_update(|v| *v += 1);
-                }
-                Err(e) => {
-                    let _ = set_error.try_set(Some(e));
-                }
-            }
-        })
-    };
-    // Copy, so the page can be drawn again and again.
-    let revoke = move |name: String| {
-        spawn_local(async move {
-            match api::post::<Value>(
-                &format!("/api/people/{}/revoke", query_value(&name)),
-                &json!({}),
-            )
-            .await
-            {
+            let path = format!("/api/people/{}/{action}", query_value(&name));
+            match api::post::<Value>(&path, &json!({})).await {
                 Ok(done) => {
                     let _ = set_error.try_set(None);
-                    let _ = set_invite.try_set(Some(format!(
-                        "Revoked {}'s tokens: {} connected client(s), {} personal token(s).",
-                        name, done["oauth_grants"], done["personal_tokens"]
-                    )));
+                    if action == "revoke" {
+                        let _ = set_invite.try_set(Some(format!(
+                            "Revoked {}'s tokens: {} connected client(s), {} personal token(s).",
+                            name, done["oauth_grants"], done["personal_tokens"]
+                        )));
+                    } else {
+                        let _ = set_version.try_update(|v| *v += 1);
+                    }
                 }
                 Err(e) => {
                     let _ = set_error.try_set(Some(e));
@@ -557,9 +541,9 @@ pub fn People(me: Me) -> impl IntoView {
                                     <td>{if active { "active" } else { "disabled" }}</td>
                                     <td>{p["passkeys"].as_array().map_or(0, |k| k.len())}</td>
                                     <td class="actions">
-                                        <button on:click=move |_| revoke(revoked.clone())>"Revoke tokens"</button>
+                                        <button on:click=move |_| act(revoked.clone(), "revoke")>"Revoke tokens"</button>
                                         {can_disable.then(|| view! {
-                                            <button class="danger" on:click=move |_| disable(target.clone())>"Disable"</button>
+                                            <button class="danger" on:click=move |_| act(target.clone(), "disable")>"Disable"</button>
                                         })}
                                     </td>
                                 </tr>
