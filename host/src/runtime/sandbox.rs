@@ -127,7 +127,8 @@ impl CallState {
             .stderr(trace.stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false);
+            .allow_ip_name_lookup(false)
+            .allow_blocking_current_thread(true);
         for dir in &spec.dirs {
             let perms = if dir.writable {
                 FsPerms::ReadWrite
