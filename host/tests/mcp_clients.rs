@@ -231,12 +231,7 @@ async fn typescript_sdk_waits_for_a_passkey_approval_in_the_dashboard() {
             Speaker::spawn("ts-scenario", command)
         };
         assert_lists(&client.expect("tools").await, "files.delete_file");
-        let read = client.expect("read").await;
-        assert_eq!(read["result"]["isError"], false, "{read}");
-        assert_eq!(
-            read["result"]["structuredContent"]["content"],
-            "quarterly numbers\n"
-        );
+        assert_read(&client.expect("read").await["result"]);
 
         // Approved with the passkey in the dashboard: the tool runs.
         let waiting = client.expect("waiting").await;
@@ -604,12 +599,7 @@ async fn oauth_clients_connect_after_a_passkey_sign_in_and_consent() {
     let consent = consent_in_the_browser(&mut client, &mut approver, &served).await;
     assert_eq!(consent["title"], "Connect TypeScript SDK test client?");
     assert_lists(&client.expect("tools").await, "files.read_file");
-    let read = client.expect("read").await;
-    assert_eq!(read["result"]["isError"], false, "{read}");
-    assert_eq!(
-        read["result"]["structuredContent"]["content"],
-        "quarterly numbers\n"
-    );
+    assert_read(&client.expect("read").await["result"]);
     let token = client.expect("token").await;
     let access = token["access_token"].as_str().unwrap().to_owned();
     assert!(!access.starts_with("tgw_pat_"), "an OAuth JWT: {access}");

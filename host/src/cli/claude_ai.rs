@@ -36,6 +36,40 @@ fn json_of(answer: &Answer) -> Option<Value> {
     serde_json::from_slice(&answer.body).ok()
 }
 
+/// A metadata document at `url`, or `None` with the failure reported.
+async fn metadata(report: &mut Report, url: &str) -> Option<Value> {
+    match get(url).await.map(|a| (a.status, json_of(&a))) {
+        Ok((status, Some(doc))) if status.is_success() => Some(doc),
+        Ok((status, _)) => {
+            report.fail(&format!("{url} answered {status} without JSON metadata"));
+            None
+        }
+        Err(e) => {
+            report.fail(&format!("{url} does not answer: {e}"));
+            None
+        }
+    }
+}
+
+/// Whether an endpoint answered as tgw does (`good`), rather than a proxy
+/// or nothing; `expected` says what was expected when it did not.
+fn reached(
+    report: &mut Report,
+    url: &str,
+    answer: anyhow::Result<Answer>,
+    good: impl Fn(&Answer) -> bool,
+    expected: &str,
+) {
+    match answer {
+        Ok(answer) if good(&answer) => report.pass(&format!("{url} answers")),
+        Ok(answer) => report.fail(&format!(
+            "{url} answered {} {expected}: does the proxy forward it to tgw?",
+            answer.status
+        )),
+        Err(e) => report.fail(&format!("{url} does not answer: {e}")),
+    }
+}
+
 /// `resource_metadata="..."` from a `WWW-Authenticate: Bearer ...` value.
 fn resource_metadata(challenge: &str) -> Option<&str> {
     let rest = challenge.split("resource_metadata=\"").nth(1)?;
@@ -123,40 +157,28 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     // 2. The protected resource metadata names the resource and its
     //    authorization server.
     let mut issuer = None;
-    if let Some(metadata_url) = metadata_url {
-        match get(&metadata_url).await.map(|a| (a.status, json_of(&a))) {
-            Ok((status, Some(doc))) if status.is_success() => {
-                if doc["resource"] == mcp.as_str() {
-                    report.pass(&format!("the resource is {mcp}"));
-                } else {
-                    report.fail(&format!(
-                        "the metadata names the resource {}, not {mcp}: start tgw with --public-url {base}",
-                        doc["resource"]
-                    ));
-                }
-                match doc["authorization_servers"][0].as_str() {
-                    Some(server) => issuer = Some(server.to_owned()),
-                    None => report.fail("the metadata names no authorization server"),
-                }
-            }
-            Ok((status, _)) => report.fail(&format!(
-                "{metadata_url} answered {status} without JSON metadata"
-            )),
-            Err(e) => report.fail(&format!("{metadata_url} does not answer: {e}")),
+    if let Some(metadata_url) = metadata_url
+        && let Some(doc) = metadata(&mut report, &metadata_url).await
+    {
+        if doc["resource"] == mcp.as_str() {
+            report.pass(&format!("the resource is {mcp}"));
+        } else {
+            report.fail(&format!(
+                "the metadata names the resource {}, not {mcp}: start tgw with --public-url {base}",
+                doc["resource"]
+            ));
+        }
+        match doc["authorization_servers"][0].as_str() {
+            Some(server) => issuer = Some(server.to_owned()),
+            None => report.fail("the metadata names no authorization server"),
         }
     }
 
     // 3. The authorization server's metadata, and its endpoints answer.
     if let Some(issuer) = issuer {
         let well_known = format!("{issuer}/.well-known/oauth-authorization-server");
-        match get(&well_known).await.map(|a| (a.status, json_of(&a))) {
-            Ok((status, Some(doc))) if status.is_success() => {
-                check_authorization_server(&mut report, &issuer, &doc).await
-            }
-            Ok((status, _)) => report.fail(&format!(
-                "{well_known} answered {status} without JSON metadata"
-            )),
-            Err(e) => report.fail(&format!("{well_known} does not answer: {e}")),
+        if let Some(doc) = metadata(&mut report, &well_known).await {
+            check_authorization_server(&mut report, &issuer, &doc).await
         }
     }
 
@@ -204,44 +226,35 @@ async fn check_authorization_server(report: &mut Report, issuer: &str, doc: &Val
     // The authorization endpoint, called without parameters, must answer
     // with its own refusal (400), not a 404 from a proxy.
     if let Some(authorize) = doc["authorization_endpoint"].as_str() {
-        match get(authorize).await {
-            Ok(answer) if answer.status == http::StatusCode::BAD_REQUEST => {
-                report.pass(&format!("{authorize} answers"))
-            }
-            Ok(answer) => report.fail(&format!(
-                "{authorize} answered {} (expected 400 for a request without parameters): does the proxy forward it to tgw?",
-                answer.status
-            )),
-            Err(e) => report.fail(&format!("{authorize} does not answer: {e}")),
-        }
+        reached(
+            report,
+            authorize,
+            get(authorize).await,
+            |a| a.status == http::StatusCode::BAD_REQUEST,
+            "(expected 400 for a request without parameters)",
+        );
     } else {
         report.fail("no authorization_endpoint");
     }
     // The token endpoint must be reached: an empty request is refused
     // with an OAuth error, as JSON.
     if let Some(token) = doc["token_endpoint"].as_str() {
-        let answer = match Endpoint::parse(token) {
-            Ok(endpoint) => {
-                endpoint
-                    .fetch(
-                        http::Method::POST,
-                        &[("content-type", "application/x-www-form-urlencoded")],
-                        "",
-                    )
-                    .await
-            }
-            Err(e) => Err(e),
+        let answer = async {
+            Endpoint::parse(token)?
+                .fetch(
+                    http::Method::POST,
+                    &[("content-type", "application/x-www-form-urlencoded")],
+                    "",
+                )
+                .await
         };
-        match answer {
-            Ok(answer) if json_of(&answer).is_some_and(|d| d["error"].is_string()) => {
-                report.pass(&format!("{token} answers"))
-            }
-            Ok(answer) => report.fail(&format!(
-                "{token} answered {} without an OAuth error: does the proxy forward it to tgw?",
-                answer.status
-            )),
-            Err(e) => report.fail(&format!("{token} does not answer: {e}")),
-        }
+        reached(
+            report,
+            token,
+            answer.await,
+            |a| json_of(a).is_some_and(|d| d["error"].is_string()),
+            "without an OAuth error",
+        );
     } else {
         report.fail("no token_endpoint");
     }

@@ -198,7 +198,7 @@ pub async fn register(State(state): State<OAuthState>, body: axum::body::Bytes) 
         issued_at: now_millis(),
         registration_token_hash: hash(&access_token),
     };
-    let stored = serde_json::to_vec(&client).expect("clients serialise");
+    let stored = super::json(&client);
     if let Err(e) = state
         .kv
         .create(&client_key(&client.client_id), &stored)
@@ -230,12 +230,9 @@ pub async fn client(state: &OAuthState, id: &str) -> Result<Option<Client>, Stor
     {
         return Ok(None);
     }
-    match state.kv.get(&client_key(id)).await? {
-        Some((bytes, _)) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Unavailable(format!("client {id} is unreadable: {e}"))),
-        None => Ok(None),
-    }
+    Ok(super::read(state, &client_key(id))
+        .await?
+        .map(|(client, _)| client))
 }
 
 /// `GET /register/{client_id}` with the registration access token.

@@ -53,6 +53,26 @@ impl OAuthState {
     }
 }
 
+/// A record of the OAuth state as stored (clients, codes, refresh tokens,
+/// families).
+fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records serialise")
+}
+
+/// The record under `key` and its revision; one that does not parse makes
+/// the store unavailable rather than a guess.
+async fn read<T: serde::de::DeserializeOwned>(
+    state: &OAuthState,
+    key: &str,
+) -> Result<Option<(T, u64)>, StoreError> {
+    match state.kv.get(key).await? {
+        Some((bytes, revision)) => serde_json::from_slice(&bytes)
+            .map(|value| Some((value, revision)))
+            .map_err(|e| StoreError::Unavailable(format!("{key} is unreadable: {e}"))),
+        None => Ok(None),
+    }
+}
+
 /// Checks an OAuth access token presented to the MCP `resource` (a URL):
 /// signature, issuer, audience, time, its family not revoked, its person
 /// active. A token is never passed on to a tool.

@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::OAuthState;
 use super::jwt::{AccessClaims, AccessSigner};
+use super::{OAuthState, json, read};
 use crate::audit::now_millis;
 use crate::bus::StoreError;
 
@@ -85,22 +85,6 @@ pub(super) fn random(bytes: usize) -> String {
 
 fn hashed(kind: &str, secret: &str) -> String {
     format!("{kind}.{}", hex::encode(Sha256::digest(secret.as_bytes())))
-}
-
-fn json<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).expect("records serialise")
-}
-
-async fn read<T: serde::de::DeserializeOwned>(
-    state: &OAuthState,
-    key: &str,
-) -> Result<Option<(T, u64)>, StoreError> {
-    match state.kv.get(key).await? {
-        Some((bytes, revision)) => serde_json::from_slice(&bytes)
-            .map(|value| Some((value, revision)))
-            .map_err(|e| StoreError::Unavailable(format!("{key} is unreadable: {e}"))),
-        None => Ok(None),
-    }
 }
 
 /// The access-token signer of this bus, made on first use.
