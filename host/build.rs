@@ -5,8 +5,10 @@
 //!
 //! Guests are the crates under `components/`, `skills/` and `tests/guests/`.
 //! A skill's component is also copied next to its `skill.toml` (as the
-//! manifest's `component` names it), so a skill folder is complete: the same
-//! layout the registry publishes.
+//! manifest's `component` names it), so a skill folder is complete.
+//!
+//! It also builds the dashboard (`web/`) for `wasm32-unknown-unknown` and
+//! runs wasm-bindgen on it, for `tgw` to embed.
 
 use std::collections::BTreeMap;
 use std::env;

@@ -2,14 +2,16 @@
 //! Executors verify." One module per stage of a call's life; see the
 //! workspace README and `../shared/DESIGN.md`.
 
-pub use tgw_proto::{canonical, grant, webauthn};
+pub use tgw_proto::{canonical, grant, refusal, webauthn};
 
 pub mod api;
 pub mod approval;
 pub mod audit;
 pub mod bus;
 pub mod executor;
+pub mod expiring;
 pub mod gateway;
+pub mod ids;
 pub mod keys;
 pub mod mcp;
 pub mod oauth;

@@ -14,8 +14,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    // Logs go to stderr: stdout carries results (and, later, the MCP stdio
-    // protocol) only.
+    // Logs go to stderr: stdout carries results (and the MCP stdio protocol
+    // of `tgw mcp stdio`) only.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

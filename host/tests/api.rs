@@ -105,6 +105,15 @@ async fn enroll(
     finished
 }
 
+/// The body of `/api/login/finish`: `key` signs `challenge`.
+fn login(challenge: &str, key: &mut SoftAuthenticator) -> Value {
+    let rp = chain::relying_party();
+    let assertion = key.assert(&rp.id, &rp.origin, &B64.decode(challenge).unwrap());
+    json!({"challenge": challenge, "credential_id": B64.encode(&assertion.credential_id),
+           "authenticator_data": B64.encode(&assertion.authenticator_data),
+           "client_data_json": B64.encode(&assertion.client_data_json), "signature": B64.encode(&assertion.signature)})
+}
+
 async fn setup() -> (chain::Chain, Client) {
     let dir = tempfile::tempdir().unwrap();
     let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
@@ -221,13 +230,6 @@ async fn sign_in_refuses_a_disabled_user_a_replayed_challenge_and_a_used_invitat
         cookie: None,
         csrf: None,
     };
-    let rp = chain::relying_party();
-    let login = |challenge: &str, key: &mut SoftAuthenticator| {
-        let assertion = key.assert(&rp.id, &rp.origin, &B64.decode(challenge).unwrap());
-        json!({"challenge": challenge, "credential_id": B64.encode(&assertion.credential_id),
-               "authenticator_data": B64.encode(&assertion.authenticator_data),
-               "client_data_json": B64.encode(&assertion.client_data_json), "signature": B64.encode(&assertion.signature)})
-    };
     let (_, _, begin) = fresh.post("/api/login/begin", json!({})).await;
     let challenge = begin["challenge"].as_str().unwrap().to_owned();
     let body = login(&challenge, &mut key);
@@ -267,6 +269,7 @@ async fn sign_in_refuses_a_disabled_user_a_replayed_challenge_and_a_used_invitat
     // An invitation enrolls once.
     let invitation = chain.gateway.people().invite(Role::User).await.unwrap();
     let other = SoftAuthenticator::es256(23);
+    let rp = chain::relying_party();
     for (name, expected) in [("cy", StatusCode::OK), ("dee", StatusCode::FORBIDDEN)] {
         let (_, _, begin) = client
             .post("/api/enroll/begin", json!({"token": invitation.token}))
@@ -487,7 +490,7 @@ async fn every_open_dashboard_sees_a_card_arrive_and_leave() {
         .await
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == "grant")
+        .find(|e| e.kind == tgw::audit::AuditKind::Grant)
         .unwrap();
     // Measured, not asserted: reported in BENCHMARKS.md.
     eprintln!(
@@ -642,11 +645,54 @@ async fn consent_gives_the_client_one_code_for_the_signed_in_person() {
     let entries = chain.gateway.audit().store().read(1, 1000).await.unwrap();
     let consents: Vec<_> = entries
         .iter()
-        .filter(|e| e.kind == "oauth.consent")
+        .filter(|e| e.kind == tgw::audit::AuditKind::OauthConsent)
         .map(|e| (e.detail["user"].clone(), e.detail["allowed"].clone()))
         .collect();
     assert_eq!(
         consents,
         [(json!("ada"), json!(true)), (json!("ada"), json!(false))]
     );
+}
+
+#[tokio::test]
+async fn anonymous_sign_in_challenges_cannot_grow_memory_without_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let chain = chain::chain_with(dir, bus, GatewayConfig::default()).await;
+    let state = ApiState::new(chain.gateway.clone(), chain::relying_party());
+    let mut client = Client {
+        router: tgw::api::router(state.clone()),
+        cookie: None,
+        csrf: None,
+    };
+    let mut key = SoftAuthenticator::ed25519(24);
+    let (status, _, _) = enroll(&mut client, &chain, "flo", Role::User, &key).await;
+    assert_eq!(status, StatusCode::OK);
+    let anonymous = Client {
+        router: client.router.clone(),
+        cookie: None,
+        csrf: None,
+    };
+    let begin = || anonymous.post("/api/login/begin", json!({}));
+    let first = begin().await.2["challenge"].as_str().unwrap().to_owned();
+    for _ in 0..100_000 {
+        let (status, _, begun) = begin().await;
+        assert_eq!(status, StatusCode::OK, "{begun}");
+    }
+    assert_eq!(
+        state.challenges_waiting(),
+        tgw::api::passkeys::MAX_CEREMONIES,
+        "the map holds at most its cap"
+    );
+    // The oldest challenge made room for newer ones: it is gone...
+    let (status, _, refused) = anonymous
+        .post("/api/login/finish", login(&first, &mut key))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    // ...and a person who asks now still signs in.
+    let fresh = begin().await.2["challenge"].as_str().unwrap().to_owned();
+    let (status, _, signed) = anonymous
+        .post("/api/login/finish", login(&fresh, &mut key))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
 }

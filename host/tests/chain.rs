@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use chain::{chain_with, done, request};
 use serde_json::{Value, json};
+use tgw::audit::AuditKind;
 use tgw::bus::ExecRequest;
 use tgw::gateway::{CallResult, GatewayConfig, GatewayEvent};
+use tgw::refusal::{Refusal, RefusalCode};
 
 async fn backend(config: GatewayConfig) -> chain::Chain {
     let dir = tempfile::tempdir().unwrap();
@@ -28,11 +30,5 @@ async fn an_unreachable_ledger_fails_closed() {
     // Break the real ledger: its table is gone.
     let db = rusqlite::Connection::open(chain.dir.path().join("state.db")).unwrap();
     db.execute_batch("DROP TABLE nonces").unwrap();
-    refused_by_executor(
-        &chain,
-        token,
-        &args,
-        "the nonce ledger is unreachable, so nothing runs",
-    )
-    .await;
+    refused_by_executor(&chain, token, &args, RefusalCode::LedgerUnavailable).await;
 }

@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use chain::{chain_with, done, request};
 use serde_json::{Value, json};
+use tgw::audit::AuditKind;
 use tgw::bus::ExecRequest;
 use tgw::gateway::{CallResult, GatewayConfig, GatewayEvent};
+use tgw::refusal::{Refusal, RefusalCode};
 
 async fn backend(config: GatewayConfig) -> chain::Chain {
     let server = nats::NatsServer::start();
@@ -67,7 +69,7 @@ async fn a_delete_marker_on_a_spent_nonce_does_not_reopen_it() {
         .await;
         assert!(published.is_err(), "the {operation} marker was accepted");
     }
-    refused_by_executor(&chain, token, &args, "already used").await;
+    refused_by_executor(&chain, token, &args, RefusalCode::NonceSpent).await;
 }
 
 #[tokio::test]
@@ -92,11 +94,8 @@ async fn an_unreachable_ledger_fails_closed() {
         })
         .await;
     match reply {
-        tgw::bus::ExecReply::Refused { reason } => {
-            assert!(
-                reason.starts_with("the nonce ledger is unreachable, so nothing runs"),
-                "{reason}"
-            )
+        tgw::bus::ExecReply::Refused { code, reason } => {
+            assert_eq!(code, RefusalCode::LedgerUnavailable, "{reason}");
         }
         other => panic!("expected a refusal, got {other:?}"),
     }

@@ -4,7 +4,9 @@
 //! enrolls; a destructive call proposed through the gateway's API appears
 //! as a card in two open dashboards without a reload; approving it with the
 //! passkey runs the tool and the card leaves both; denying refuses the next
-//! one; History shows the run. Screenshots go to target/e2e-screenshots/.
+//! one; History shows the run and filters it; an approver invited from the
+//! People page enrolls and is disabled there. Screenshots go to
+//! target/e2e-screenshots/.
 
 #[path = "common/chain.rs"]
 mod chain;
@@ -13,8 +15,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use serde_json::json;
-use tgw::gateway::CallResult;
 use tgw::people::Role;
+use tgw::refusal::RefusalCode;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn e2e_dir() -> std::path::PathBuf {
@@ -99,7 +101,7 @@ async fn an_admin_enrolls_and_decides_calls_in_real_chromium() {
         .await
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == "grant")
+        .find(|e| e.kind == tgw::audit::AuditKind::Grant)
         .unwrap();
     // Measured, not asserted: reported in BENCHMARKS.md.
     eprintln!("approve click → grant issued: {} ms", grant.ts - clicked);
@@ -113,15 +115,23 @@ async fn an_admin_enrolls_and_decides_calls_in_real_chromium() {
     });
     to_browser.write_all(b"PROPOSED\n").await.unwrap();
     assert_eq!(next().await, "DENIED");
+    let refused = call.await.unwrap();
     assert_eq!(
-        call.await.unwrap(),
-        CallResult::Refused {
-            reason: "denied by ada: not today".into()
-        }
+        refused.refusal().map(|r| (r.code(), r.as_reason())),
+        Some((RefusalCode::ApprovalDenied, "denied by ada: not today")),
+        "{refused:?}"
     );
     assert!(chain.files.join("report.txt").exists());
 
     assert_eq!(next().await, "HISTORY");
+    assert_eq!(next().await, "GROUPS");
+    let grace = chain.gateway.people().user("grace").await.unwrap().unwrap();
+    let groups: Vec<&str> = grace.groups.iter().map(|g| g.as_str()).collect();
+    assert_eq!(
+        groups,
+        ["billing", "support"],
+        "the People page set the groups"
+    );
     assert_eq!(next().await, "PEOPLE");
     assert_eq!(next().await, "DONE");
     drop(to_browser);

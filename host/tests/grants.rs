@@ -210,7 +210,7 @@ fn table() -> Vec<Case> {
             "four parts",
             format!("{valid}.x"),
             Err(VerifyError::Malformed(
-                "a grant is three base64url parts separated by dots".into(),
+                "a token is three base64url parts separated by dots".into(),
             )),
         ),
         case(
@@ -269,7 +269,7 @@ fn table() -> Vec<Case> {
             "not a token at all",
             "hello".into(),
             Err(VerifyError::Malformed(
-                "a grant is three base64url parts separated by dots".into(),
+                "a token is three base64url parts separated by dots".into(),
             )),
         ),
     ];

@@ -44,3 +44,23 @@ fn manifest_cases() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(dirs.len() >= 20, "the cases folder went missing");
 }
+
+#[test]
+fn the_deprecated_roles_key_keeps_roles_and_reads_other_names_as_groups() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/manifests/access-roles-deprecated/skill.toml");
+    let manifest = Manifest::parse(&file, &fs::read_to_string(&file).unwrap()).unwrap();
+    let groups: Vec<&str> = manifest
+        .audience
+        .groups
+        .iter()
+        .map(|g| g.as_str())
+        .collect();
+    assert_eq!(groups, ["billing"]);
+    assert_eq!(manifest.audience.roles, [tgw::ids::Role::Approver]);
+    assert!(
+        manifest.audience.admits(tgw::ids::Role::Admin, &[]),
+        "admins may use every skill"
+    );
+    assert!(!manifest.audience.admits(tgw::ids::Role::User, &[]));
+}

@@ -24,7 +24,12 @@ struct Gateway {
 }
 
 async fn gateway() -> Gateway {
-    let dir = tempfile::tempdir().unwrap();
+    gateway_in(tempfile::tempdir().unwrap()).await
+}
+
+/// A gateway whose data and skills live in `dir` (which may hold more
+/// skills already).
+async fn gateway_in(dir: tempfile::TempDir) -> Gateway {
     let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
     let config = GatewayConfig::default();
     let chain = chain::chain_with(dir, bus, config.clone()).await;
@@ -301,15 +306,19 @@ async fn tools_are_listed_by_skill_with_their_schema_hints_and_digest() {
         "{tools:?}"
     );
 
-    // files is for the roles admin and support (its skill.toml): a plain
-    // user neither sees nor calls it.
+    // files is for the group support (its skill.toml) and admins: a user
+    // outside support neither sees nor calls it.
     let user = gateway.token("bob", Role::User, &ALL).await;
     let theirs = gateway.post(Some(&user), &[], list()).await.message();
     assert_eq!(theirs["result"]["tools"], json!([]), "{theirs}");
     let call = gateway
         .call(&user, "files.read_file", json!({"path": "report.txt"}))
         .await;
-    assert_eq!(call["error"]["code"], -32602, "{call}");
+    assert_eq!(call["result"]["isError"], true, "{call}");
+    assert_eq!(
+        call["result"]["_meta"]["tgw/refusal"], "not-in-groups",
+        "{call}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -513,7 +522,8 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
         caller
             .propose(tgw::gateway::CallRequest {
                 principal: "alice".into(),
-                roles: vec!["admin".into()],
+                role: Role::Admin,
+                groups: Vec::new(),
                 skill: "files".into(),
                 tool: "delete_file".into(),
                 args: br#"{"path":"report.txt"}"#.to_vec(),
@@ -574,8 +584,9 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
     );
     gateway.deny(&pending.id, "alice", "stale").await.unwrap();
     let result = call.await.unwrap();
-    assert!(
-        matches!(result, tgw::gateway::CallResult::Refused { .. }),
+    assert_eq!(
+        result.refusal().map(tgw::refusal::Refusal::code),
+        Some(tgw::refusal::RefusalCode::ApprovalDenied),
         "{result:?}"
     );
 }
@@ -644,4 +655,100 @@ async fn a_call_waiting_for_a_human_does_not_hold_up_its_session() {
     assert_eq!(answer["result"]["isError"], false, "{answer}");
     assert!(!waiting.is_finished());
     waiting.abort();
+}
+
+/// A gateway whose skills folder holds `invoices` (for the group
+/// `billing`) beside `files`.
+async fn gateway_with_invoices() -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let invoices = dir.path().join("skills/invoices");
+    std::fs::create_dir_all(&invoices).unwrap();
+    for file in ["skill.toml", "invoices.wasm"] {
+        std::fs::copy(repo.join("skills/invoices").join(file), invoices.join(file)).unwrap();
+    }
+    gateway_in(dir).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skills_groups_decide_who_sees_and_calls_its_tools() {
+    let gateway = gateway_with_invoices().await;
+    let names = |listed: &Value| -> Vec<String> {
+        listed["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let people = gateway.chain.gateway.people();
+
+    // Bob is in billing: he sees invoices.* (and not files.*, which is for
+    // support), and his call is proposed, decided and run.
+    let bob = gateway.token("bob", Role::User, &ALL).await;
+    people
+        .add_group("bob", &"billing".parse().unwrap())
+        .await
+        .unwrap();
+    let seen = names(&gateway.post(Some(&bob), &[], list()).await.message());
+    assert_eq!(
+        seen,
+        [
+            "invoices.list_invoices",
+            "invoices.create_invoice",
+            "invoices.refund_invoice"
+        ]
+    );
+    let call = gateway
+        .call(&bob, "invoices.list_invoices", json!({}))
+        .await;
+    assert!(call["result"]["_meta"]["tgw/refusal"].is_null(), "{call}");
+    let kinds = |entries: &[tgw::audit::AuditEntry]| -> Vec<&'static str> {
+        entries.iter().map(|e| e.kind.as_str()).collect()
+    };
+    let entries = gateway.chain.bus.audit.read(1, 1000).await.unwrap();
+    assert_eq!(
+        &kinds(&entries)[..3],
+        ["proposal", "decision", "grant"],
+        "{entries:?}"
+    );
+
+    // Carol is in support only: no invoices for her, and a call by name is
+    // refused with not-in-groups, in the result and in the audit log.
+    let carol = gateway.token("carol", Role::User, &ALL).await;
+    people
+        .add_group("carol", &"support".parse().unwrap())
+        .await
+        .unwrap();
+    let seen = names(&gateway.post(Some(&carol), &[], list()).await.message());
+    assert!(seen.iter().all(|n| n.starts_with("files.")), "{seen:?}");
+    let before = entries.len();
+    let refused = gateway
+        .call(
+            &carol,
+            "invoices.refund_invoice",
+            json!({"invoice_id": "in_1", "reason": "x"}),
+        )
+        .await;
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert_eq!(
+        refused["result"]["_meta"]["tgw/refusal"], "not-in-groups",
+        "{refused}"
+    );
+    let entries = gateway.chain.bus.audit.read(1, 1000).await.unwrap();
+    let after = &entries[before..];
+    assert_eq!(
+        kinds(after),
+        ["call.refused"],
+        "nothing was proposed or run: {after:?}"
+    );
+    assert_eq!(after[0].detail["code"], "not-in-groups");
+
+    // Out of billing, Bob loses the tools at once.
+    people
+        .remove_group("bob", &"billing".parse().unwrap())
+        .await
+        .unwrap();
+    let seen = names(&gateway.post(Some(&bob), &[], list()).await.message());
+    assert!(seen.is_empty(), "{seen:?}");
 }

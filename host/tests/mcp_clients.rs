@@ -2,8 +2,9 @@
 //! the TypeScript SDK (Streamable HTTP and SSE, with an approver in real
 //! Chromium), the Python `mcp` client (both transports), the MCP Inspector
 //! CLI (Streamable HTTP, SSE, and stdio through `tgw mcp stdio`),
-//! `mcp-remote` as a stdio bridge with `--header`, and the official
-//! conformance suite. The clients live in tests/mcp (npm and a Python
+//! `mcp-remote` as a stdio bridge with `--header`, the official
+//! conformance suite, and the OAuth clients of both SDKs (passkey sign-in
+//! and consent in Chromium). The clients live in tests/mcp (npm and a Python
 //! venv, installed by .ci/run, or here on first use).
 
 #[path = "common/chain.rs"]

@@ -1,6 +1,7 @@
-//! OAuth discovery (step 5): a client that meets a 401 on an MCP endpoint
-//! is told where the resource's metadata is, and the metadata documents
-//! (RFC 9728, RFC 8414) say how to get a token.
+//! OAuth, stage by stage. Discovery: a client that meets a 401 on an MCP
+//! endpoint is told where the resource's metadata is, and the metadata
+//! documents (RFC 9728, RFC 8414) say how to get a token. Then dynamic
+//! registration, codes and tokens, revocation, and `/authorize`.
 
 #[path = "common/chain.rs"]
 mod chain;
@@ -224,8 +225,8 @@ async fn registrations_with_bad_metadata_are_refused() {
 }
 
 // --- Tokens: codes spent once with PKCE, JWTs for one resource, rotating
-// refresh tokens. (`/authorize` is not built yet: codes are issued here as
-// it will issue them, through `oauth::token::issue_code`.)
+// refresh tokens. (Codes are issued here directly, through
+// `oauth::token::issue_code`, as consent at `/authorize` issues them.)
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;

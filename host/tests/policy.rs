@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tgw::canonical::canonicalize;
+use tgw::ids::Role;
 use tgw::policy::{LivePolicy, Policy, Proposal, Verdict};
 use tgw::runtime::{Risk, Runtime};
 
@@ -21,15 +22,27 @@ fn repo_policy(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn call(name: &str, risk: Risk, principal: &str, roles: &[&str], args: Value) -> Proposal {
+/// A proposal by `principal`, who has the account role named in `who`
+/// (`user` if none is) and every other name in `who` as a group.
+fn call(name: &str, risk: Risk, principal: &str, who: &[&str], args: Value) -> Proposal {
     let (skill, tool) = name.split_once('.').unwrap();
+    let role = who
+        .iter()
+        .find_map(|w| Role::named(w))
+        .unwrap_or(Role::User);
+    let groups = who
+        .iter()
+        .filter(|w| Role::named(w).is_none())
+        .map(|g| g.parse().unwrap())
+        .collect();
     Proposal {
         skill: skill.into(),
         tool: tool.into(),
         risk,
         component: format!("sha256:{}", "c".repeat(64)),
         principal: principal.into(),
-        roles: roles.iter().map(|r| r.to_string()).collect(),
+        role,
+        groups,
         args: canonicalize(args.to_string().as_bytes()).unwrap(),
     }
 }
@@ -45,11 +58,12 @@ async fn check(file: &str, cases: &[(Proposal, Verdict)]) {
         assert_eq!(
             decision.verdict,
             *expected,
-            "{file}: {}.{} by {} {:?} {}: {decision:#?}",
+            "{file}: {}.{} by {} ({} in {:?}) {}: {decision:#?}",
             proposal.skill,
             proposal.tool,
             proposal.principal,
-            proposal.roles,
+            proposal.role,
+            proposal.groups,
             proposal.args.as_str()
         );
         assert_eq!(decision.policy, policy.digest);
@@ -187,7 +201,8 @@ async fn the_support_team_example() {
             (refund(5000, &["support"]), Allow),
             (refund(5001, &["support"]), RequireApproval),
             (refund(1200, &["billing"]), Deny),
-            (refund(9999, &["support", "admin"]), Deny),
+            (refund(9999, &["support", "admin"]), RequireApproval),
+            (refund(1200, &["admin"]), Deny),
             (
                 call(
                     "invoices.refund_invoice",

@@ -7,8 +7,9 @@
 //          is in both dashboards) → APPROVED <click ms> (approved in the
 //          first; gone from the second) → test says PROPOSED again →
 //          DENIED → HISTORY (History shows the run, and filters it) →
-//          PEOPLE (a second person enrolls from an invitation made on the
-//          People page; the admin disables them there) → DONE.
+//          GROUPS (a second person enrolls from an invitation made on the
+//          People page; the admin sets their groups there) → PEOPLE (the
+//          admin disables them) → DONE.
 // No request of the dashboard's may end in a 404 (the favicon included).
 //
 // Usage: node dashboard.mjs ENROLL_LINK SCREENSHOT_DIR
@@ -100,7 +101,8 @@ try {
   say('HISTORY');
 
   // People: invite an approver, who enrolls in a browser of their own; the
-  // admin disables them; no Disable button for oneself.
+  // admin edits their groups and disables them; no Disable button for
+  // oneself.
   await first.goto(`${origin}/#/people`);
   await first.click('text=Invite an approver');
   const invite = await (await first.waitForSelector('code.invite', { timeout })).textContent();
@@ -115,6 +117,16 @@ try {
   await first.reload();
   const row = 'tr[data-person=grace]';
   await first.waitForSelector(`${row} >> text=active`, { timeout });
+  // Groups: put grace in billing and support; a malformed name is refused
+  // with a reason and changes nothing.
+  await first.fill(`${row} input.group-editor`, 'billing, support');
+  await first.click(`${row} >> text=Save groups`);
+  await first.waitForSelector(`${row} .group-list:text-is("billing, support")`, { timeout });
+  await first.fill(`${row} input.group-editor`, 'Bad Name');
+  await first.click(`${row} >> text=Save groups`);
+  await first.waitForSelector('p.error:has-text("is not a group name")', { timeout });
+  await first.waitForSelector(`${row} .group-list:text-is("billing, support")`, { timeout });
+  say('GROUPS');
   if (await first.locator('tr[data-person=ada] >> text=Disable').count() !== 0) throw new Error('ada may disable herself');
   await first.click(`${row} >> text=Revoke tokens`);
   await first.waitForSelector("text=Revoked grace's tokens", { timeout });

@@ -1,7 +1,8 @@
 //! The Trust Gateway's approval dashboard: a client-side Leptos app. An
-//! administrator signs in with a passkey, sees risky calls the moment they
-//! are proposed, and approves them with a passkey whose signature covers
-//! exactly what the card shows.
+//! approver (or admin) signs in with a passkey, sees risky calls the moment
+//! they are proposed, and approves them with a passkey whose signature
+//! covers exactly what the card shows. History, Skills, Policy, People and
+//! the OAuth consent screen live here too.
 
 mod api;
 mod consent;

@@ -510,6 +510,27 @@ pub fn People(me: Me) -> impl IntoView {
             }
         })
     };
+    // A person's groups, in full, from the row's editor ("billing, support").
+    let save_groups = move |name: String, text: String| {
+        spawn_local(async move {
+            let groups: Vec<String> = text
+                .split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let path = format!("/api/people/{}/groups", query_value(&name));
+            match api::post::<Value>(&path, &json!({"groups": groups})).await {
+                Ok(_) => {
+                    let _ = set_error.try_set(None);
+                    let _ = set_version.try_update(|v| *v += 1);
+                }
+                Err(e) => {
+                    let _ = set_error.try_set(Some(e));
+                }
+            }
+        })
+    };
     let me = StoredValue::new(me.user);
     view! {
         <h1>"People"</h1>
@@ -526,7 +547,7 @@ pub fn People(me: Me) -> impl IntoView {
             view! {
                 <div class="panel">
                     <table>
-                        <thead><tr><th>"Name"</th><th>"Role"</th><th>"State"</th><th>"Passkeys"</th><th></th></tr></thead>
+                        <thead><tr><th>"Name"</th><th>"Role"</th><th>"Groups"</th><th>"State"</th><th>"Passkeys"</th><th></th></tr></thead>
                         <tbody>{list.into_iter().map(|p| {
                             let name = p["name"].as_str().unwrap_or_default().to_owned();
                             let active = p["disabled"] != true;
@@ -534,10 +555,23 @@ pub fn People(me: Me) -> impl IntoView {
                             let target = name.clone();
                             let revoked = name.clone();
                             let label = name.clone();
+                            let grouped = name.clone();
+                            let groups = p["groups"]
+                                .as_array()
+                                .map(|g| g.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                                .unwrap_or_default();
+                            let (draft, set_draft) = signal(groups.clone());
                             view! {
                                 <tr data-person=name>
                                     <td>{label}</td>
                                     <td>{p["role"].as_str().unwrap_or_default().to_owned()}</td>
+                                    <td class="groups">
+                                        <span class="group-list">{if groups.is_empty() { "none".to_owned() } else { groups }}</span>
+                                        <input class="group-editor" placeholder="billing, support"
+                                            prop:value=move || draft.get()
+                                            on:input=move |ev| set_draft.set(event_target_value(&ev)) />
+                                        <button class="save-groups" on:click=move |_| save_groups(grouped.clone(), draft.get_untracked())>"Save groups"</button>
+                                    </td>
                                     <td>{if active { "active" } else { "disabled" }}</td>
                                     <td>{p["passkeys"].as_array().map_or(0, |k| k.len())}</td>
                                     <td class="actions">

@@ -5,12 +5,14 @@
 //! name = "support may refund small amounts"
 //! use = "builtin:match"
 //! decision = "allow"
-//! config = { tool = "invoices.refund_invoice", roles = ["support"], args = [{ pointer = "/amount_cents", max = 5000 }] }
+//! config = { tool = "invoices.refund_invoice", groups = ["support"], args = [{ pointer = "/amount_cents", max = 5000 }] }
 //! ```
 //!
 //! Conditions (all optional, all must hold): `skill` and `tool` globs
 //! (`tool` matches `skill.tool`), `risk` (any of), `principal` glob,
-//! `roles` (the caller has any of them), and `args` predicates on a JSON
+//! `roles` (the caller's account role is any of them), `groups` (the
+//! caller is in any of them), `outside_groups` (the caller is in none of
+//! them), and `args` predicates on a JSON
 //! pointer: `equals`, `prefix`, `one_of`, `min`, `max`. A missing field
 //! fails its predicate.
 
@@ -30,6 +32,8 @@ struct Config {
     risk: Option<Vec<RiskName>>,
     principal: Option<Globs>,
     roles: Option<Vec<String>>,
+    groups: Option<Vec<String>>,
+    outside_groups: Option<Vec<String>>,
     #[serde(default)]
     args: Vec<Predicate>,
 }
@@ -101,7 +105,15 @@ fn evaluate(config: Config, proposal: &Proposal) -> Result<Decision, Decision> {
         && config
             .roles
             .as_ref()
-            .is_none_or(|r| r.iter().any(|role| proposal.roles.contains(role)))
+            .is_none_or(|r| r.contains(&proposal.role))
+        && config
+            .groups
+            .as_ref()
+            .is_none_or(|g| g.iter().any(|group| proposal.groups.contains(group)))
+        && config
+            .outside_groups
+            .as_ref()
+            .is_none_or(|g| !g.iter().any(|group| proposal.groups.contains(group)))
         && config.args.iter().all(|p| p.holds(&args));
     if !holds {
         return Ok(Decision::Abstain);

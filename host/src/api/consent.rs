@@ -95,7 +95,7 @@ pub async fn decide(
         .gateway
         .audit()
         .record(
-            "oauth.consent",
+            crate::audit::AuditKind::OauthConsent,
             "",
             json!({
                 "user": user.name,

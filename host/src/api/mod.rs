@@ -1,6 +1,6 @@
 //! The dashboard's JSON API (`/api/...`): passkey enrollment and sign-in,
-//! sessions, and deciding approvals. The Leptos dashboard (step 3, `web/`)
-//! is its client.
+//! sessions, deciding approvals, the other pages (history, skills, policy,
+//! people) and OAuth consent. The Leptos dashboard (`web/`) is its client.
 //!
 //! Every response carries a strict Content-Security-Policy with
 //! `frame-ancestors 'none'`. Sessions are HttpOnly, SameSite=Strict cookies
@@ -11,7 +11,7 @@
 mod approvals;
 mod assets;
 pub mod consent;
-mod passkeys;
+pub mod passkeys;
 mod session;
 mod views;
 
@@ -57,6 +57,12 @@ impl ApiState {
         }
     }
 
+    /// How many sign-in and enrollment challenges wait now (at most
+    /// [`passkeys::MAX_CEREMONIES`]).
+    pub fn challenges_waiting(&self) -> usize {
+        self.ceremonies.len()
+    }
+
     fn https(&self) -> bool {
         self.relying_party.origin.starts_with("https://")
     }
@@ -84,8 +90,9 @@ impl ApiError {
     }
 }
 
-/// The API routes and the MCP front door (`crate::mcp`), with the security
-/// headers on every response.
+/// The API routes, the dashboard's assets, `/healthz`, the MCP front door
+/// (`crate::mcp`) and OAuth (`crate::oauth`), with the security headers on
+/// every response.
 pub fn router(state: ApiState) -> Router {
     let (mcp, _) = crate::mcp::routes(state.gateway.clone(), &state.relying_party.origin);
     let oauth = state.oauth.clone();
@@ -108,6 +115,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/people/invite", post(views::invite))
         .route("/api/people/{name}/disable", post(views::disable))
         .route("/api/people/{name}/revoke", post(views::revoke_tokens))
+        .route("/api/people/{name}/groups", post(views::set_groups))
         .route(
             "/api/oauth/requests/{id}",
             get(consent::request).post(consent::decide),

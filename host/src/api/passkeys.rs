@@ -1,8 +1,6 @@
 //! Enrollment (an invitation, then a passkey) and sign-in with a passkey.
 //! Challenges are random (32 bytes), single use, and live 5 minutes.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::Json;
@@ -17,7 +15,7 @@ use tgw_proto::webauthn::{Assertion, verify_assertion, verify_registration};
 
 use super::session::{check_origin, set_cookie};
 use super::{ApiError, ApiState};
-use crate::audit::now_millis;
+use crate::expiring::{ExpiringMap, WhenFull};
 
 const CHALLENGE_LIFETIME: Duration = Duration::from_secs(300);
 
@@ -27,35 +25,49 @@ enum Purpose {
     SignIn,
 }
 
+/// The most sign-in and enrollment challenges waiting at once: anyone may
+/// ask for one, so the oldest goes when a new one would not fit.
+pub const MAX_CEREMONIES: usize = 10_000;
+
 /// Issued challenges (base64url), by value; taking one removes it.
-#[derive(Default)]
-pub struct Ceremonies(Mutex<HashMap<String, (Purpose, i64)>>);
+pub struct Ceremonies(ExpiringMap<Purpose>);
+
+impl Default for Ceremonies {
+    fn default() -> Self {
+        Ceremonies(ExpiringMap::new(
+            CHALLENGE_LIFETIME,
+            MAX_CEREMONIES,
+            WhenFull::EvictOldest,
+        ))
+    }
+}
 
 impl Ceremonies {
     fn issue(&self, purpose: Purpose) -> String {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the OS has randomness");
-        let challenge = B64.encode(bytes);
-        let mut map = self.0.lock().unwrap();
-        let now = now_millis();
-        map.retain(|_, (_, expires)| *expires > now);
-        map.insert(
-            challenge.clone(),
-            (purpose, now + CHALLENGE_LIFETIME.as_millis() as i64),
-        );
+        let challenge = crate::ids::random_b64(32);
+        // An evicting map always has room.
+        let _ = self.0.insert(challenge.clone(), purpose);
         challenge
     }
 
     fn take(&self, challenge: &str, purpose: &Purpose) -> Result<Vec<u8>, ApiError> {
-        let found = self.0.lock().unwrap().remove(challenge);
-        match found {
-            Some((issued_for, expires)) if issued_for == *purpose && expires > now_millis() => B64
+        match self.0.take(challenge) {
+            Some(issued_for) if issued_for == *purpose => B64
                 .decode(challenge)
                 .map_err(|_| ApiError::bad_request("bad challenge")),
             _ => Err(ApiError::forbidden(
                 "the challenge is unknown, used or expired: start again",
             )),
         }
+    }
+
+    /// How many challenges wait now.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 

@@ -1,20 +1,16 @@
 //! Sessions and CSRF.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, ApiState};
-use crate::audit::now_millis;
+use crate::expiring::{ExpiringMap, WhenFull};
 use crate::people::User;
 
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -23,18 +19,27 @@ pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 pub struct Session {
     pub user: String,
     pub csrf: String,
-    expires: i64,
 }
+
+/// The most dashboard sessions at once; past it the oldest ends.
+pub const MAX_SESSIONS: usize = 10_000;
 
 /// Live sessions, by the hash of their cookie (a stolen copy of this map
 /// holds no usable cookie).
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Session>>);
+pub struct Sessions(ExpiringMap<Session>);
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions(ExpiringMap::new(
+            SESSION_LIFETIME,
+            MAX_SESSIONS,
+            WhenFull::EvictOldest,
+        ))
+    }
+}
 
 fn random() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS has randomness");
-    B64.encode(bytes)
+    crate::ids::random_b64(32)
 }
 
 fn key(cookie: &str) -> String {
@@ -48,26 +53,18 @@ impl Sessions {
         let session = Session {
             user: user.into(),
             csrf: random(),
-            expires: now_millis() + SESSION_LIFETIME.as_millis() as i64,
         };
-        let mut map = self.0.lock().unwrap();
-        let now = now_millis();
-        map.retain(|_, s| s.expires > now);
-        map.insert(key(&cookie), session.clone());
+        // An evicting map always has room.
+        let _ = self.0.insert(key(&cookie), session.clone());
         (cookie, session)
     }
 
     fn get(&self, cookie: &str) -> Option<Session> {
-        self.0
-            .lock()
-            .unwrap()
-            .get(&key(cookie))
-            .filter(|s| s.expires > now_millis())
-            .cloned()
+        self.0.get(&key(cookie))
     }
 
     fn end(&self, cookie: &str) {
-        self.0.lock().unwrap().remove(&key(cookie));
+        self.0.take(&key(cookie));
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::session::{changing, signed_in};
 use super::{ApiError, ApiState};
 use crate::gateway::GatewayEvent;
-use crate::people::{Role, User};
+use crate::people::{GroupName, Role, User};
 
 fn unavailable(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
@@ -74,7 +74,7 @@ pub async fn audit(
             query
                 .kind
                 .as_ref()
-                .is_none_or(|k| e.kind.starts_with(k.as_str()))
+                .is_none_or(|k| e.kind.as_str().starts_with(k.as_str()))
                 && query.call.as_ref().is_none_or(|c| &e.call == c)
         }));
         from = end + 1;
@@ -109,7 +109,8 @@ pub async fn skills(
                     "http": manifest.http_targets().map(|t| t.to_string()).collect::<Vec<_>>(),
                     "fuel": caps.fuel, "memory_mib": caps.memory_mib, "timeout_ms": caps.timeout_ms,
                 },
-                "roles": manifest.access.roles,
+                "groups": manifest.audience.groups,
+                "roles": manifest.audience.roles,
                 "secrets": manifest.secrets.iter().map(|d| d.name.get_ref()).collect::<Vec<_>>(),
             })
         })
@@ -148,7 +149,7 @@ pub async fn people(
             .iter()
             .map(|c| json!({"id": c.id, "created": c.created, "sign_count": c.sign_count}))
             .collect();
-        people.push(json!({"name": user.name, "role": user.role, "disabled": user.disabled, "created": user.created, "passkeys": passkeys}));
+        people.push(json!({"name": user.name, "role": user.role, "groups": user.groups, "disabled": user.disabled, "created": user.created, "passkeys": passkeys}));
     }
     Ok(Json(json!({"people": people})))
 }
@@ -187,6 +188,42 @@ pub async fn disable(
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(Json(json!({"name": disabled.name, "disabled": true})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupsBody {
+    /// The person's groups, in full (each a group name).
+    groups: Vec<String>,
+}
+
+/// Sets a person's groups. Every name is checked; one bad name changes
+/// nothing.
+pub async fn set_groups(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(body): Json<GroupsBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    changing_admin(&state, &headers).await?;
+    if body.groups.len() > crate::people::MAX_GROUPS {
+        return Err(ApiError::bad_request(format!(
+            "a person may be in at most {} groups",
+            crate::people::MAX_GROUPS
+        )));
+    }
+    let groups = body
+        .groups
+        .iter()
+        .map(|g| GroupName::new(g.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let user = state
+        .people
+        .set_groups(&name, groups)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(json!({"name": user.name, "groups": user.groups})))
 }
 
 /// Revokes every token of a person: their OAuth grants (connected

@@ -1,8 +1,10 @@
 //! Approvals: a call that policy says needs a human waits here until an
-//! approver approves or denies it, it expires (5 minutes by default), or
-//! its proposer withdraws it. Decisions are compare-and-set, so a call is
-//! decided exactly once. The passkey dashboard (step 3) plugs into
-//! [`Approvals::approve`] and [`Approvals::deny`].
+//! approver approves or denies it, it expires (240 s by default,
+//! [`DEFAULT_EXPIRY`]; `tgw up --approval-expiry-secs`), or its proposer
+//! withdraws it. Decisions are compare-and-set, so a call is decided
+//! exactly once. The dashboard reaches [`Approvals::approve`] through
+//! `Gateway::approve_with_passkey` and [`Approvals::deny`] through
+//! `Gateway::deny`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+mod kind;
+pub use kind::AuditKind;
+
 use crate::bus::{AuditStore, StoreError};
 use crate::canonical::{Limits, canonicalize_with};
 
@@ -21,10 +24,7 @@ pub struct AuditEntry {
     pub seq: u64,
     /// Unix milliseconds.
     pub ts: i64,
-    /// `proposal`, `decision`, `approval.pending`, `approval.decided`,
-    /// `grant`, `execution.refused`, `execution.done`, `execution.failed`;
-    /// and `oauth.consent`, a person allowing or denying an OAuth client.
-    pub kind: String,
+    pub kind: AuditKind,
     /// The call this entry is about (empty for `oauth.consent`).
     pub call: String,
     pub detail: Value,
@@ -42,7 +42,14 @@ const ENTRY_LIMITS: Limits = Limits {
     max_abs_number: f64::MAX,
 };
 
-pub fn entry_hash(seq: u64, ts: i64, kind: &str, call: &str, detail: &Value, prev: &str) -> String {
+pub fn entry_hash(
+    seq: u64,
+    ts: i64,
+    kind: AuditKind,
+    call: &str,
+    detail: &Value,
+    prev: &str,
+) -> String {
     let body =
         json!({"seq": seq, "ts": ts, "kind": kind, "call": call, "detail": detail, "prev": prev});
     canonicalize_with(body.to_string().as_bytes(), &ENTRY_LIMITS)
@@ -68,7 +75,7 @@ impl Audit {
     /// Appends an entry; retries when another writer appended first.
     pub async fn append(
         &self,
-        kind: &str,
+        kind: AuditKind,
         call: &str,
         detail: Value,
     ) -> Result<AuditEntry, StoreError> {
@@ -80,7 +87,7 @@ impl Audit {
             let entry = AuditEntry {
                 seq,
                 ts,
-                kind: kind.into(),
+                kind,
                 call: call.into(),
                 detail: detail.clone(),
                 prev,
@@ -97,7 +104,7 @@ impl Audit {
     /// Appends, and logs loudly if the log cannot be written (the caller
     /// has already decided to refuse or has finished; losing the entry is
     /// reported, not hidden).
-    pub async fn record(&self, kind: &str, call: &str, detail: Value) {
+    pub async fn record(&self, kind: AuditKind, call: &str, detail: Value) {
         if let Err(e) = self.append(kind, call, detail).await {
             tracing::error!(target: "tgw::audit", "AUDIT ENTRY NOT WRITTEN ({kind} for call {call}): {e}");
         }
@@ -151,7 +158,7 @@ fn check(entry: &AuditEntry, expected_seq: u64, expected_prev: &str) -> Result<(
         != entry_hash(
             entry.seq,
             entry.ts,
-            &entry.kind,
+            entry.kind,
             &entry.call,
             &entry.detail,
             &entry.prev,

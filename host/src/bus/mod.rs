@@ -47,14 +47,26 @@ pub struct ExecRequest {
     pub args: String,
 }
 
+impl ExecReply {
+    pub fn refused(refusal: tgw_proto::refusal::Refusal) -> Self {
+        ExecReply::Refused {
+            code: refusal.code(),
+            reason: refusal.as_reason().to_owned(),
+        }
+    }
+}
+
 /// An executor's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ExecReply {
     /// The tool ran and returned this.
     Done { output: String },
-    /// The executor refused to run the tool.
-    Refused { reason: String },
+    /// The executor refused to run the tool: a stable code and the reason.
+    Refused {
+        code: tgw_proto::refusal::RefusalCode,
+        reason: String,
+    },
     /// The tool ran and failed (its own error or a sandbox limit).
     Failed { reason: String },
 }

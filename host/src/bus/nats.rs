@@ -20,6 +20,7 @@ use async_nats::jetstream::{self, kv, stream};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
+use tgw_proto::refusal::{Refusal, RefusalCode};
 use tokio::sync::mpsc;
 
 use super::{
@@ -237,9 +238,10 @@ impl ExecTransport for NatsExec {
                 let request = match serde_json::from_slice::<ExecRequest>(&message.payload) {
                     Ok(request) => request,
                     Err(e) => {
-                        answer(ExecReply::Refused {
-                            reason: format!("the request is unreadable: {e}"),
-                        });
+                        answer(ExecReply::refused(Refusal::new(
+                            RefusalCode::RequestUnreadable,
+                            format!("the request is unreadable: {e}"),
+                        )));
                         continue;
                     }
                 };

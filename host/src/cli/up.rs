@@ -33,7 +33,8 @@ pub struct UpArgs {
     /// The executor pool grants are issued for.
     #[arg(long, default_value = "default")]
     pool: String,
-    /// Where the gateway listens: the dashboard, its API and MCP.
+    /// Where the gateway listens: the dashboard, its API, MCP, OAuth and
+    /// /healthz.
     #[arg(long, env = "TGW_LISTEN", default_value = "127.0.0.1:8400")]
     listen: SocketAddr,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).

@@ -1,7 +1,7 @@
 //! `tgw users ...`: people and invitations.
 
 use clap::Subcommand;
-use tgw::people::{People, Role};
+use tgw::people::{GroupName, People, Role};
 
 use super::Context;
 
@@ -17,7 +17,7 @@ pub enum UsersCommand {
         #[arg(long, env = "TGW_NATS")]
         nats: Option<String>,
     },
-    /// List users, their roles and passkeys.
+    /// List users, their roles, groups and passkeys.
     List {
         #[arg(long, env = "TGW_NATS")]
         nats: Option<String>,
@@ -28,6 +28,32 @@ pub enum UsersCommand {
         #[arg(long, env = "TGW_NATS")]
         nats: Option<String>,
     },
+    /// Put a user in a group: they may use the skills of that group.
+    AddGroup {
+        name: String,
+        group: GroupName,
+        #[arg(long, env = "TGW_NATS")]
+        nats: Option<String>,
+    },
+    /// Take a user out of a group.
+    RemoveGroup {
+        name: String,
+        group: GroupName,
+        #[arg(long, env = "TGW_NATS")]
+        nats: Option<String>,
+    },
+}
+
+fn groups_of(groups: &[GroupName]) -> String {
+    if groups.is_empty() {
+        "-".into()
+    } else {
+        groups
+            .iter()
+            .map(GroupName::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 pub(super) async fn people(context: &Context, nats: Option<&str>) -> anyhow::Result<People> {
@@ -63,9 +89,10 @@ pub async fn run(context: &Context, command: UsersCommand) -> anyhow::Result<()>
                 let passkeys = people.credentials_of(&user.name).await?.len();
                 let state = if user.disabled { "disabled" } else { "active" };
                 println!(
-                    "{:<24} {:<9} {state:<9} {passkeys} passkey(s)",
+                    "{:<24} {:<9} {state:<9} {passkeys} passkey(s)  groups {}",
                     user.name,
-                    format!("{:?}", user.role).to_lowercase()
+                    user.role.as_str(),
+                    groups_of(&user.groups)
                 );
             }
         }
@@ -75,6 +102,20 @@ pub async fn run(context: &Context, command: UsersCommand) -> anyhow::Result<()>
                 .disable(&name)
                 .await?;
             println!("{name} is disabled.");
+        }
+        UsersCommand::AddGroup { name, group, nats } => {
+            let user = people(context, nats.as_deref())
+                .await?
+                .add_group(&name, &group)
+                .await?;
+            println!("{name} is in the groups {}.", groups_of(&user.groups));
+        }
+        UsersCommand::RemoveGroup { name, group, nats } => {
+            let user = people(context, nats.as_deref())
+                .await?
+                .remove_group(&name, &group)
+                .await?;
+            println!("{name} is in the groups {}.", groups_of(&user.groups));
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 //! component digest.
 
 use tgw_proto::grant::Claims;
+use tgw_proto::refusal::{Refusal, RefusalCode};
 use tgw_proto::webauthn::{RelyingParty, verify_approval_claim};
 
 use crate::people::People;
@@ -21,11 +22,13 @@ impl ApprovalFloor {
         claims: &Claims,
         runtime: &Runtime,
         verifier: &LoadedVerifier,
-    ) -> Result<(), String> {
-        let refuse = |why: &str| {
-            Err(format!(
-                "a destructive tool needs a human's passkey approval: {why}"
-            ))
+    ) -> Result<(), Refusal> {
+        let refuse = |why: &str| Err(no_human(why));
+        let unreachable = |e: crate::people::PeopleError| {
+            Refusal::new(
+                RefusalCode::StateUnavailable,
+                format!("the people store is unreachable, so nothing runs: {e}"),
+            )
         };
         let Some(approval) = &claims.approval else {
             return refuse("the grant carries none");
@@ -33,11 +36,7 @@ impl ApprovalFloor {
         let credential = match self.people.credential(&approval.credential_id).await {
             Ok(Some((credential, _))) => credential,
             Ok(None) => return refuse("its passkey is not enrolled"),
-            Err(e) => {
-                return Err(format!(
-                    "the people store is unreachable, so nothing runs: {e}"
-                ));
-            }
+            Err(e) => return Err(unreachable(e)),
         };
         if credential.user != approval.approver {
             return refuse("its passkey is not the approver's");
@@ -45,13 +44,9 @@ impl ApprovalFloor {
         match self.people.user(&approval.approver).await {
             Ok(Some(user)) if !user.disabled && user.role.may_approve() => {}
             Ok(_) => return refuse("the approver is not an active admin or approver"),
-            Err(e) => {
-                return Err(format!(
-                    "the people store is unreachable, so nothing runs: {e}"
-                ));
-            }
+            Err(e) => return Err(unreachable(e)),
         }
-        let stored = credential.stored().map_err(|e| e.to_string())?;
+        let stored = credential.stored().map_err(|e| no_human(&e.to_string()))?;
         // The cryptographic check runs twice, in the verifier component's
         // sandbox and on the host, and both must pass.
         runtime
@@ -64,7 +59,7 @@ impl ApprovalFloor {
                 &self.relying_party,
             )
             .await
-            .map_err(|e| format!("a destructive tool needs a human's passkey approval: {e}"))?;
+            .map_err(|e| no_human(&e.to_string()))?;
         verify_approval_claim(
             approval,
             &claims.input_hash,
@@ -72,6 +67,13 @@ impl ApprovalFloor {
             &stored,
             &self.relying_party,
         )
-        .map_err(|e| format!("a destructive tool needs a human's passkey approval: {e}"))
+        .map_err(|e| no_human(&e.to_string()))
     }
+}
+
+fn no_human(why: &str) -> Refusal {
+    Refusal::new(
+        RefusalCode::NoHumanApproval,
+        format!("a destructive tool needs a human's passkey approval: {why}"),
+    )
 }

@@ -22,9 +22,10 @@ pub use floor::ApprovalFloor;
 
 use serde_json::json;
 use tgw_proto::grant::{Expectations, TrustedKey, UnverifiedGrant};
+use tgw_proto::refusal::{Refusal, RefusalCode};
 
-use crate::audit::Audit;
-use crate::bus::{BusError, ExecReply, ExecRequest, ExecTransport, NonceLedger};
+use crate::audit::{Audit, AuditKind};
+use crate::bus::{BusError, ExecReply, ExecRequest, ExecTransport, LedgerError, NonceLedger};
 use crate::canonical::{canonicalize, input_hash};
 use crate::registry::LiveSkills;
 use crate::runtime::{GrantCheckError, LoadedVerifier, Runtime};
@@ -91,24 +92,31 @@ impl Executor {
     pub async fn execute(&self, request: &ExecRequest) -> ExecReply {
         match self.check_and_run(request).await {
             Ok(reply) => reply,
-            Err(reason) => {
+            Err(refusal) => {
                 self.audit
                     .record(
-                        "execution.refused",
+                        AuditKind::ExecutionRefused,
                         &request.call,
-                        json!({"pool": self.pool, "reason": reason}),
+                        json!({"pool": self.pool, "code": refusal.code(), "reason": refusal.as_reason()}),
                     )
                     .await;
-                ExecReply::Refused { reason }
+                ExecReply::refused(refusal)
             }
         }
     }
 
-    async fn check_and_run(&self, request: &ExecRequest) -> Result<ExecReply, String> {
-        let canonical = canonicalize(request.args.as_bytes())
-            .map_err(|e| format!("the arguments are not valid: {e}"))?;
+    async fn check_and_run(&self, request: &ExecRequest) -> Result<ExecReply, Refusal> {
+        let canonical = canonicalize(request.args.as_bytes()).map_err(|e| {
+            Refusal::new(
+                RefusalCode::BadArguments,
+                format!("the arguments are not valid: {e}"),
+            )
+        })?;
         if canonical.bytes != request.args.as_bytes() {
-            return Err("the arguments are not in canonical form".into());
+            return Err(Refusal::new(
+                RefusalCode::ArgumentsNotCanonical,
+                "the arguments are not in canonical form",
+            ));
         }
         let hash = input_hash(request.args.as_bytes());
         let now = unix_now();
@@ -125,33 +133,42 @@ impl Executor {
             .verify_grant(&self.verifier, &grant, &expect)
             .await
             .map_err(|e| match e {
-                GrantCheckError::Refused(reason) => format!("the grant is refused: {reason}"),
-                GrantCheckError::Sandbox(reason) => {
-                    format!("the grant could not be verified: {reason}")
-                }
+                GrantCheckError::Refused(reason) => Refusal::from(reason),
+                GrantCheckError::Sandbox(reason) => Refusal::new(
+                    RefusalCode::VerifierFailed,
+                    format!("the grant could not be verified: {reason}"),
+                ),
             })?;
-        let verified = grant
-            .verify(&expect)
-            .map_err(|reason| format!("the grant is refused: {reason}"))?;
+        let verified = grant.verify(&expect).map_err(Refusal::from)?;
         if *verified.claims() != claims {
-            return Err("the grant verifier and the host disagree about this grant".into());
+            return Err(Refusal::new(
+                RefusalCode::VerifierDisagrees,
+                "the grant verifier and the host disagree about this grant",
+            ));
         }
         let claims = verified.claims();
 
-        let skill = self
-            .skills
-            .current()
-            .get(&claims.skill)
-            .ok_or_else(|| format!("this executor has no skill {}", claims.skill))?;
+        let skill = self.skills.current().get(&claims.skill).ok_or_else(|| {
+            Refusal::new(
+                RefusalCode::SkillMissing,
+                format!("this executor has no skill {}", claims.skill),
+            )
+        })?;
         if skill.component.digest != claims.component {
-            return Err(format!(
-                "skill {} changed since the grant was issued (the grant is for {}, this executor has {})",
-                claims.skill, claims.component, skill.component.digest
+            return Err(Refusal::new(
+                RefusalCode::ComponentMismatch,
+                format!(
+                    "skill {} changed since the grant was issued (the grant is for {}, this executor has {})",
+                    claims.skill, claims.component, skill.component.digest
+                ),
             ));
         }
-        let tool = skill
-            .tool(&claims.tool)
-            .ok_or_else(|| format!("skill {} has no tool {}", claims.skill, claims.tool))?;
+        let tool = skill.tool(&claims.tool).ok_or_else(|| {
+            Refusal::new(
+                RefusalCode::SkillMissing,
+                format!("skill {} has no tool {}", claims.skill, claims.tool),
+            )
+        })?;
         if tool.risk == crate::runtime::Risk::Destructive {
             self.floor
                 .check(claims, &self.runtime, &self.verifier)
@@ -161,7 +178,12 @@ impl Executor {
         self.nonces
             .spend(&claims.aud, &claims.jti)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| match e {
+                LedgerError::AlreadyUsed => Refusal::new(RefusalCode::NonceSpent, e.to_string()),
+                LedgerError::Unavailable(_) => {
+                    Refusal::new(RefusalCode::LedgerUnavailable, e.to_string())
+                }
+            })?;
 
         let spec = skill.skill.sandbox(&self.secrets);
         let outcome = self
@@ -172,7 +194,7 @@ impl Executor {
             Ok(output) => {
                 self.audit
                     .record(
-                        "execution.done",
+                        AuditKind::ExecutionDone,
                         &request.call,
                         json!({"pool": self.pool, "jti": claims.jti, "fuel": outcome.fuel_used}),
                     )
@@ -183,7 +205,7 @@ impl Executor {
                 let reason = e.to_string();
                 self.audit
                     .record(
-                        "execution.failed",
+                        AuditKind::ExecutionFailed,
                         &request.call,
                         json!({"pool": self.pool, "jti": claims.jti, "reason": reason}),
                     )

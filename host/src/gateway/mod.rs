@@ -8,19 +8,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::json;
 use tgw_proto::grant::{Approval, Claims, GrantSigner};
 use tgw_proto::webauthn::RelyingParty;
 use tokio::sync::{broadcast, oneshot};
 
+use tgw_proto::refusal::{Refusal, RefusalCode};
+
 use crate::approval::{ApprovalRecord, ApprovalState, Approvals};
-use crate::audit::{Audit, now_millis};
+use crate::audit::{Audit, AuditKind, now_millis};
 use crate::bus::{Bus, ExecReply, ExecRequest};
 use crate::canonical::canonicalize;
 use crate::executor::unix_now;
-use crate::policy::{LivePolicy, Proposal, Verdict};
+use crate::ids::{GroupName, Role};
+use crate::policy::{Decision, LivePolicy, Proposal, Verdict};
 use crate::registry::{LiveSkills, SkillSet};
 use crate::runtime::Runtime;
 
@@ -67,7 +68,10 @@ impl Default for GatewayConfig {
 #[derive(Debug, Clone)]
 pub struct CallRequest {
     pub principal: String,
-    pub roles: Vec<String>,
+    /// The principal's account role.
+    pub role: Role,
+    /// The principal's groups: which skills they may use.
+    pub groups: Vec<GroupName>,
     pub skill: String,
     pub tool: String,
     /// The arguments as the agent sent them (JSON).
@@ -80,9 +84,19 @@ pub enum CallResult {
     /// The tool ran and returned this.
     Done { output: String },
     /// The call was not run: policy, a human, or a check said no.
-    Refused { reason: String },
+    Refused(Refusal),
     /// The tool ran (or was sent to run) and failed.
     Failed { reason: String },
+}
+
+impl CallResult {
+    /// The refusal, if the call was refused.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            CallResult::Refused(refusal) => Some(refusal),
+            _ => None,
+        }
+    }
 }
 
 /// What the dashboard and other watchers hear.
@@ -107,9 +121,7 @@ pub struct Gateway {
 }
 
 fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS has randomness");
-    B64.encode(bytes)
+    crate::ids::random_b64(16)
 }
 
 impl Gateway {
@@ -179,13 +191,13 @@ impl Gateway {
     ) -> Result<ApprovalRecord, crate::approval::ApprovalError> {
         self.check_approver(approver, None).await?;
         let record = self.approvals.deny(id, approver, reason).await?;
-        self.decided(&record).await;
+        self.decided(&record);
         Ok(record)
     }
 
     /// Tells watchers; the waiting call writes the audit entry itself,
     /// before it goes on, so the log keeps the order of events.
-    async fn decided(&self, record: &ApprovalRecord) {
+    fn decided(&self, record: &ApprovalRecord) {
         let _ = self.events.send(GatewayEvent::ApprovalDecided {
             id: record.id.clone(),
             state: record.state.clone(),
@@ -208,95 +220,138 @@ impl Gateway {
         let call = random_id();
         match self.run_call(&call, request, pending).await {
             Ok(result) => result,
-            Err(reason) => {
+            Err(refusal) => {
                 self.audit
-                    .record("call.refused", &call, json!({"reason": reason}))
+                    .record(
+                        AuditKind::CallRefused,
+                        &call,
+                        json!({"code": refusal.code(), "reason": refusal.as_reason()}),
+                    )
                     .await;
-                CallResult::Refused { reason }
+                CallResult::Refused(refusal)
             }
         }
     }
 
+    /// The stages of a call, in order. A refusal at any stage ends it.
     async fn run_call(
         &self,
         call: &str,
         request: CallRequest,
         pending: Option<oneshot::Sender<ApprovalRecord>>,
-    ) -> Result<CallResult, String> {
-        let skill = self
-            .skills
-            .current()
-            .get(&request.skill)
-            .ok_or_else(|| format!("there is no skill {:?}", request.skill))?;
-        let tool = skill
-            .tool(&request.tool)
-            .ok_or_else(|| format!("skill {} has no tool {:?}", request.skill, request.tool))?;
-        let allowed_roles = &skill.skill.manifest.access.roles;
-        if !allowed_roles.is_empty() && !request.roles.iter().any(|r| allowed_roles.contains(r)) {
-            return Err(format!(
-                "{} may not use skill {} (it is for the roles {})",
-                request.principal,
-                request.skill,
-                allowed_roles.join(", ")
+    ) -> Result<CallResult, Refusal> {
+        let proposal = self.proposal(call, request).await?;
+        let decision = self.decide(call, &proposal).await?;
+        let approval = match decision.verdict {
+            Verdict::Allow => None,
+            Verdict::RequireApproval => Some(
+                self.wait_for_approval(call, &proposal, &decision, pending)
+                    .await?,
+            ),
+            Verdict::Deny => unreachable!("decide refuses denied calls"),
+        };
+        let exec = self.grant(call, &proposal, &decision, approval).await;
+        self.execute(exec).await
+    }
+
+    /// Propose: the skill and tool exist, the caller may use them, and the
+    /// arguments are canonical JSON; audited as `proposal`.
+    async fn proposal(&self, call: &str, request: CallRequest) -> Result<Proposal, Refusal> {
+        let skill = self.skills.current().get(&request.skill).ok_or_else(|| {
+            Refusal::new(
+                RefusalCode::UnknownSkill,
+                format!("there is no skill {:?}", request.skill),
+            )
+        })?;
+        let tool = skill.tool(&request.tool).ok_or_else(|| {
+            Refusal::new(
+                RefusalCode::UnknownTool,
+                format!("skill {} has no tool {:?}", request.skill, request.tool),
+            )
+        })?;
+        let audience = &skill.skill.manifest.audience;
+        if !audience.admits(request.role, &request.groups) {
+            return Err(Refusal::new(
+                RefusalCode::NotInGroups,
+                format!(
+                    "{} may not use skill {} (it is for {})",
+                    request.principal,
+                    request.skill,
+                    audience.describe()
+                ),
             ));
         }
-        let args =
-            canonicalize(&request.args).map_err(|e| format!("the arguments are refused: {e}"))?;
+        let args = canonicalize(&request.args).map_err(|e| {
+            Refusal::new(
+                RefusalCode::BadArguments,
+                format!("the arguments are refused: {e}"),
+            )
+        })?;
         if !args.bytes.starts_with(b"{") {
-            return Err("the arguments must be a JSON object".into());
+            return Err(Refusal::new(
+                RefusalCode::BadArguments,
+                "the arguments must be a JSON object",
+            ));
         }
         self.audit
             .record(
-                "proposal",
+                AuditKind::Proposal,
                 call,
                 json!({
-                    "principal": request.principal, "roles": request.roles, "skill": request.skill,
-                    "tool": request.tool, "risk": tool.risk, "component": skill.component.digest,
-                    "input_hash": args.input_hash, "args": args.as_str(),
+                    "principal": request.principal, "role": request.role, "groups": request.groups,
+                    "skill": request.skill, "tool": request.tool, "risk": tool.risk,
+                    "component": skill.component.digest, "input_hash": args.input_hash,
+                    "args": args.as_str(),
                 }),
             )
             .await;
-
-        let proposal = Proposal {
-            skill: request.skill.clone(),
-            tool: request.tool.clone(),
+        Ok(Proposal {
+            skill: request.skill,
+            tool: request.tool,
             risk: tool.risk,
             component: skill.component.digest.clone(),
-            principal: request.principal.clone(),
-            roles: request.roles.clone(),
+            principal: request.principal,
+            role: request.role,
+            groups: request.groups,
             args,
-        };
-        let decision = self.policy.current().decide(&self.runtime, &proposal).await;
-        self.audit.record("decision", call, json!(decision)).await;
+        })
+    }
 
-        let approval = match decision.verdict {
-            Verdict::Deny => {
-                let by = decision
-                    .rule
-                    .as_deref()
-                    .map(|r| format!(" (rule {r:?})"))
-                    .unwrap_or_default();
-                return Ok(CallResult::Refused {
-                    reason: format!("denied by policy{by}: {}", decision.reason),
-                });
-            }
-            Verdict::Allow => None,
-            Verdict::RequireApproval => {
-                match self
-                    .wait_for_approval(call, &proposal, &decision, pending)
-                    .await?
-                {
-                    Ok(approval) => Some(approval),
-                    Err(refusal) => return Ok(refusal),
-                }
-            }
-        };
+    /// Decide: the active policy's rules; audited as `decision`. A denial
+    /// ends the call here.
+    async fn decide(&self, call: &str, proposal: &Proposal) -> Result<Decision, Refusal> {
+        let decision = self.policy.current().decide(&self.runtime, proposal).await;
+        self.audit
+            .record(AuditKind::Decision, call, json!(decision))
+            .await;
+        if decision.verdict == Verdict::Deny {
+            let by = decision
+                .rule
+                .as_deref()
+                .map(|r| format!(" (rule {r:?})"))
+                .unwrap_or_default();
+            return Err(Refusal::new(
+                RefusalCode::PolicyDenied,
+                format!("denied by policy{by}: {}", decision.reason),
+            ));
+        }
+        Ok(decision)
+    }
 
+    /// Grant: a grant of at most 30 s bound to the canonical arguments, the
+    /// component and the policy that decided; audited as `grant`.
+    async fn grant(
+        &self,
+        call: &str,
+        proposal: &Proposal,
+        decision: &Decision,
+        approval: Option<Approval>,
+    ) -> ExecRequest {
         let now = unix_now();
         let claims = Claims {
             iss: self.config.issuer.clone(),
             aud: self.config.pool.clone(),
-            sub: request.principal.clone(),
+            sub: proposal.principal.clone(),
             jti: random_id(),
             iat: now,
             nbf: now,
@@ -310,42 +365,48 @@ impl Gateway {
         };
         let grant = self.signer.sign(&claims);
         self.audit
-            .record("grant", call, json!({"jti": claims.jti, "kid": self.signer.kid(), "aud": claims.aud, "exp": claims.exp}))
+            .record(
+                AuditKind::Grant,
+                call,
+                json!({"jti": claims.jti, "kid": self.signer.kid(), "aud": claims.aud, "exp": claims.exp}),
+            )
             .await;
-
-        let exec = ExecRequest {
+        ExecRequest {
             call: call.to_owned(),
             grant: grant.token().to_owned(),
             args: proposal.args.as_str().to_owned(),
-        };
-        Ok(
-            match self
-                .bus
-                .exec
-                .execute(&self.config.pool, &exec, self.config.exec_timeout)
-                .await
-            {
-                Ok(ExecReply::Done { output }) => CallResult::Done { output },
-                Ok(ExecReply::Refused { reason }) => CallResult::Refused {
-                    reason: format!("the executor refused: {reason}"),
-                },
-                Ok(ExecReply::Failed { reason }) => CallResult::Failed { reason },
-                Err(e) => CallResult::Failed {
-                    reason: e.to_string(),
-                },
-            },
-        )
+        }
     }
 
-    /// Opens an approval and waits for its end. `Ok(Ok(approval))` when a
-    /// human approved; `Ok(Err(result))` when the call ends here.
+    /// Execute: one executor of the pool verifies and runs; its refusal
+    /// keeps its code.
+    async fn execute(&self, exec: ExecRequest) -> Result<CallResult, Refusal> {
+        match self
+            .bus
+            .exec
+            .execute(&self.config.pool, &exec, self.config.exec_timeout)
+            .await
+        {
+            Ok(ExecReply::Done { output }) => Ok(CallResult::Done { output }),
+            Ok(ExecReply::Refused { code, reason }) => {
+                Err(Refusal::new(code, reason).context("the executor refused"))
+            }
+            Ok(ExecReply::Failed { reason }) => Ok(CallResult::Failed { reason }),
+            Err(e) => Ok(CallResult::Failed {
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Approve: opens an approval and waits for its end; `Ok` with the
+    /// approval's evidence when a human approved.
     async fn wait_for_approval(
         &self,
         call: &str,
         proposal: &Proposal,
-        decision: &crate::policy::Decision,
+        decision: &Decision,
         pending: Option<oneshot::Sender<ApprovalRecord>>,
-    ) -> Result<Result<Approval, CallResult>, String> {
+    ) -> Result<Approval, Refusal> {
         let created = now_millis();
         let record = ApprovalRecord {
             id: random_id(),
@@ -364,11 +425,12 @@ impl Gateway {
             expires: created + self.config.approval_expiry.as_millis() as i64,
             state: ApprovalState::Pending,
         };
-        let mut decided = self
-            .approvals
-            .open(&record)
-            .await
-            .map_err(|e| format!("the approval could not be recorded: {e}"))?;
+        let mut decided = self.approvals.open(&record).await.map_err(|e| {
+            Refusal::new(
+                RefusalCode::StateUnavailable,
+                format!("the approval could not be recorded: {e}"),
+            )
+        })?;
         // If the caller goes away (a cancelled MCP call), withdraw.
         let guard = WithdrawOnDrop {
             approvals: self.approvals.clone(),
@@ -378,7 +440,11 @@ impl Gateway {
             id: Some(record.id.clone()),
         };
         self.audit
-            .record("approval.pending", call, json!({"approval": record.id, "rule": record.rule, "reason": record.reason, "expires": record.expires}))
+            .record(
+                AuditKind::ApprovalPending,
+                call,
+                json!({"approval": record.id, "rule": record.rule, "reason": record.reason, "expires": record.expires}),
+            )
             .await;
         let _ = self
             .events
@@ -395,10 +461,10 @@ impl Gateway {
             }
             tokio::select! {
                 _ = decided.changed() => {}
-                _ = tokio::time::sleep_until(deadline) => {
+                () = tokio::time::sleep_until(deadline) => {
                     break match self.approvals.expire(&record.id).await {
                         Ok(expired) => {
-                            self.decided(&expired).await;
+                            self.decided(&expired);
                             expired.state
                         }
                         // Decided at the last moment, or elsewhere.
@@ -406,7 +472,7 @@ impl Gateway {
                     };
                 }
                 // Another gateway process may have decided it: look.
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {
                     if let Ok(Some(current)) = self.approvals.get(&record.id).await
                         && current.state != ApprovalState::Pending
                     {
@@ -418,12 +484,12 @@ impl Gateway {
         guard.disarm();
         self.audit
             .record(
-                "approval.decided",
+                AuditKind::ApprovalDecided,
                 call,
                 json!({"approval": record.id, "state": state}),
             )
             .await;
-        Ok(match state {
+        match state {
             ApprovalState::Approved { by, evidence, .. } => Ok(Approval {
                 id: record.id.clone(),
                 approver: by,
@@ -433,20 +499,22 @@ impl Gateway {
                 client_data_json: evidence.client_data_json,
                 signature: evidence.signature,
             }),
-            ApprovalState::Denied { by, reason, .. } => Err(CallResult::Refused {
-                reason: format!("denied by {by}: {reason}"),
-            }),
-            ApprovalState::Expired { .. } => Err(CallResult::Refused {
-                reason: format!(
+            ApprovalState::Denied { by, reason, .. } => Err(Refusal::new(
+                RefusalCode::ApprovalDenied,
+                format!("denied by {by}: {reason}"),
+            )),
+            ApprovalState::Expired { .. } => Err(Refusal::new(
+                RefusalCode::ApprovalExpired,
+                format!(
                     "nobody approved the call within {}",
                     human(self.config.approval_expiry)
                 ),
-            }),
-            ApprovalState::Withdrawn { .. } => Err(CallResult::Refused {
-                reason: "the call was withdrawn".into(),
-            }),
-            ApprovalState::Pending => unreachable!("the loop ends only on a decision"),
-        })
+            )),
+            ApprovalState::Withdrawn { .. } | ApprovalState::Pending => Err(Refusal::new(
+                RefusalCode::ApprovalWithdrawn,
+                "the call was withdrawn",
+            )),
+        }
     }
 }
 
@@ -489,7 +557,7 @@ impl Drop for WithdrawOnDrop {
                     if let Ok(record) = approvals.withdraw(&id).await {
                         audit
                             .record(
-                                "approval.decided",
+                                AuditKind::ApprovalDecided,
                                 &call,
                                 json!({"approval": id, "state": record.state}),
                             )

@@ -1,10 +1,9 @@
 //! Approving with a passkey. The challenge binds what the approver was
-//! shown: `sha256(approval id ‖ input hash ‖ component digest ‖ nonce)`
+//! shown: `sha256(approval id ‖ 0 ‖ input hash ‖ 0 ‖ component digest ‖ 0 ‖
+//! nonce)`
 //! (see `tgw_proto::webauthn::approval_challenge`). Each challenge is
 //! single use and lives 5 minutes.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -13,7 +12,7 @@ use tgw_proto::webauthn::{Assertion, approval_challenge, verify_assertion};
 
 use super::Gateway;
 use crate::approval::{ApprovalError, ApprovalRecord, PasskeyEvidence};
-use crate::audit::now_millis;
+use crate::expiring::{ExpiringMap, WhenFull};
 use crate::people::User;
 
 const CEREMONY_LIFETIME: Duration = Duration::from_secs(300);
@@ -30,31 +29,37 @@ pub struct ApprovalChallenge {
     pub allow_credentials: Vec<String>,
 }
 
+#[derive(Clone)]
 struct Ceremony {
     approval: String,
     approver: String,
     challenge: [u8; 32],
-    expires: i64,
 }
 
+/// The most approval challenges waiting at once; past it the oldest goes.
+const MAX_CEREMONIES: usize = 10_000;
+
 /// Issued challenges, by nonce; taking one removes it.
-#[derive(Default)]
-pub(super) struct Ceremonies(Mutex<HashMap<String, Ceremony>>);
+pub(super) struct Ceremonies(ExpiringMap<Ceremony>);
+
+impl Default for Ceremonies {
+    fn default() -> Self {
+        Ceremonies(ExpiringMap::new(
+            CEREMONY_LIFETIME,
+            MAX_CEREMONIES,
+            WhenFull::EvictOldest,
+        ))
+    }
+}
 
 impl Ceremonies {
     fn put(&self, nonce: String, ceremony: Ceremony) {
-        let mut map = self.0.lock().unwrap();
-        let now = now_millis();
-        map.retain(|_, c| c.expires > now);
-        map.insert(nonce, ceremony);
+        // An evicting map always has room.
+        let _ = self.0.insert(nonce, ceremony);
     }
 
     fn take(&self, nonce: &str) -> Option<Ceremony> {
-        self.0
-            .lock()
-            .unwrap()
-            .remove(nonce)
-            .filter(|c| c.expires > now_millis())
+        self.0.take(nonce)
     }
 }
 
@@ -128,17 +133,15 @@ impl Gateway {
             return Err(not_allowed(format!("{approver} has no passkey")));
         }
         let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce).expect("the OS has randomness");
+        crate::ids::fill_random(&mut nonce);
         let challenge = approval_challenge(id, &record.input_hash, &record.component, &nonce);
         let nonce = B64.encode(nonce);
-        let expires = now_millis() + CEREMONY_LIFETIME.as_millis() as i64;
         self.ceremonies.put(
             nonce.clone(),
             Ceremony {
                 approval: id.into(),
                 approver: approver.into(),
                 challenge,
-                expires,
             },
         );
         Ok(ApprovalChallenge {
@@ -205,7 +208,7 @@ impl Gateway {
             signature: B64.encode(&assertion.signature),
         };
         let record = self.approvals.approve(id, approver, evidence).await?;
-        self.decided(&record).await;
+        self.decided(&record);
         Ok(record)
     }
 }

@@ -25,6 +25,7 @@ use super::tools;
 use crate::approval::ApprovalRecord;
 use crate::gateway::{CallRequest, CallResult, Gateway};
 use crate::people::{Caller, Scope};
+use tgw_proto::refusal::{Refusal, RefusalCode};
 
 /// What every MCP session of one gateway shares.
 pub struct McpState {
@@ -73,8 +74,20 @@ fn caller(extensions: &rmcp::model::Extensions) -> Result<Caller, ErrorData> {
         .ok_or_else(|| ErrorData::invalid_request("the request carries no access token", None))
 }
 
-fn refused(reason: impl Into<String>) -> CallToolResponse {
-    CallToolResult::error(vec![ContentBlock::text(reason.into())]).into()
+/// The `_meta` key of a refused call's stable refusal code.
+pub const REFUSAL_META: &str = "tgw/refusal";
+
+/// A refusal as a tool result: the reason in words for the agent and its
+/// user, and the stable code in `_meta` for programs.
+fn refused(refusal: &Refusal, words: &str) -> CallToolResponse {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(format!(
+        "{words}: {}",
+        refusal.as_reason()
+    ))]);
+    let mut meta = rmcp::model::MetaObject::new();
+    meta.insert(REFUSAL_META.into(), serde_json::json!(refusal.code()));
+    result.meta = Some(meta);
+    result.into()
 }
 
 impl ServerHandler for McpHandler {
@@ -126,22 +139,24 @@ impl ServerHandler for McpHandler {
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller(&context.extensions)?;
         if !caller.may(Scope::ToolsCall) {
-            return Ok(refused(
+            let refusal = Refusal::new(
+                RefusalCode::MissingScope,
                 "this access token may not call tools (it lacks the tools:call scope)",
-            ));
+            );
+            return Ok(refused(&refusal, "The call was not run"));
         }
         let unknown =
             || ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None);
+        // A tool the caller may not use is still proposed: the gateway
+        // refuses it with `not-in-groups` and the audit log says so.
         let (skill, info) =
             tools::resolve(&self.state.gateway.skills(), &request.name).ok_or_else(unknown)?;
-        if !tools::may_use(&caller, &skill) {
-            return Err(unknown());
-        }
         let args = serde_json::to_vec(&request.arguments.clone().unwrap_or_default())
             .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
         let proposal = CallRequest {
             principal: caller.user,
-            roles: caller.roles,
+            role: caller.role,
+            groups: caller.groups,
             skill: skill.skill.name().to_owned(),
             tool: info.name,
             args,
@@ -170,8 +185,11 @@ impl ServerHandler for McpHandler {
                 result.structured_content = structured;
                 result.into()
             }
-            CallResult::Refused { reason } => refused(format!("The call was not run: {reason}")),
-            CallResult::Failed { reason } => refused(format!("The tool failed: {reason}")),
+            CallResult::Refused(refusal) => refused(&refusal, "The call was not run"),
+            CallResult::Failed { reason } => CallToolResult::error(vec![ContentBlock::text(
+                format!("The tool failed: {reason}"),
+            )])
+            .into(),
         })
     }
 }

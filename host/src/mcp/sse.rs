@@ -92,7 +92,7 @@ impl Drop for Forget {
 
 fn random_id() -> String {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS has randomness");
+    crate::ids::fill_random(&mut bytes);
     hex::encode(bytes)
 }
 

@@ -19,11 +19,14 @@ use crate::runtime::{Risk, ToolInfo};
 /// The meta key under which a tool names its component's digest.
 pub const COMPONENT_META: &str = "tgw/component";
 
-/// Whether `caller` may use `skill` (its manifest's `access.roles`; empty
-/// means everyone with a token).
+/// Whether `caller` may use `skill` (its manifest's `[access]`: admins,
+/// members of its groups; everyone when it names none).
 pub fn may_use(caller: &Caller, skill: &LoadedSkill) -> bool {
-    let roles = &skill.skill.manifest.access.roles;
-    roles.is_empty() || caller.roles.iter().any(|r| roles.contains(r))
+    skill
+        .skill
+        .manifest
+        .audience
+        .admits(caller.role, &caller.groups)
 }
 
 fn annotations(risk: Risk) -> ToolAnnotations {

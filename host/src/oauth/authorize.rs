@@ -19,7 +19,6 @@
 //! signed-in person is never sent on without seeing where.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
@@ -28,11 +27,11 @@ use serde::Serialize;
 
 use super::metadata::RESOURCE_PATHS;
 use super::{OAuthState, cimd, clients};
-use crate::audit::now_millis;
+use crate::expiring::{ExpiringMap, WhenFull};
 use crate::people::Scope;
 
 /// How long a person has to sign in and consent.
-pub const REQUEST_LIFETIME_MS: i64 = 10 * 60 * 1000;
+pub const REQUEST_LIFETIME: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// Requests waiting for consent at once; more are refused rather than
 /// letting anyone fill the gateway's memory.
 const MAX_WAITING: usize = 10_000;
@@ -57,8 +56,6 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     pub scopes: Vec<Scope>,
     pub resource: String,
-    #[serde(skip)]
-    expires: i64,
 }
 
 impl AuthorizationRequest {
@@ -80,40 +77,33 @@ impl AuthorizationRequest {
 
 /// The requests waiting for consent, by id. In memory, like dashboard
 /// sessions: the browser that started a request finishes it on the same
-/// gateway.
-#[derive(Default)]
-pub struct Requests(Mutex<HashMap<String, AuthorizationRequest>>);
+/// gateway. Anyone may start one, so a full map refuses new ones.
+pub struct Requests(ExpiringMap<AuthorizationRequest>);
+
+impl Default for Requests {
+    fn default() -> Self {
+        Requests(ExpiringMap::new(
+            REQUEST_LIFETIME,
+            MAX_WAITING,
+            WhenFull::Refuse,
+        ))
+    }
+}
 
 impl Requests {
     fn insert(&self, request: AuthorizationRequest) -> Option<String> {
-        let mut map = self.0.lock().unwrap();
-        let now = now_millis();
-        map.retain(|_, r| r.expires > now);
-        if map.len() >= MAX_WAITING {
-            return None;
-        }
         let id = super::token::random(16);
-        map.insert(id.clone(), request);
-        Some(id)
+        self.0.insert(id.clone(), request).ok().map(|()| id)
     }
 
     /// The request `id`, if it still waits.
     pub fn get(&self, id: &str) -> Option<AuthorizationRequest> {
-        self.0
-            .lock()
-            .unwrap()
-            .get(id)
-            .filter(|r| r.expires > now_millis())
-            .cloned()
+        self.0.get(id)
     }
 
     /// Takes the request `id` out: a decision is made once.
     pub fn take(&self, id: &str) -> Option<AuthorizationRequest> {
-        self.0
-            .lock()
-            .unwrap()
-            .remove(id)
-            .filter(|r| r.expires > now_millis())
+        self.0.take(id)
     }
 }
 
@@ -329,7 +319,6 @@ pub async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuer
         state: client_state.map(str::to_owned),
         scopes,
         resource: resource.to_owned(),
-        expires: now_millis() + REQUEST_LIFETIME_MS,
     };
     match state.requests.insert(request) {
         Some(id) => {

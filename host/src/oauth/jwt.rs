@@ -1,15 +1,16 @@
 //! Access tokens as JWTs (RFC 9068): `typ: at+jwt`, EdDSA (Ed25519), the
-//! MCP resource as audience.
-//!
-//! Written by hand on ed25519-dalek, like the execution grant: the one
-//! algorithm is fixed, so the header is compared whole-field by field and
-//! nothing in it (no `alg` other than EdDSA, no `jku`, no `jwk`) can steer
-//! verification.
+//! MCP resource as audience. Signed and checked by `tgw_proto::jws`, the
+//! same code as execution grants, with this token type's header policy and
+//! size cap ([`TOKEN_TYPE`]).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use tgw_proto::jws::{JwsSigner, TokenType};
+
+/// An access token's header policy and size cap.
+pub const TOKEN_TYPE: TokenType = TokenType {
+    typ: "at+jwt",
+    max_bytes: 8 * 1024,
+};
 
 /// The claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,43 +30,19 @@ pub struct AccessClaims {
     pub fam: String,
 }
 
-#[derive(Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-struct Header {
-    alg: String,
-    typ: String,
-    kid: String,
-}
-
-pub struct AccessSigner {
-    key: SigningKey,
-    kid: String,
-}
+pub struct AccessSigner(JwsSigner);
 
 impl AccessSigner {
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        let key = SigningKey::from_bytes(seed);
-        let kid = tgw_proto::grant::key_id(&key.verifying_key());
-        AccessSigner { key, kid }
+        AccessSigner(JwsSigner::from_seed(seed))
     }
 
     pub fn sign(&self, claims: &AccessClaims) -> String {
-        let header = Header {
-            alg: "EdDSA".into(),
-            typ: "at+jwt".into(),
-            kid: self.kid.clone(),
-        };
-        let input = format!(
-            "{}.{}",
-            B64.encode(serde_json::to_vec(&header).expect("headers serialise")),
-            B64.encode(serde_json::to_vec(claims).expect("claims serialise"))
-        );
-        let signature = self.key.sign(input.as_bytes());
-        format!("{input}.{}", B64.encode(signature.to_bytes()))
+        self.0.sign(&TOKEN_TYPE, claims)
     }
 
-    pub fn verifying_key(&self) -> VerifyingKey {
-        self.key.verifying_key()
+    pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.0.verifying_key()
     }
 
     /// Checks signature, header, issuer, audience and time; returns the
@@ -77,29 +54,12 @@ impl AccessSigner {
         audience: &str,
         now: i64,
     ) -> Result<AccessClaims, String> {
-        let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err("the access token is not a JWS".into());
-        };
-        let decoded = |part: &str| {
-            B64.decode(part)
-                .map_err(|_| "the access token is not base64url".to_owned())
-        };
-        let header: Header = serde_json::from_slice(&decoded(header)?)
-            .map_err(|_| "the access token's header is not ours".to_owned())?;
-        if header.alg != "EdDSA" || header.typ != "at+jwt" || header.kid != self.kid {
-            return Err("the access token's header is not ours".into());
-        }
-        let signature = Signature::from_slice(&decoded(signature)?)
-            .map_err(|_| "the access token's signature is malformed".to_owned())?;
-        let input = &token[..token.rfind('.').unwrap_or_default()];
-        self.key
-            .verifying_key()
-            .verify_strict(input.as_bytes(), &signature)
-            .map_err(|_| "the access token's signature does not verify".to_owned())?;
-        let claims: AccessClaims = serde_json::from_slice(&decoded(payload)?)
+        let key = self.0.verifying_key();
+        let payload = tgw_proto::jws::verify(token, &TOKEN_TYPE, |kid| {
+            (kid == self.0.kid()).then_some(&key)
+        })
+        .map_err(|e| format!("the access token is refused: {e}"))?;
+        let claims: AccessClaims = serde_json::from_slice(&payload)
             .map_err(|e| format!("the access token's claims are malformed: {e}"))?;
         if claims.iss != issuer {
             return Err("the access token is from another issuer".into());
@@ -160,8 +120,10 @@ mod tests {
         let other = AccessSigner::from_seed(&[8; 32]);
         assert!(other.verify(&token, iss, aud, 800).is_err());
         // A changed payload, a `none` header, extra parts.
+        use base64::Engine as _;
         let mut parts: Vec<&str> = token.split('.').collect();
-        let forged = B64.encode(br#"{"alg":"none","typ":"at+jwt","kid":"x"}"#);
+        let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"alg":"none","typ":"at+jwt","kid":"x"}"#);
         parts[0] = &forged;
         assert!(signer.verify(&parts.join("."), iss, aud, 800).is_err());
         assert!(signer.verify(&format!("{token}.x"), iss, aud, 800).is_err());

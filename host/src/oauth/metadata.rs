@@ -1,4 +1,4 @@
-//! OAuth discovery (step 5): how a client that met a 401 finds where to get
+//! OAuth discovery: how a client that met a 401 finds where to get
 //! a token.
 //!
 //! - RFC 9728 protected resource metadata, at

@@ -1,4 +1,4 @@
-//! OAuth 2.1 for clients that cannot be handed a token (Claude.ai): step 5.
+//! OAuth 2.1 for clients that cannot be handed a token (Claude.ai).
 //!
 //! The stages, in the order a client meets them:
 //!
@@ -96,7 +96,8 @@ pub async fn authenticate(
     }
     match people.user(&claims.sub).await {
         Ok(Some(user)) if !user.disabled => Ok(Caller {
-            roles: vec![user.role.as_str().to_owned()],
+            role: user.role,
+            groups: user.groups,
             user: user.name,
             scopes: claims
                 .scope

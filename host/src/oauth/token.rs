@@ -77,11 +77,7 @@ struct FamilyRecord {
     revoked: bool,
 }
 
-pub(super) fn random(bytes: usize) -> String {
-    let mut buffer = vec![0u8; bytes];
-    getrandom::fill(&mut buffer).expect("the OS has randomness");
-    B64.encode(buffer)
-}
+pub(super) use crate::ids::random_b64 as random;
 
 fn hashed(kind: &str, secret: &str) -> String {
     format!("{kind}.{}", hex::encode(Sha256::digest(secret.as_bytes())))
@@ -100,7 +96,7 @@ pub async fn signer(state: &OAuthState) -> Result<Arc<AccessSigner>, StoreError>
                     return Ok(Arc::new(AccessSigner::from_seed(&seed)));
                 }
                 let mut seed = [0u8; 32];
-                getrandom::fill(&mut seed).expect("the OS has randomness");
+                crate::ids::fill_random(&mut seed);
                 match state.kv.create("oauth.key", &seed).await {
                     // Made here, or by another gateway at the same moment:
                     // read back what the store holds.

@@ -2,7 +2,9 @@
 //! invitations.
 //!
 //! Roles: `admin` (everything), `approver` (approve and deny), `user` (may
-//! connect an agent). An invitation is a random token shown once (only its
+//! connect an agent). Groups (`billing`, `support`, …) say which skills a
+//! person may use and are what policy rules match on; a person has any
+//! number of them. An invitation is a random token shown once (only its
 //! hash is stored), valid for 15 minutes and for one enrollment.
 
 use std::sync::Arc;
@@ -22,33 +24,19 @@ pub use tokens::{Caller, Scope, TokenError, TokenRecord, split_token};
 
 pub const INVITATION_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Approver,
-    User,
-}
+/// A person is in at most this many groups.
+pub const MAX_GROUPS: usize = 64;
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Approver => "approver",
-            Role::User => "user",
-        }
-    }
-
-    pub fn may_approve(self) -> bool {
-        matches!(self, Role::Admin | Role::Approver)
-    }
-}
+pub use crate::ids::{GroupName, Role};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub name: String,
     pub role: Role,
+    /// Which skills this person may use, and what policy rules match on.
+    #[serde(default)]
+    pub groups: Vec<GroupName>,
     pub disabled: bool,
     pub created: i64,
 }
@@ -108,6 +96,8 @@ pub enum PeopleError {
     NoUser(String),
     #[error("user {0} is disabled")]
     Disabled(String),
+    #[error("{0} is already in {MAX_GROUPS} groups, the most a person may be in")]
+    TooManyGroups(String),
     #[error("no access token {0}")]
     NoSuchToken(String),
     #[error("the invitation is unknown, used or expired")]
@@ -160,7 +150,7 @@ impl People {
     /// Creates an invitation for `role`.
     pub async fn invite(&self, role: Role) -> Result<Invitation, PeopleError> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the OS has randomness");
+        crate::ids::fill_random(&mut bytes);
         let token = B64.encode(bytes);
         let expires = now_millis() + INVITATION_LIFETIME.as_millis() as i64;
         let record = InvitationRecord {
@@ -194,6 +184,7 @@ impl People {
         let user = User {
             name: name.into(),
             role: invitation.role,
+            groups: Vec::new(),
             disabled: false,
             created: now_millis(),
         };
@@ -238,13 +229,62 @@ impl People {
     }
 
     pub async fn disable(&self, name: &str) -> Result<User, PeopleError> {
+        self.change_user(name, |user| user.disabled = true).await
+    }
+
+    /// Puts `name` in `group` (nothing changes if they are in it).
+    pub async fn add_group(&self, name: &str, group: &GroupName) -> Result<User, PeopleError> {
+        let user = self
+            .user(name)
+            .await?
+            .ok_or_else(|| PeopleError::NoUser(name.into()))?;
+        if !user.groups.contains(group) && user.groups.len() >= MAX_GROUPS {
+            return Err(PeopleError::TooManyGroups(name.into()));
+        }
+        self.change_user(name, |user| {
+            if !user.groups.contains(group) {
+                user.groups.push(group.clone());
+                user.groups.sort();
+            }
+        })
+        .await
+    }
+
+    /// Sets the groups of `name` to exactly `groups`.
+    pub async fn set_groups(
+        &self,
+        name: &str,
+        mut groups: Vec<GroupName>,
+    ) -> Result<User, PeopleError> {
+        groups.sort();
+        groups.dedup();
+        if groups.len() > MAX_GROUPS {
+            return Err(PeopleError::TooManyGroups(name.into()));
+        }
+        self.change_user(name, |user| user.groups.clone_from(&groups))
+            .await
+    }
+
+    /// Takes `name` out of `group` (nothing changes if they are not in it).
+    pub async fn remove_group(&self, name: &str, group: &GroupName) -> Result<User, PeopleError> {
+        self.change_user(name, |user| user.groups.retain(|g| g != group))
+            .await
+    }
+
+    /// Applies `change` to the user `name`, compare-and-set, retried when
+    /// someone else changed the record first.
+    async fn change_user(
+        &self,
+        name: &str,
+        change: impl Fn(&mut User),
+    ) -> Result<User, PeopleError> {
         let key = user_key(name);
         loop {
             let (mut user, revision) = self
                 .read::<User>(&key)
                 .await?
                 .ok_or_else(|| PeopleError::NoUser(name.into()))?;
-            user.disabled = true;
+            change(&mut user);
             match self.kv.update(&key, &Self::json(&user), revision).await {
                 Ok(()) => return Ok(user),
                 Err(StoreError::Conflict) => continue,

@@ -3,8 +3,8 @@
 //! A token reads `tgw_pat_<id>_<secret>`. It is shown once; the store keeps
 //! only `sha256(secret)` under `token.<id>`, with its user, scopes and
 //! whether it was revoked. Every use looks the user up again, so disabling
-//! a person stops their tokens at once. (OAuth access tokens for Claude.ai
-//! come in step 5 and end up as the same [`Caller`].)
+//! a person stops their tokens at once. OAuth access tokens for Claude.ai end
+//! up as the same [`Caller`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -66,12 +66,13 @@ pub struct TokenRecord {
     secret_hash: String,
 }
 
-/// Who is calling, once a token checked out: the proposal's principal and
-/// roles, and what the token allows.
+/// Who is calling, once a token checked out: the proposal's principal, the
+/// person's role and groups, and what the token allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub user: String,
-    pub roles: Vec<String>,
+    pub role: super::Role,
+    pub groups: Vec<super::GroupName>,
     pub scopes: Vec<Scope>,
 }
 
@@ -150,8 +151,8 @@ impl People {
         }
         let mut id = [0u8; 8];
         let mut secret = [0u8; 32];
-        getrandom::fill(&mut id).expect("the OS has randomness");
-        getrandom::fill(&mut secret).expect("the OS has randomness");
+        crate::ids::fill_random(&mut id);
+        crate::ids::fill_random(&mut secret);
         let (id, secret) = (hex::encode(id), B64.encode(secret));
         let mut scopes = scopes.to_vec();
         scopes.sort_by_key(|s| s.as_str());
@@ -217,7 +218,8 @@ impl People {
         }
         match self.user(&record.user).await.map_err(unavailable)? {
             Some(user) if !user.disabled => Ok(Caller {
-                roles: vec![user.role.as_str().to_owned()],
+                role: user.role,
+                groups: user.groups,
                 user: user.name,
                 scopes: record.scopes,
             }),

@@ -20,6 +20,7 @@ use sha2::Digest as _;
 pub use self::file::{DefaultDecision, PolicyError, PolicyFile};
 pub use self::live::LivePolicy;
 use crate::canonical::Canonical;
+use crate::ids::{GroupName, Role};
 use crate::runtime::{Limits, LoadedRule, Risk, RuleDecision, RuleProposal, Runtime};
 
 /// The built-in rule components, embedded in the binary.
@@ -40,7 +41,8 @@ pub struct Proposal {
     /// `sha256:` digest of the skill component.
     pub component: String,
     pub principal: String,
-    pub roles: Vec<String>,
+    pub role: Role,
+    pub groups: Vec<GroupName>,
     pub args: Canonical,
 }
 
@@ -175,7 +177,8 @@ impl Policy {
             risk: proposal.risk,
             component: &proposal.component,
             principal: &proposal.principal,
-            roles: &proposal.roles,
+            role: proposal.role.as_str(),
+            groups: proposal.groups.iter().map(ToString::to_string).collect(),
             args_json: proposal.args.as_str(),
             input_hash: &proposal.args.input_hash,
         };

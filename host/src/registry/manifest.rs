@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, de::Error as _};
 use toml::Spanned;
 
+use crate::ids::{Audience, GroupName, Role};
 use crate::runtime::HttpTarget;
 
 #[derive(Debug, Deserialize)]
@@ -24,13 +25,16 @@ pub struct Manifest {
     #[serde(default)]
     pub capabilities: Capabilities,
     #[serde(default)]
-    pub access: Access,
+    access: Access,
+    /// Who may use the skill, from `[access]`.
+    #[serde(skip)]
+    pub audience: Audience,
     /// Plain values the component reads through `wasi:config/store`.
     #[serde(default, deserialize_with = "config_table")]
     pub config: BTreeMap<String, String>,
     #[serde(default)]
     pub secrets: Vec<SecretDecl>,
-    /// Only `wasm` for now; native tools arrive with their own sandbox.
+    /// Only `wasm`: `native` is refused, a skill is a WebAssembly component.
     #[serde(default, deserialize_with = "kind")]
     pub kind: SkillKind,
 }
@@ -111,12 +115,18 @@ impl TryFrom<String> for HttpEntry {
     }
 }
 
+/// `[access]`: who may see and call this skill's tools. Read through
+/// [`Manifest::audience`].
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Access {
-    /// Roles whose members may use this skill's tools.
+    /// Groups whose members may use this skill (empty: everyone).
     #[serde(default)]
-    pub roles: Vec<String>,
+    groups: Vec<Spanned<String>>,
+    /// Deprecated: account role names keep matching roles, any other name
+    /// is read as a group.
+    #[serde(default)]
+    roles: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,7 +161,8 @@ impl Manifest {
     pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
         let source = crate::tomlfile::Source { file, text };
         let located = |span, message| source.error(span, message);
-        let manifest: Manifest = source.parse()?;
+        let mut manifest: Manifest = source.parse()?;
+        manifest.audience = audience(&manifest.access, file, &located)?;
 
         let allowed: Vec<&HttpTarget> = manifest
             .capabilities
@@ -206,6 +217,48 @@ impl Manifest {
     pub fn http_targets(&self) -> impl Iterator<Item = &HttpTarget> {
         self.capabilities.http.iter().map(|e| &e.get_ref().0)
     }
+}
+
+/// The audience of `[access]`. A group nobody has yet is fine; a
+/// malformed name is an error at its line.
+fn audience(
+    access: &Access,
+    file: &Path,
+    located: &impl Fn(Option<std::ops::Range<usize>>, String) -> ManifestError,
+) -> Result<Audience, ManifestError> {
+    let mut audience = Audience::default();
+    for (i, name) in access.groups.iter().enumerate() {
+        let group = GroupName::new(name.get_ref())
+            .map_err(|e| located(Some(name.span()), format!("access.groups[{i}]: {e}")))?;
+        if !audience.groups.contains(&group) {
+            audience.groups.push(group);
+        }
+    }
+    if let Some(roles) = &access.roles {
+        tracing::warn!(
+            target: "tgw::registry",
+            "{}: [access] roles is deprecated: write `groups = [...]` (admins may use every skill;              other names are groups)",
+            file.display()
+        );
+        for (i, name) in roles.iter().enumerate() {
+            if let Some(role) = Role::named(name.get_ref()) {
+                if role != Role::Admin && !audience.roles.contains(&role) {
+                    audience.roles.push(role);
+                }
+                continue;
+            }
+            let group = GroupName::new(name.get_ref())
+                .map_err(|e| located(Some(name.span()), format!("access.roles[{i}]: {e}")))?;
+            if !audience.groups.contains(&group) {
+                audience.groups.push(group);
+            }
+        }
+        // `roles = ["admin"]` alone meant "admins only": keep it so.
+        if audience.groups.is_empty() && audience.roles.is_empty() && !roles.is_empty() {
+            audience.roles.push(Role::Admin);
+        }
+    }
+    Ok(audience)
 }
 
 fn string_matching<'de, D: Deserializer<'de>>(

@@ -1,5 +1,4 @@
-//! Skills on disk: a folder with `skill.toml` and its component. (The
-//! published registry of step 4 stores the same folders.)
+//! Skills on disk: a folder with `skill.toml` and its component.
 
 mod manifest;
 

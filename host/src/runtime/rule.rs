@@ -16,7 +16,10 @@ pub struct RuleProposal<'a> {
     pub risk: Risk,
     pub component: &'a str,
     pub principal: &'a str,
-    pub roles: &'a [String],
+    /// The principal's account role.
+    pub role: &'a str,
+    /// The principal's groups.
+    pub groups: Vec<String>,
     /// Canonical JSON text of the arguments.
     pub args_json: &'a str,
     pub input_hash: &'a str,
@@ -59,7 +62,8 @@ impl Runtime {
             },
             component: proposal.component.to_owned(),
             principal: proposal.principal.to_owned(),
-            roles: proposal.roles.to_vec(),
+            role: proposal.role.to_owned(),
+            groups: proposal.groups.clone(),
             args_json: proposal.args_json.to_owned(),
             input_hash: proposal.input_hash.to_owned(),
         };

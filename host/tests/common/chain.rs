@@ -219,7 +219,8 @@ impl Chain {
 pub fn request(tool: &str, args: Value) -> CallRequest {
     CallRequest {
         principal: "alice".into(),
-        roles: vec!["admin".into()],
+        role: tgw::people::Role::Admin,
+        groups: Vec::new(),
         skill: "files".into(),
         tool: tool.into(),
         args: args.to_string().into_bytes(),

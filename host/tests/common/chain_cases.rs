@@ -7,7 +7,7 @@ async fn backend_default() -> chain::Chain {
 
 async fn audit_kinds(chain: &chain::Chain) -> Vec<(String, Value)> {
     let entries = chain.bus.audit.read(1, 10_000).await.unwrap();
-    entries.into_iter().map(|e| (e.kind, e.detail)).collect()
+    entries.into_iter().map(|e| (e.kind.as_str().to_owned(), e.detail)).collect()
 }
 
 async fn next_pending(events: &mut tokio::sync::broadcast::Receiver<GatewayEvent>) -> String {
@@ -61,7 +61,9 @@ async fn a_denied_call_does_not_run() {
     let id = next_pending(&mut events).await;
     chain.enroll("bob", tgw::people::Role::Approver, 5).await;
     chain.gateway.deny(&id, "bob", "we keep reports").await.unwrap();
-    assert_eq!(call.await.unwrap(), CallResult::Refused { reason: "denied by bob: we keep reports".into() });
+    let refused = call.await.unwrap();
+    assert_eq!(refused.refusal().map(Refusal::code), Some(RefusalCode::ApprovalDenied), "{refused:?}");
+    assert_eq!(refused.refusal().map(Refusal::as_reason), Some("denied by bob: we keep reports"));
     assert!(chain.files.join("report.txt").exists());
     assert!(!audit_kinds(&chain).await.iter().any(|(k, _)| k == "grant"));
 }
@@ -70,7 +72,8 @@ async fn a_denied_call_does_not_run() {
 async fn an_expired_approval_does_not_run() {
     let chain = backend(GatewayConfig { approval_expiry: Duration::from_millis(300), ..GatewayConfig::default() }).await;
     let result = chain.gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await;
-    assert_eq!(result, CallResult::Refused { reason: "nobody approved the call within 300 ms".into() });
+    assert_eq!(result.refusal().map(Refusal::code), Some(RefusalCode::ApprovalExpired), "{result:?}");
+    assert_eq!(result.refusal().map(Refusal::as_reason), Some("nobody approved the call within 300 ms"));
     assert!(chain.files.join("report.txt").exists());
     let decided = audit_kinds(&chain).await.into_iter().find(|(k, _)| k == "approval.decided").unwrap();
     assert_eq!(decided.1["state"]["state"], "expired");
@@ -101,16 +104,23 @@ async fn a_cancelled_call_withdraws_its_approval() {
 async fn policy_and_input_refusals_name_the_reason() {
     let chain = backend_default().await;
     let refused = |r: CallResult| match r {
-        CallResult::Refused { reason } => reason,
+        CallResult::Refused(refusal) => (refusal.code(), refusal.as_reason().to_owned()),
         other => panic!("expected a refusal, got {other:?}"),
     };
     let mut stranger = request("read_file", json!({"path": "report.txt"}));
-    stranger.roles = vec!["user".into()];
-    assert_eq!(refused(chain.gateway.propose(stranger).await), "alice may not use skill files (it is for the roles admin, support)");
+    stranger.role = tgw::people::Role::User;
+    assert_eq!(refused(chain.gateway.propose(stranger).await), (RefusalCode::NotInGroups, "alice may not use skill files (it is for support)".to_owned()));
     let mut duplicate = request("read_file", json!({}));
     duplicate.args = br#"{"path":"report.txt","path":"../secret"}"#.to_vec();
-    assert_eq!(refused(chain.gateway.propose(duplicate).await), "the arguments are refused: duplicate key \"path\" at byte 21");
-    assert_eq!(refused(chain.gateway.propose(request("format_disk", json!({}))).await), "skill files has no tool \"format_disk\"");
+    assert_eq!(refused(chain.gateway.propose(duplicate).await), (RefusalCode::BadArguments, "the arguments are refused: duplicate key \"path\" at byte 21".to_owned()));
+    assert_eq!(refused(chain.gateway.propose(request("format_disk", json!({}))).await).0, RefusalCode::UnknownTool);
+    let mut support = request("read_file", json!({"path": "report.txt"}));
+    support.role = tgw::people::Role::User;
+    support.groups = vec!["support".parse().unwrap()];
+    assert_eq!(done(chain.gateway.propose(support).await)["content"], "quarterly numbers\n", "a member of support uses files");
+    // Every refusal is in the audit log with its code.
+    let codes: Vec<Value> = audit_kinds(&chain).await.into_iter().filter(|(k, _)| k == "call.refused").map(|(_, d)| d["code"].clone()).collect();
+    assert_eq!(codes, [json!("not-in-groups"), json!("bad-arguments"), json!("unknown-tool")]);
 }
 
 /// A grant for `tool` with `args`, signed by the chain's key, with claims
@@ -137,18 +147,18 @@ fn grant(chain: &chain::Chain, tool: &str, args: &str, edit: impl FnOnce(&mut Va
 
 const WRITE: &str = r#"{"content":"pwned","path":"marker.txt"}"#;
 
-async fn refused_by_executor(chain: &chain::Chain, token: String, args: &str, reason: &str) {
-    let call = format!("case-{}", reason.len());
+async fn refused_by_executor(chain: &chain::Chain, token: String, args: &str, code: RefusalCode) {
+    let call = format!("case-{}-{}", code, args.len());
     let reply = chain.executor.execute(&ExecRequest { call: call.clone(), grant: token, args: args.into() }).await;
     match reply {
-        tgw::bus::ExecReply::Refused { reason: got } => assert!(got.contains(reason), "expected {reason:?} in {got:?}"),
-        other => panic!("expected a refusal containing {reason:?}, got {other:?}"),
+        tgw::bus::ExecReply::Refused { code: got, reason } => assert_eq!(got, code, "{reason}"),
+        other => panic!("expected a refusal with {code}, got {other:?}"),
     }
-    assert!(!chain.files.join("marker.txt").exists(), "the tool ran: {reason}");
+    assert!(!chain.files.join("marker.txt").exists(), "the tool ran: {code}");
     let entries = chain.bus.audit.read(1, 10_000).await.unwrap();
     assert!(
-        entries.iter().any(|e| e.kind == "execution.refused" && e.call == call && e.detail["reason"].as_str().unwrap().contains(reason)),
-        "no audit entry names {reason:?}"
+        entries.iter().any(|e| e.kind == AuditKind::ExecutionRefused && e.call == call && e.detail["code"] == code.as_str()),
+        "no audit entry names {code}"
     );
 }
 
@@ -165,31 +175,31 @@ async fn the_executor_refuses_every_bad_grant_and_says_why() {
     };
     let plain = claims_of(|_| {});
     let header = forge::header_for(&key);
-    let cases: Vec<(&str, String, &str)> = vec![
-        ("alg none", forge::alg_none(&header, &plain), "algorithm \"none\" is not accepted"),
-        ("HS256 with the public key", forge::hs256_with_public_key(&key, &plain), "algorithm \"HS256\" is not accepted"),
-        ("unknown kid", forge::forge(&forge::with(header.clone(), "kid", json!("AAAAAAAAAAAAAAAA")).to_string(), &plain.to_string(), &key), "unknown signing key"),
-        ("kid with path characters", forge::forge(&forge::with(header.clone(), "kid", json!("../signing.key")).to_string(), &plain.to_string(), &key), "has characters outside"),
-        ("jku header", forge::forge(&forge::with(header.clone(), "jku", json!("https://evil.example")).to_string(), &plain.to_string(), &key), "header \"jku\" is not allowed"),
-        ("jwk header", forge::forge(&forge::with(header.clone(), "jwk", json!({})).to_string(), &plain.to_string(), &key), "header \"jwk\" is not allowed"),
-        ("exp as a string", grant(&chain, "write_file", WRITE, |c| c["exp"] = json!(c["exp"].to_string())).0, "bad claim"),
-        ("expired", grant(&chain, "write_file", WRITE, |c| { let n = c["iat"].as_i64().unwrap(); c["iat"] = json!(n - 60); c["nbf"] = json!(n - 60); c["exp"] = json!(n - 35); }).0, "has expired"),
-        ("iat in the future", grant(&chain, "write_file", WRITE, |c| { let n = c["iat"].as_i64().unwrap(); c["iat"] = json!(n + 60); c["nbf"] = json!(n + 60); c["exp"] = json!(n + 80); }).0, "not valid yet"),
-        ("exp - iat over 30", grant(&chain, "write_file", WRITE, |c| c["exp"] = json!(c["iat"].as_i64().unwrap() + 31)).0, "longer than 30 seconds"),
-        ("wrong aud", grant(&chain, "write_file", WRITE, |c| c["aud"] = json!("payments")).0, "audience \"payments\""),
-        ("wrong typ", forge::forge(&forge::with(header.clone(), "typ", json!("JWT")).to_string(), &plain.to_string(), &key), "wrong token type"),
-        ("non-canonical signature", forge::malleate(&valid), "signature does not verify"),
-        ("another skill's component", grant(&chain, "write_file", WRITE, |c| c["component"] = json!(format!("sha256:{}", "e".repeat(64)))).0, "changed since the grant was issued"),
+    let cases: Vec<(&str, String, RefusalCode)> = vec![
+        ("alg none", forge::alg_none(&header, &plain), RefusalCode::GrantWrongAlgorithm),
+        ("HS256 with the public key", forge::hs256_with_public_key(&key, &plain), RefusalCode::GrantWrongAlgorithm),
+        ("unknown kid", forge::forge(&forge::with(header.clone(), "kid", json!("AAAAAAAAAAAAAAAA")).to_string(), &plain.to_string(), &key), RefusalCode::GrantUnknownKey),
+        ("kid with path characters", forge::forge(&forge::with(header.clone(), "kid", json!("../signing.key")).to_string(), &plain.to_string(), &key), RefusalCode::GrantMalformed),
+        ("jku header", forge::forge(&forge::with(header.clone(), "jku", json!("https://evil.example")).to_string(), &plain.to_string(), &key), RefusalCode::GrantForbiddenHeader),
+        ("jwk header", forge::forge(&forge::with(header.clone(), "jwk", json!({})).to_string(), &plain.to_string(), &key), RefusalCode::GrantForbiddenHeader),
+        ("exp as a string", grant(&chain, "write_file", WRITE, |c| c["exp"] = json!(c["exp"].to_string())).0, RefusalCode::GrantBadClaim),
+        ("expired", grant(&chain, "write_file", WRITE, |c| { let n = c["iat"].as_i64().unwrap(); c["iat"] = json!(n - 60); c["nbf"] = json!(n - 60); c["exp"] = json!(n - 35); }).0, RefusalCode::GrantExpired),
+        ("iat in the future", grant(&chain, "write_file", WRITE, |c| { let n = c["iat"].as_i64().unwrap(); c["iat"] = json!(n + 60); c["nbf"] = json!(n + 60); c["exp"] = json!(n + 80); }).0, RefusalCode::GrantNotYetValid),
+        ("exp - iat over 30", grant(&chain, "write_file", WRITE, |c| c["exp"] = json!(c["iat"].as_i64().unwrap() + 31)).0, RefusalCode::GrantLifetimeTooLong),
+        ("wrong aud", grant(&chain, "write_file", WRITE, |c| c["aud"] = json!("payments")).0, RefusalCode::GrantWrongAudience),
+        ("wrong typ", forge::forge(&forge::with(header.clone(), "typ", json!("JWT")).to_string(), &plain.to_string(), &key), RefusalCode::GrantWrongType),
+        ("non-canonical signature", forge::malleate(&valid), RefusalCode::GrantBadSignature),
+        ("another skill's component", grant(&chain, "write_file", WRITE, |c| c["component"] = json!(format!("sha256:{}", "e".repeat(64)))).0, RefusalCode::ComponentMismatch),
     ];
-    for (name, token, reason) in cases {
+    for (name, token, code) in cases {
         eprintln!("case: {name}");
-        refused_by_executor(&chain, token, &args, reason).await;
+        refused_by_executor(&chain, token, &args, code).await;
     }
     // Arguments changed after the grant, and arguments that are not JSON a
     // verifier could agree on.
-    refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"other.txt"}"#, "not the ones the grant was issued for").await;
-    refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"marker.txt","path":"x"}"#, "duplicate key").await;
-    refused_by_executor(&chain, valid, r#"{"path":"marker.txt","content":"pwned"}"#, "not in canonical form").await;
+    refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"other.txt"}"#, RefusalCode::GrantHashMismatch).await;
+    refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"marker.txt","path":"x"}"#, RefusalCode::BadArguments).await;
+    refused_by_executor(&chain, valid, r#"{"path":"marker.txt","content":"pwned"}"#, RefusalCode::ArgumentsNotCanonical).await;
     chain.gateway.audit().verify().await.unwrap();
 }
 
@@ -200,7 +210,7 @@ async fn a_grant_runs_once() {
     let request = ExecRequest { call: "twice".into(), grant: token, args };
     assert!(matches!(chain.executor.execute(&request).await, tgw::bus::ExecReply::Done { .. }));
     std::fs::remove_file(chain.files.join("marker.txt")).unwrap();
-    refused_by_executor(&chain, request.grant.clone(), &request.args, "already used").await;
+    refused_by_executor(&chain, request.grant.clone(), &request.args, RefusalCode::NonceSpent).await;
 }
 
 #[tokio::test]
@@ -213,10 +223,10 @@ async fn two_executors_given_the_same_grant_at_once_run_it_once() {
     let done = [&a, &b].iter().filter(|r| matches!(r, tgw::bus::ExecReply::Done { .. })).count();
     assert_eq!(done, 1, "{a:?} / {b:?}");
     let refused = [a, b].into_iter().find_map(|r| match r {
-        tgw::bus::ExecReply::Refused { reason } => Some(reason),
+        tgw::bus::ExecReply::Refused { code, .. } => Some(code),
         _ => None,
     });
-    assert_eq!(refused.as_deref(), Some("this grant was already used"));
+    assert_eq!(refused, Some(RefusalCode::NonceSpent));
 }
 
 #[tokio::test]
@@ -234,7 +244,7 @@ async fn a_grant_redelivered_after_its_executor_died_does_not_run_again() {
         })
         .unwrap();
     chain.bus.nonces.spend("default", &claims.claims().jti).await.unwrap();
-    refused_by_executor(&chain, token, &args, "already used").await;
+    refused_by_executor(&chain, token, &args, RefusalCode::NonceSpent).await;
 }
 
 /// An `approval` claim signed by `key` over the challenge of `approval_id`
@@ -299,13 +309,17 @@ async fn a_destructive_tool_needs_a_valid_passkey_approval_in_its_grant() {
     refused_delete(&chain, token, &args, "not an active admin or approver").await;
 }
 
-async fn refused_delete(chain: &chain::Chain, token: String, args: &str, reason: &str) {
+/// The floor's refusals share one code; `why` tells the cases apart.
+async fn refused_delete(chain: &chain::Chain, token: String, args: &str, why: &str) {
     let reply = chain.executor.execute(&ExecRequest { call: "floor".into(), grant: token, args: args.into() }).await;
     match reply {
-        tgw::bus::ExecReply::Refused { reason: got } => assert!(got.contains(reason), "expected {reason:?} in {got:?}"),
-        other => panic!("expected a refusal containing {reason:?}, got {other:?}"),
+        tgw::bus::ExecReply::Refused { code, reason } => {
+            assert_eq!(code, RefusalCode::NoHumanApproval, "{reason}");
+            assert!(reason.contains(why), "expected {why:?} in {reason:?}");
+        }
+        other => panic!("expected a refusal ({why}), got {other:?}"),
     }
-    assert!(chain.files.join("report.txt").exists(), "the destructive tool ran: {reason}");
+    assert!(chain.files.join("report.txt").exists(), "the destructive tool ran: {why}");
 }
 
 #[tokio::test]

@@ -26,19 +26,37 @@ pub fn free_port() -> u16 {
 }
 
 impl NatsServer {
+    /// Starts a server on a free port. Tests run in parallel: a port that
+    /// was free a moment ago may be taken by another test's server, so a
+    /// server that exits at once is started again on another port.
     pub fn start() -> Self {
-        let port = free_port();
-        let mut server = NatsServer {
-            child: None,
-            port,
-            url: format!("nats://127.0.0.1:{port}"),
-            store: tempfile::tempdir().unwrap(),
-        };
-        server.restart();
-        server
+        for _ in 0..5 {
+            let port = free_port();
+            let mut server = NatsServer {
+                child: None,
+                port,
+                url: format!("nats://127.0.0.1:{port}"),
+                store: tempfile::tempdir().unwrap(),
+            };
+            if server.try_start() {
+                return server;
+            }
+        }
+        panic!("nats-server did not start on any of five free ports");
     }
 
+    /// Starts the server again on its port (after `stop`).
     pub fn restart(&mut self) {
+        assert!(
+            self.try_start(),
+            "nats-server did not start again on port {}",
+            self.port
+        );
+    }
+
+    /// Spawns nats-server and waits until it listens; false if it exited
+    /// (its port was taken).
+    fn try_start(&mut self) -> bool {
         let child = Command::new("nats-server")
             .args([
                 "-js",
@@ -55,13 +73,29 @@ impl NatsServer {
             .expect("nats-server is installed (.ci/run installs it)");
         self.child = Some(child);
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            if self.exited() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                break;
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "nats-server did not start"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        // The listener may be another test's server on the same port: ours
+        // then exits at once, failing to bind.
+        std::thread::sleep(Duration::from_millis(100));
+        !self.exited()
+    }
+
+    fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| !matches!(c.try_wait(), Ok(None)))
     }
 
     pub fn stop(&mut self) {

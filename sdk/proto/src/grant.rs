@@ -5,30 +5,33 @@
 //! a string; its claims come out of [`UnverifiedGrant::verify`], as a
 //! [`VerifiedGrant`], and nowhere else.
 //!
-//! Written on `ed25519-dalek` directly rather than a JWT crate: the format
-//! is fixed (one algorithm, one `typ`, three header fields), and the JWT
-//! crates accept more than that (other algorithms, `jwk`/`jku` headers,
-//! numeric strings) which is exactly what must be refused here.
+//! The token itself is a compact JWS of [`crate::jws`], the one
+//! implementation of the gateway's signed tokens, with the grant's own
+//! header policy ([`TOKEN_TYPE`]).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+pub use crate::jws::{ALGORITHM, key_id};
+use crate::jws::{JwsError, JwsSigner, TokenType};
 
 /// The header `typ` of a grant.
 pub const TYPE: &str = "tgw-grant+jwt";
-/// The only accepted `alg`.
-pub const ALGORITHM: &str = "EdDSA";
 /// The longest a grant may live: `exp - iat`.
 pub const MAX_LIFETIME_SECS: i64 = 30;
 /// Allowed clock skew between gateway and executor.
 pub const LEEWAY_SECS: i64 = 2;
 /// Tokens longer than this are refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+/// The grant's header policy and size cap.
+pub const TOKEN_TYPE: TokenType = TokenType {
+    typ: TYPE,
+    max_bytes: MAX_TOKEN_BYTES,
+};
 
 /// What a grant says. All claims are required; times are Unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,13 +74,6 @@ pub struct Approval {
     pub signature: String,
 }
 
-#[derive(Serialize)]
-struct Header<'a> {
-    alg: &'a str,
-    typ: &'a str,
-    kid: &'a str,
-}
-
 /// Why a grant is refused: one case per reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
@@ -107,10 +103,17 @@ pub enum VerifyError {
     HashMismatch,
 }
 
-/// A key id: derived from the public key, so it cannot be chosen to look
-/// like another key's (16 base64url characters of its SHA-256).
-pub fn key_id(public_key: &VerifyingKey) -> String {
-    B64.encode(Sha256::digest(public_key.as_bytes()))[..16].to_owned()
+impl From<JwsError> for VerifyError {
+    fn from(error: JwsError) -> Self {
+        match error {
+            JwsError::Malformed(why) => VerifyError::Malformed(why),
+            JwsError::WrongType { found, .. } => VerifyError::WrongType(found),
+            JwsError::WrongAlgorithm(alg) => VerifyError::WrongAlgorithm(alg),
+            JwsError::ForbiddenHeader(name) => VerifyError::ForbiddenHeader(name),
+            JwsError::UnknownKey(kid) => VerifyError::UnknownKey(kid),
+            JwsError::BadSignature => VerifyError::BadSignature,
+        }
+    }
 }
 
 /// A public key executors accept grants from.
@@ -146,43 +149,24 @@ impl fmt::Debug for TrustedKey {
 }
 
 /// The gateway's signing key.
-pub struct GrantSigner {
-    kid: String,
-    key: SigningKey,
-}
+pub struct GrantSigner(JwsSigner);
 
 impl GrantSigner {
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        let key = SigningKey::from_bytes(seed);
-        GrantSigner {
-            kid: key_id(&key.verifying_key()),
-            key,
-        }
+        GrantSigner(JwsSigner::from_seed(seed))
     }
 
     pub fn kid(&self) -> &str {
-        &self.kid
+        self.0.kid()
     }
 
     pub fn trusted_key(&self) -> TrustedKey {
-        TrustedKey::new(self.key.verifying_key())
+        TrustedKey::new(self.0.verifying_key())
     }
 
     /// Signs `claims` as a compact JWS.
     pub fn sign(&self, claims: &Claims) -> UnverifiedGrant {
-        let header = Header {
-            alg: ALGORITHM,
-            typ: TYPE,
-            kid: &self.kid,
-        };
-        let header = B64.encode(serde_json::to_vec(&header).expect("a header serialises"));
-        let payload = B64.encode(serde_json::to_vec(claims).expect("claims serialise"));
-        let signing_input = format!("{header}.{payload}");
-        let signature = self.key.sign(signing_input.as_bytes());
-        UnverifiedGrant(format!(
-            "{signing_input}.{}",
-            B64.encode(signature.to_bytes())
-        ))
+        UnverifiedGrant(self.0.sign(&TOKEN_TYPE, claims))
     }
 }
 
@@ -231,85 +215,15 @@ impl UnverifiedGrant {
     }
 
     pub fn verify(&self, expect: &Expectations<'_>) -> Result<VerifiedGrant, VerifyError> {
-        let malformed = |what: &str| VerifyError::Malformed(what.to_owned());
-        let token = self.0.as_str();
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(malformed("the token is too long"));
-        }
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed(
-                "a grant is three base64url parts separated by dots",
-            ));
-        };
-
-        let header = decode(header_b64, "header")?;
-        let header: StrictObject = serde_json::from_slice(&header)
-            .map_err(|e| VerifyError::Malformed(format!("header: {e}")))?;
-        let header = header.0;
-        if let Some(extra) = header
-            .keys()
-            .find(|k| !["alg", "typ", "kid"].contains(&k.as_str()))
-        {
-            return Err(VerifyError::ForbiddenHeader(extra.clone()));
-        }
-        let field = |name: &str| match header.get(name) {
-            Some(serde_json::Value::String(s)) => Ok(s.as_str()),
-            Some(_) => Err(VerifyError::Malformed(format!(
-                "header {name} is not a string"
-            ))),
-            None => Err(VerifyError::Malformed(format!("header {name} is missing"))),
-        };
-        let alg = field("alg")?;
-        if alg != ALGORITHM {
-            return Err(VerifyError::WrongAlgorithm(alg.to_owned()));
-        }
-        let typ = field("typ")?;
-        if typ != TYPE {
-            return Err(VerifyError::WrongType(typ.to_owned()));
-        }
-        let kid = field("kid")?;
-        if kid.is_empty()
-            || kid.len() > 64
-            || !kid
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(VerifyError::Malformed(format!(
-                "key id {kid:?} has characters outside A-Z a-z 0-9 - _"
-            )));
-        }
-        let key = expect
-            .trusted
-            .iter()
-            .find(|t| t.kid == kid)
-            .ok_or_else(|| VerifyError::UnknownKey(kid.to_owned()))?;
-
-        let signature = decode(signature_b64, "signature")?;
-        let signature: [u8; 64] = signature
-            .try_into()
-            .map_err(|_| malformed("an Ed25519 signature is 64 bytes"))?;
-        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-        // verify_strict refuses non-canonical signatures (S >= L) and
-        // small-order keys.
-        key.key
-            .verify_strict(signing_input.as_bytes(), &Signature::from_bytes(&signature))
-            .map_err(|_| VerifyError::BadSignature)?;
-
+        let payload = crate::jws::verify(&self.0, &TOKEN_TYPE, |kid| {
+            expect.trusted.iter().find(|t| t.kid == kid).map(|t| &t.key)
+        })?;
         // Only now, with the signature checked, read the claims.
-        let payload = decode(payload_b64, "payload")?;
         let claims: Claims =
             serde_json::from_slice(&payload).map_err(|e| VerifyError::BadClaim(e.to_string()))?;
         check_claims(&claims, expect)?;
         Ok(VerifiedGrant { claims })
     }
-}
-
-fn decode(part: &str, what: &str) -> Result<Vec<u8>, VerifyError> {
-    B64.decode(part)
-        .map_err(|_| VerifyError::Malformed(format!("the {what} is not base64url without padding")))
 }
 
 fn is_digest(value: &str) -> bool {
@@ -354,32 +268,4 @@ fn check_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(), Verify
         return Err(VerifyError::HashMismatch);
     }
     Ok(())
-}
-
-/// A JSON object that refuses duplicate keys (serde_json keeps the last).
-struct StrictObject(BTreeMap<String, serde_json::Value>);
-
-impl<'de> Deserialize<'de> for StrictObject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = StrictObject;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<StrictObject, A::Error> {
-                let mut out = BTreeMap::new();
-                while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
-                    if out.insert(key.clone(), value).is_some() {
-                        return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
-                    }
-                }
-                Ok(StrictObject(out))
-            }
-        }
-        d.deserialize_map(Visitor)
-    }
 }

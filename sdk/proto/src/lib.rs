@@ -4,10 +4,15 @@
 //! sandbox cannot be read two ways.
 //!
 //! - [`canonical`]: RFC 8785 canonical JSON and the `input_hash`.
+//! - [`jws`]: compact JWS with Ed25519, the one implementation behind every
+//!   signed token, with a header policy and size cap per token type.
 //! - [`grant`]: execution grants (Ed25519 JWTs): signing and verification.
 //! - [`webauthn`]: the relying-party checks of passkey registration and
 //!   approval assertions.
+//! - [`refusal`]: why a call did not run, as a stable code and a sentence.
 
 pub mod canonical;
 pub mod grant;
+pub mod jws;
+pub mod refusal;
 pub mod webauthn;

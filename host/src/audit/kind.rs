@@ -1,0 +1,88 @@
+//! What an audit entry is about: one name per step of a call's life, and
+//! the few events outside a call.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditKind {
+    /// A call was proposed: who, which tool, the canonical arguments.
+    #[serde(rename = "proposal")]
+    Proposal,
+    /// Policy's decision, with every rule's answer.
+    #[serde(rename = "decision")]
+    Decision,
+    /// The call waits for a human.
+    #[serde(rename = "approval.pending")]
+    ApprovalPending,
+    /// The wait ended: approved, denied, expired or withdrawn.
+    #[serde(rename = "approval.decided")]
+    ApprovalDecided,
+    /// The gateway signed an execution grant.
+    #[serde(rename = "grant")]
+    Grant,
+    /// The gateway refused the call, with the refusal code.
+    #[serde(rename = "call.refused")]
+    CallRefused,
+    /// An executor refused to run the tool, with the refusal code.
+    #[serde(rename = "execution.refused")]
+    ExecutionRefused,
+    /// The tool ran.
+    #[serde(rename = "execution.done")]
+    ExecutionDone,
+    /// The tool ran and failed (its own error or a sandbox limit).
+    #[serde(rename = "execution.failed")]
+    ExecutionFailed,
+    /// A person allowed or denied an OAuth client.
+    #[serde(rename = "oauth.consent")]
+    OauthConsent,
+}
+
+impl AuditKind {
+    pub const ALL: [AuditKind; 10] = [
+        AuditKind::Proposal,
+        AuditKind::Decision,
+        AuditKind::ApprovalPending,
+        AuditKind::ApprovalDecided,
+        AuditKind::Grant,
+        AuditKind::CallRefused,
+        AuditKind::ExecutionRefused,
+        AuditKind::ExecutionDone,
+        AuditKind::ExecutionFailed,
+        AuditKind::OauthConsent,
+    ];
+
+    /// The name in the log (`approval.pending`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Proposal => "proposal",
+            AuditKind::Decision => "decision",
+            AuditKind::ApprovalPending => "approval.pending",
+            AuditKind::ApprovalDecided => "approval.decided",
+            AuditKind::Grant => "grant",
+            AuditKind::CallRefused => "call.refused",
+            AuditKind::ExecutionRefused => "execution.refused",
+            AuditKind::ExecutionDone => "execution.done",
+            AuditKind::ExecutionFailed => "execution.failed",
+            AuditKind::OauthConsent => "oauth.consent",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_serialises_as_its_name() {
+        for kind in AuditKind::ALL {
+            let text = serde_json::to_string(&kind).unwrap_or_default();
+            assert_eq!(text, format!("\"{}\"", kind.as_str()));
+        }
+    }
+}
