@@ -67,7 +67,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+        let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
         let embedded = chain::chain_with(dir, bus, GatewayConfig::default()).await;
 
         let files = embedded.skills.get("files").unwrap();
@@ -88,7 +88,7 @@ fn main() {
         print("chain, embedded bus", &run_chain(&embedded).await, &direct);
 
         let server = nats::NatsServer::start();
-        let bus = tgw::bus::nats::bus(&server.url).await.unwrap();
+        let bus = tgw::backend::nats::backend(&server.url).await.unwrap();
         let on_nats =
             chain::chain_with(tempfile::tempdir().unwrap(), bus, GatewayConfig::default()).await;
         print(

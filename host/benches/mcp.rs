@@ -23,7 +23,6 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use stats::{Stats, stats};
-use tgw::api::ApiState;
 use tgw::gateway::{CallResult, GatewayConfig};
 use tgw::people::{Role, Scope};
 
@@ -200,16 +199,16 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+        let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
         let config = GatewayConfig::default();
         let chain = chain::chain_with(dir, bus, config.clone()).await;
-        let people = chain.gateway.people();
+        let people = chain.people;
         let invitation = people.invite(Role::Admin).await.unwrap();
         people.redeem(&invitation.token, "bench").await.unwrap();
         let (token, _) = people.create_token("bench", &Scope::ALL).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let router = tgw::api::router(ApiState::new(chain.gateway.clone(), config.relying_party));
+        let router = chain.app.router();
         // As `tgw up` does.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);

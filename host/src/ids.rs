@@ -1,5 +1,5 @@
 //! Names that mean something, as types: a person's account role and the
-//! groups they belong to.
+//! groups they belong to, executor pools, and random ids.
 //!
 //! A role says what a person may do in the gateway; groups say which skills
 //! they may use (`[access] groups` in `skill.toml`) and are what policy
@@ -154,6 +154,68 @@ impl Audience {
     }
 }
 
+/// An executor pool: its name goes into subjects (`tgw.exec.<pool>`),
+/// nonce keys and the grant's `aud`. Lowercase letters, digits and `-`, at
+/// most 64.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Pool(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a pool name (lowercase letters, digits and -, at most 64)")]
+pub struct PoolNameError(String);
+
+impl Pool {
+    pub fn new(name: &str) -> Result<Self, PoolNameError> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(Pool(name.to_owned()))
+        } else {
+            Err(PoolNameError(name.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool("default".into())
+    }
+}
+
+impl TryFrom<String> for Pool {
+    type Error = PoolNameError;
+    fn try_from(name: String) -> Result<Self, PoolNameError> {
+        Pool::new(&name)
+    }
+}
+
+impl From<Pool> for String {
+    fn from(pool: Pool) -> String {
+        pool.0
+    }
+}
+
+impl std::str::FromStr for Pool {
+    type Err = PoolNameError;
+    fn from_str(name: &str) -> Result<Self, PoolNameError> {
+        Pool::new(name)
+    }
+}
+
+impl std::fmt::Display for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// `bytes` random bytes from the OS, base64url without padding: ids,
 /// nonces, challenges, cookies and secrets.
 pub fn random_b64(bytes: usize) -> String {
@@ -199,6 +261,15 @@ mod tests {
             GroupName::new("admin"),
             Err(GroupNameError::IsRole("admin".into()))
         );
+    }
+
+    #[test]
+    fn pool_names_are_checked() {
+        assert!(Pool::new("default").is_ok());
+        assert!(Pool::new("eu-west-2").is_ok());
+        for bad in ["", "Default", "a.b", "a_b", "a>", &"p".repeat(65)] {
+            assert!(Pool::new(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -5,12 +5,14 @@
 pub use tgw_proto::{canonical, grant, refusal, webauthn};
 
 pub mod api;
+pub mod app;
 pub mod approval;
 pub mod audit;
-pub mod bus;
+pub mod backend;
 pub mod executor;
 pub mod expiring;
 pub mod gateway;
+pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod mcp;

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
-use tgw::api::ApiState;
-use tgw::gateway::{GatewayConfig, GatewayEvent};
+use tgw::approval::ApprovalEvent;
+use tgw::gateway::GatewayConfig;
 use tgw::people::Role;
 use tgw::webauthn::software::SoftAuthenticator;
 use tower::ServiceExt;
@@ -84,7 +84,7 @@ async fn enroll(
     role: Role,
     key: &SoftAuthenticator,
 ) -> (StatusCode, HeaderMap, Value) {
-    let invitation = chain.gateway.people().invite(role).await.unwrap();
+    let invitation = chain.people.invite(role).await.unwrap();
     let (_, _, begin) = client
         .post("/api/enroll/begin", json!({"token": invitation.token}))
         .await;
@@ -116,9 +116,9 @@ fn login(challenge: &str, key: &mut SoftAuthenticator) -> Value {
 
 async fn setup() -> (chain::Chain, Client) {
     let dir = tempfile::tempdir().unwrap();
-    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
     let chain = chain::chain_with(dir, bus, GatewayConfig::default()).await;
-    let router = tgw::api::router(ApiState::new(chain.gateway.clone(), chain::relying_party()));
+    let router = chain.app.router();
     (
         chain,
         Client {
@@ -160,7 +160,7 @@ async fn an_admin_enrolls_signs_in_and_approves_with_a_passkey() {
     );
 
     // A destructive call waits for her.
-    let mut events = chain.gateway.subscribe();
+    let mut events = chain.approvals.subscribe();
     let gateway = chain.gateway.clone();
     let call = tokio::spawn(async move {
         gateway
@@ -168,7 +168,7 @@ async fn an_admin_enrolls_signs_in_and_approves_with_a_passkey() {
             .await
     });
     let id = loop {
-        if let GatewayEvent::ApprovalPending(record) = events.recv().await.unwrap() {
+        if let ApprovalEvent::Pending(record) = events.recv().await.unwrap() {
             break record.id;
         }
     };
@@ -250,7 +250,7 @@ async fn sign_in_refuses_a_disabled_user_a_replayed_challenge_and_a_used_invitat
     );
 
     // Disabled: the live session ends and signing in is refused.
-    chain.gateway.people().disable("bo").await.unwrap();
+    chain.people.disable("bo").await.unwrap();
     let (status, _, _) = fresh.send("GET", "/api/me", None, &[]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, _, begin) = fresh.post("/api/login/begin", json!({})).await;
@@ -267,7 +267,7 @@ async fn sign_in_refuses_a_disabled_user_a_replayed_challenge_and_a_used_invitat
     );
 
     // An invitation enrolls once.
-    let invitation = chain.gateway.people().invite(Role::User).await.unwrap();
+    let invitation = chain.people.invite(Role::User).await.unwrap();
     let other = SoftAuthenticator::es256(23);
     let rp = chain::relying_party();
     for (name, expected) in [("cy", StatusCode::OK), ("dee", StatusCode::FORBIDDEN)] {
@@ -329,10 +329,7 @@ async fn the_pages_data_history_skills_policy_and_people() {
     );
 
     let (_, _, policy) = admin.send("GET", "/api/policy", None, &[]).await;
-    assert_eq!(
-        policy["digest"],
-        chain.gateway.policy().current().digest.as_str()
-    );
+    assert_eq!(policy["digest"], chain.app.policy.current().digest.as_str());
     assert_eq!(
         policy["rules"],
         json!([
@@ -379,8 +376,7 @@ async fn the_pages_data_history_skills_policy_and_people() {
 
     // An admin revokes bo's tokens: the personal one stops at once.
     let (token, _) = chain
-        .gateway
-        .people()
+        .people
         .create_token("bo", &tgw::people::Scope::ALL)
         .await
         .unwrap();
@@ -388,12 +384,7 @@ async fn the_pages_data_history_skills_policy_and_people() {
     assert_eq!(status, StatusCode::OK, "{revoked}");
     assert_eq!(revoked["personal_tokens"], 1);
     assert_eq!(
-        chain
-            .gateway
-            .people()
-            .authenticate(&token)
-            .await
-            .unwrap_err(),
+        chain.people.authenticate(&token).await.unwrap_err(),
         tgw::people::TokenError::Revoked
     );
 }
@@ -484,7 +475,6 @@ async fn every_open_dashboard_sees_a_card_arrive_and_leave() {
     }
     chain::done(call.await.unwrap());
     let grant = chain
-        .bus
         .audit
         .read(1, 100)
         .await
@@ -642,7 +632,7 @@ async fn consent_gives_the_client_one_code_for_the_signed_in_person() {
     assert!(!redirect.contains("code="), "{redirect}");
 
     // Both decisions are in the audit log.
-    let entries = chain.gateway.audit().store().read(1, 1000).await.unwrap();
+    let entries = chain.audit.read(1, 1000).await.unwrap();
     let consents: Vec<_> = entries
         .iter()
         .filter(|e| e.kind == tgw::audit::AuditKind::OauthConsent)
@@ -657,11 +647,11 @@ async fn consent_gives_the_client_one_code_for_the_signed_in_person() {
 #[tokio::test]
 async fn anonymous_sign_in_challenges_cannot_grow_memory_without_bound() {
     let dir = tempfile::tempdir().unwrap();
-    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
     let chain = chain::chain_with(dir, bus, GatewayConfig::default()).await;
-    let state = ApiState::new(chain.gateway.clone(), chain::relying_party());
+    let state = chain.app.api.clone();
     let mut client = Client {
-        router: tgw::api::router(state.clone()),
+        router: chain.app.router(),
         cookie: None,
         csrf: None,
     };

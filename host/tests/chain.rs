@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use chain::{chain_with, done, request};
 use serde_json::{Value, json};
+use tgw::approval::ApprovalEvent;
 use tgw::audit::AuditKind;
-use tgw::bus::ExecRequest;
-use tgw::gateway::{CallResult, GatewayConfig, GatewayEvent};
+use tgw::executor::ExecRequest;
+use tgw::gateway::{CallResult, GatewayConfig};
 use tgw::refusal::{Refusal, RefusalCode};
 
 async fn backend(config: GatewayConfig) -> chain::Chain {
     let dir = tempfile::tempdir().unwrap();
-    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
     chain_with(dir, bus, config).await
 }
 

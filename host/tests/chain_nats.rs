@@ -13,14 +13,15 @@ use std::time::Duration;
 
 use chain::{chain_with, done, request};
 use serde_json::{Value, json};
+use tgw::approval::ApprovalEvent;
 use tgw::audit::AuditKind;
-use tgw::bus::ExecRequest;
-use tgw::gateway::{CallResult, GatewayConfig, GatewayEvent};
+use tgw::executor::ExecRequest;
+use tgw::gateway::{CallResult, GatewayConfig};
 use tgw::refusal::{Refusal, RefusalCode};
 
 async fn backend(config: GatewayConfig) -> chain::Chain {
     let server = nats::NatsServer::start();
-    let bus = tgw::bus::nats::bus(&server.url).await.unwrap();
+    let bus = tgw::backend::nats::backend(&server.url).await.unwrap();
     let mut chain = chain_with(tempfile::tempdir().unwrap(), bus, config).await;
     chain.guard = Some(Box::new(std::sync::Mutex::new(server)));
     chain
@@ -39,7 +40,7 @@ async fn a_delete_marker_on_a_spent_nonce_does_not_reopen_it() {
     };
     assert!(matches!(
         chain.executor.execute(&request).await,
-        tgw::bus::ExecReply::Done { .. }
+        tgw::executor::ExecReply::Done { .. }
     ));
     std::fs::remove_file(chain.files.join("marker.txt")).unwrap();
 
@@ -94,7 +95,7 @@ async fn an_unreachable_ledger_fails_closed() {
         })
         .await;
     match reply {
-        tgw::bus::ExecReply::Refused { code, reason } => {
+        tgw::executor::ExecReply::Refused { code, reason } => {
             assert_eq!(code, RefusalCode::LedgerUnavailable, "{reason}");
         }
         other => panic!("expected a refusal, got {other:?}"),
@@ -107,7 +108,7 @@ async fn executors_of_a_pool_share_the_work() {
     let chain = backend_default().await;
     // A second executor in the same pool, as on another machine.
     let second = chain.another_executor();
-    second.serve(chain.bus.exec.clone()).await.unwrap();
+    second.serve(chain.backend.requests.clone()).await.unwrap();
     let calls = (0..12).map(|_| {
         chain
             .gateway
@@ -116,7 +117,7 @@ async fn executors_of_a_pool_share_the_work() {
     for result in futures::future::join_all(calls).await {
         assert_eq!(done(result)["content"], "quarterly numbers\n");
     }
-    assert_eq!(chain.gateway.audit().verify().await.unwrap(), 12 * 4);
+    assert_eq!(chain.audit.verify().await.unwrap(), 12 * 4);
 }
 
 fn jti_of(token: &str) -> String {

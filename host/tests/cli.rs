@@ -302,8 +302,8 @@ fn users_invite_list_and_disable() {
     // Redeem it through the library (the dashboard's enrollment does this).
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let bus = tgw::bus::embedded::bus(data.path()).unwrap();
-        let people = tgw::people::People::new(bus.people);
+        let bus = tgw::backend::embedded::backend(data.path()).unwrap();
+        let people = tgw::people::People::new(bus.bucket(tgw::backend::BucketName::People));
         people.redeem(&token, "bob").await.unwrap();
         assert!(
             people.redeem(&token, "eve").await.is_err(),

@@ -45,7 +45,7 @@ async fn an_admin_enrolls_and_decides_calls_in_real_chromium() {
     ensure_playwright();
     let (chain, origin, _) = chain::on_a_port(None).await;
 
-    let invitation = chain.gateway.people().invite(Role::Admin).await.unwrap();
+    let invitation = chain.people.invite(Role::Admin).await.unwrap();
     let link = format!("{origin}/enroll#{}", invitation.token);
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -71,7 +71,7 @@ async fn an_admin_enrolls_and_decides_calls_in_real_chromium() {
     };
 
     assert_eq!(next().await, "ENROLLED");
-    let user = chain.gateway.people().user("ada").await.unwrap().unwrap();
+    let user = chain.people.user("ada").await.unwrap().unwrap();
     assert_eq!(user.role, Role::Admin);
 
     let gateway = chain.gateway.clone();
@@ -95,7 +95,6 @@ async fn an_admin_enrolls_and_decides_calls_in_real_chromium() {
     assert_eq!(chain::done(call.await.unwrap())["deleted"], true);
     assert!(!chain.files.join("report.txt").exists());
     let grant = chain
-        .bus
         .audit
         .read(1, 1000)
         .await
@@ -125,7 +124,7 @@ async fn an_admin_enrolls_and_decides_calls_in_real_chromium() {
 
     assert_eq!(next().await, "HISTORY");
     assert_eq!(next().await, "GROUPS");
-    let grace = chain.gateway.people().user("grace").await.unwrap().unwrap();
+    let grace = chain.people.user("grace").await.unwrap().unwrap();
     let groups: Vec<&str> = grace.groups.iter().map(|g| g.as_str()).collect();
     assert_eq!(
         groups,

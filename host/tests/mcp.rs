@@ -11,7 +11,6 @@ use axum::body::Body;
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tgw::api::ApiState;
 use tgw::gateway::GatewayConfig;
 use tgw::people::{Role, Scope};
 use tower::ServiceExt;
@@ -30,19 +29,16 @@ async fn gateway() -> Gateway {
 /// A gateway whose data and skills live in `dir` (which may hold more
 /// skills already).
 async fn gateway_in(dir: tempfile::TempDir) -> Gateway {
-    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
     let config = GatewayConfig::default();
     let chain = chain::chain_with(dir, bus, config.clone()).await;
-    let router = tgw::api::router(ApiState::new(
-        chain.gateway.clone(),
-        config.relying_party.clone(),
-    ));
+    let router = chain.app.router();
     Gateway { router, chain }
 }
 
 impl Gateway {
     async fn token(&self, user: &str, role: Role, scopes: &[Scope]) -> String {
-        let people = self.chain.gateway.people();
+        let people = &self.chain.people;
         if people.user(user).await.unwrap().is_none() {
             let invitation = people.invite(role).await.unwrap();
             people.redeem(&invitation.token, user).await.unwrap();
@@ -178,20 +174,14 @@ async fn requests_without_a_good_token_get_401_with_a_bearer_challenge() {
         StatusCode::OK
     );
     let id = token.split('_').nth(2).unwrap();
-    gateway
-        .chain
-        .gateway
-        .people()
-        .revoke_token(id)
-        .await
-        .unwrap();
+    gateway.chain.people.revoke_token(id).await.unwrap();
     let reply = gateway.post(Some(&token), &[], list()).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(reply.body.contains("revoked"), "{}", reply.body);
 
     // A disabled person's tokens stop working at once.
     let bob = gateway.token("bob", Role::User, &ALL).await;
-    gateway.chain.gateway.people().disable("bob").await.unwrap();
+    gateway.chain.people.disable("bob").await.unwrap();
     let reply = gateway.post(Some(&bob), &[], list()).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(reply.body.contains("disabled"), "{}", reply.body);
@@ -429,33 +419,26 @@ async fn a_session_opens_and_later_requests_need_no_protocol_header() {
 
 /// A gateway whose skills folder is live (no executor: these calls only
 /// wait for approval), and the folder.
-async fn live_gateway() -> (
-    Router,
-    std::sync::Arc<tgw::gateway::Gateway>,
-    std::path::PathBuf,
-    tempfile::TempDir,
-) {
-    use std::sync::Arc;
+async fn live_gateway() -> (Router, tgw::app::App, std::path::PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let (skills_dir, policy) = chain::workspace(dir.path(), "default.toml");
+    let secrets = std::sync::Arc::new(tgw::secrets::SecretStore::new(dir.path()));
     let runtime = chain::shared_runtime();
-    let secrets = Arc::new(tgw::secrets::SecretStore::new(dir.path()));
     let skills = tgw::registry::LiveSkills::load(runtime.clone(), &skills_dir, secrets)
         .await
         .unwrap();
-    let policy = tgw::policy::LivePolicy::load(runtime.clone(), policy).unwrap();
-    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
-    let config = GatewayConfig::default();
-    let gateway = Arc::new(tgw::gateway::Gateway::new(
-        config.clone(),
+    let backend = tgw::backend::embedded::backend(dir.path()).unwrap();
+    let app = chain::app(
+        backend,
         runtime,
         skills,
-        policy,
-        tgw::grant::GrantSigner::from_seed(&chain::SEED),
-        bus,
-    ));
-    let router = tgw::api::router(ApiState::new(gateway.clone(), config.relying_party));
-    (router, gateway, skills_dir, dir)
+        &policy,
+        GatewayConfig::default(),
+        false,
+        dir.path(),
+    )
+    .await;
+    (app.router(), app, skills_dir, dir)
 }
 
 /// Rebuilds nothing, but changes the component's bytes (and digest): a
@@ -475,8 +458,8 @@ fn touch_component(skills_dir: &std::path::Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved() {
-    let (router, gateway, skills_dir, _dir) = live_gateway().await;
-    let people = gateway.people();
+    let (router, app, skills_dir, _dir) = live_gateway().await;
+    let people = &app.people;
     let invitation = people.invite(Role::Admin).await.unwrap();
     people.redeem(&invitation.token, "alice").await.unwrap();
     let token = people.create_token("alice", &ALL).await.unwrap().0;
@@ -516,8 +499,8 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
     .message();
 
     // A destructive call waits for a human...
-    let mut events = gateway.subscribe();
-    let caller = gateway.clone();
+    let mut events = app.approvals.subscribe();
+    let caller = app.gateway.clone();
     let call = tokio::spawn(async move {
         caller
             .propose(tgw::gateway::CallRequest {
@@ -531,14 +514,14 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
             .await
     });
     let pending = loop {
-        if let tgw::gateway::GatewayEvent::ApprovalPending(record) = events.recv().await.unwrap() {
+        if let tgw::approval::ApprovalEvent::Pending(record) = events.recv().await.unwrap() {
             break record;
         }
     };
 
     // ...and the skill changes under it.
     touch_component(&skills_dir);
-    assert!(gateway.live_skills().reload().await.unwrap());
+    assert!(app.skills.reload().await.unwrap());
 
     let mut heard = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -572,8 +555,9 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
     assert_ne!(digest(&before), digest(&after));
     assert_eq!(digest(&before), json!(pending.component));
 
-    let refused = gateway
-        .approval_challenge(&pending.id, "alice")
+    let refused = app
+        .approvals
+        .challenge(&pending.id, "alice")
         .await
         .unwrap_err();
     assert!(
@@ -582,7 +566,10 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
             .contains("changed since this call was proposed"),
         "{refused}"
     );
-    gateway.deny(&pending.id, "alice", "stale").await.unwrap();
+    app.approvals
+        .deny(&pending.id, "alice", "stale")
+        .await
+        .unwrap();
     let result = call.await.unwrap();
     assert_eq!(
         result.refusal().map(tgw::refusal::Refusal::code),
@@ -614,30 +601,12 @@ async fn a_call_waiting_for_a_human_does_not_hold_up_its_session() {
     };
     // The destructive call waits for a human…
     for _ in 0..100 {
-        if !gateway
-            .chain
-            .gateway
-            .approvals()
-            .pending()
-            .await
-            .unwrap()
-            .is_empty()
-        {
+        if !gateway.chain.approvals.pending().await.unwrap().is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(
-        gateway
-            .chain
-            .gateway
-            .approvals()
-            .pending()
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(gateway.chain.approvals.pending().await.unwrap().len(), 1);
     // …while a read in the same session is answered.
     let read = tokio::time::timeout(
         std::time::Duration::from_secs(20),
@@ -681,7 +650,7 @@ async fn a_skills_groups_decide_who_sees_and_calls_its_tools() {
             .map(|t| t["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    let people = gateway.chain.gateway.people();
+    let people = &gateway.chain.people;
 
     // Bob is in billing: he sees invoices.* (and not files.*, which is for
     // support), and his call is proposed, decided and run.
@@ -706,7 +675,7 @@ async fn a_skills_groups_decide_who_sees_and_calls_its_tools() {
     let kinds = |entries: &[tgw::audit::AuditEntry]| -> Vec<&'static str> {
         entries.iter().map(|e| e.kind.as_str()).collect()
     };
-    let entries = gateway.chain.bus.audit.read(1, 1000).await.unwrap();
+    let entries = gateway.chain.audit.read(1, 1000).await.unwrap();
     assert_eq!(
         &kinds(&entries)[..3],
         ["proposal", "decision", "grant"],
@@ -735,7 +704,7 @@ async fn a_skills_groups_decide_who_sees_and_calls_its_tools() {
         refused["result"]["_meta"]["tgw/refusal"], "not-in-groups",
         "{refused}"
     );
-    let entries = gateway.chain.bus.audit.read(1, 1000).await.unwrap();
+    let entries = gateway.chain.audit.read(1, 1000).await.unwrap();
     let after = &entries[before..];
     assert_eq!(
         kinds(after),

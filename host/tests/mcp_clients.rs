@@ -77,7 +77,7 @@ async fn serve() -> Served {
 /// `chain::Chain::enroll` sign for the default one).
 async fn serve_as(origin: Option<String>) -> Served {
     let (chain, origin, port) = chain::on_a_port(origin).await;
-    let people = chain.gateway.people();
+    let people = chain.people.clone();
     let invitation = people.invite(Role::Admin).await.unwrap();
     people.redeem(&invitation.token, "carol").await.unwrap();
     let (token, _) = people.create_token("carol", &Scope::ALL).await.unwrap();
@@ -174,14 +174,7 @@ fn approval_id(waiting: &Value) -> String {
 
 async fn state_of(served: &Served, id: &str) -> ApprovalState {
     for _ in 0..50 {
-        let record = served
-            .chain
-            .gateway
-            .approvals()
-            .get(id)
-            .await
-            .unwrap()
-            .unwrap();
+        let record = served.chain.approvals.get(id).await.unwrap().unwrap();
         if record.state != ApprovalState::Pending {
             return record.state;
         }
@@ -198,13 +191,7 @@ async fn approver(served: &Served) -> Speaker {
         Path::new("/usr/bin/chromium").exists(),
         "needs Debian's chromium (.ci/run)"
     );
-    let invitation = served
-        .chain
-        .gateway
-        .people()
-        .invite(Role::Admin)
-        .await
-        .unwrap();
+    let invitation = served.chain.people.invite(Role::Admin).await.unwrap();
     let shots = repo().join("target/e2e-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let mut command = Command::new("node");

@@ -10,16 +10,15 @@ use axum::body::Body;
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tgw::api::ApiState;
 use tgw::gateway::GatewayConfig;
 use tower::ServiceExt;
 
 async fn router() -> (axum::Router, chain::Chain) {
     let dir = tempfile::tempdir().unwrap();
-    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
+    let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
     let config = GatewayConfig::default();
     let chain = chain::chain_with(dir, bus, config.clone()).await;
-    let router = tgw::api::router(ApiState::new(chain.gateway.clone(), config.relying_party));
+    let router = chain.app.router();
     (router, chain)
 }
 
@@ -246,7 +245,7 @@ struct Flow {
 
 async fn flow() -> Flow {
     let (router, chain) = router().await;
-    let people = chain.gateway.people();
+    let people = chain.people.clone();
     let invitation = people.invite(tgw::people::Role::Admin).await.unwrap();
     people.redeem(&invitation.token, "alice").await.unwrap();
     let (_, _, client) = send(

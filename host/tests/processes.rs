@@ -13,10 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use serde_json::json;
-use tgw::gateway::{CallResult, Gateway, GatewayConfig};
+use tgw::gateway::{CallResult, GatewayConfig};
 use tgw::grant::GrantSigner;
 use tgw::keys::KeyStore;
-use tgw::policy::LivePolicy;
 use tgw::registry::SkillSet;
 use tgw::secrets::SecretStore;
 
@@ -56,18 +55,15 @@ fn start(args: &[&str], data: &Path, skills: &Path, ready: &str) -> (Killed, Vec
 
 /// Waits until NATS has noticed that a killed executor is gone (its
 /// subscription is dropped when the server sees the connection close).
-async fn until_no_executor(bus: &tgw::bus::Bus) {
-    let probe = tgw::bus::ExecRequest {
+async fn until_no_executor(bus: &tgw::backend::Backend) {
+    let probe = tgw::executor::ExecRequest {
         call: "probe".into(),
         grant: String::new(),
         args: "{}".into(),
     };
     for _ in 0..100 {
-        let answer = bus
-            .exec
-            .execute("default", &probe, std::time::Duration::from_millis(200))
-            .await;
-        if matches!(answer, Err(tgw::bus::BusError::NoExecutor(_))) {
+        let answer = chain::exec(bus, &probe, std::time::Duration::from_millis(200)).await;
+        if matches!(answer, Err(tgw::backend::BusError::NoResponders(_))) {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -147,25 +143,27 @@ async fn an_executor_process_serves_a_gateway_over_nats() {
             .await
             .unwrap(),
     );
-    let policy = LivePolicy::load(runtime.clone(), policy_path).unwrap();
-    let bus = tgw::bus::nats::bus(&server.url).await.unwrap();
-    let gateway = Gateway::new(
-        GatewayConfig::default(),
+    let bus = tgw::backend::nats::backend(&server.url).await.unwrap();
+    // A gateway with no executor of its own: `tgw up --no-executor`.
+    let app = chain::app(
+        bus,
         runtime,
         tgw::registry::LiveSkills::fixed(skills),
-        policy,
-        signer,
-        bus,
-    );
+        &policy_path,
+        GatewayConfig::default(),
+        false,
+        dir.path(),
+    )
+    .await;
+    let gateway = app.gateway.clone();
 
     let result = gateway
         .propose(chain::request("read_file", json!({"path": "report.txt"})))
         .await;
     assert_eq!(chain::done(result)["content"], "quarterly numbers\n");
     // The executor wrote its entries into the same chain.
-    let kinds: Vec<&str> = gateway
-        .audit()
-        .store()
+    let kinds: Vec<&str> = app
+        .audit
         .read(1, 100)
         .await
         .unwrap()
@@ -173,17 +171,17 @@ async fn an_executor_process_serves_a_gateway_over_nats() {
         .map(|e| e.kind.as_str())
         .collect();
     assert_eq!(kinds, ["proposal", "decision", "grant", "execution.done"]);
-    gateway.audit().verify().await.unwrap();
+    app.audit.verify().await.unwrap();
 
     drop(executor);
-    until_no_executor(&tgw::bus::nats::bus(&server.url).await.unwrap()).await;
+    until_no_executor(&tgw::backend::nats::backend(&server.url).await.unwrap()).await;
     let result = gateway
         .propose(chain::request("read_file", json!({"path": "report.txt"})))
         .await;
     assert_eq!(
         result,
         CallResult::Failed {
-            reason: "no executor of pool \"default\" is listening".into()
+            reason: "no executor of pool default is listening".into()
         }
     );
 }
@@ -191,7 +189,7 @@ async fn an_executor_process_serves_a_gateway_over_nats() {
 #[tokio::test]
 async fn tgw_audit_verify_finds_a_changed_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let bus = tgw::bus::embedded::bus(&dir.path().join("data")).unwrap();
+    let bus = tgw::backend::embedded::backend(&dir.path().join("data")).unwrap();
     let chain = chain::chain_with(dir, bus, GatewayConfig::default()).await;
     chain
         .gateway
@@ -220,7 +218,14 @@ async fn tgw_audit_verify_finds_a_changed_entry() {
 
     // Someone edits the decision in the database.
     let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
-    db.execute("UPDATE audit SET entry = replace(entry, '\"verdict\":\"allow\"', '\"verdict\":\"deny\"') WHERE seq = 2", []).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE logs SET entry = CAST(replace(CAST(entry AS TEXT), '\"verdict\":\"allow\"', '\"verdict\":\"deny\"') AS BLOB) \
+             WHERE log = 'TGW_AUDIT' AND seq = 2",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
     let broken = audit(&["audit", "verify"]);
     assert!(!broken.status.success());
     assert!(
@@ -297,12 +302,12 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
         policy: format!("sha256:{}", "d".repeat(64)),
         approval: None,
     };
-    let request = tgw::bus::ExecRequest {
+    let request = tgw::executor::ExecRequest {
         call: "crash".into(),
         grant: signer.sign(&claims).token().to_owned(),
         args: args.as_str().to_owned(),
     };
-    let bus = tgw::bus::nats::bus(&server.url).await.unwrap();
+    let bus = tgw::backend::nats::backend(&server.url).await.unwrap();
 
     let (mut first, _) = start(
         &["executor", "--nats", &server.url],
@@ -311,9 +316,9 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
         "Executor of pool default",
     );
     let timeout = std::time::Duration::from_secs(3);
-    let sent = bus.exec.execute("default", &request, timeout).await;
+    let sent = chain::exec(&bus, &request, timeout).await;
     assert!(
-        matches!(sent, Err(tgw::bus::BusError::Timeout(_))),
+        matches!(sent, Err(tgw::backend::BusError::Timeout(_))),
         "{sent:?}"
     );
     assert_eq!(hits.load(Ordering::SeqCst), 1, "the tool started once");
@@ -327,15 +332,11 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
         &skills_dir,
         "Executor of pool default",
     );
-    let redelivered = bus
-        .exec
-        .execute("default", &request, timeout)
-        .await
-        .unwrap();
+    let redelivered = chain::exec(&bus, &request, timeout).await.unwrap();
     assert!(
         matches!(
             redelivered,
-            tgw::bus::ExecReply::Refused {
+            tgw::executor::ExecReply::Refused {
                 code: tgw::refusal::RefusalCode::NonceSpent,
                 ..
             }

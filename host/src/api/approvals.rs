@@ -32,8 +32,7 @@ pub async fn pending(
         ));
     }
     let pending = state
-        .gateway
-        .approvals()
+        .approvals
         .pending()
         .await
         .map_err(|e| refused(e.into()))?;
@@ -47,8 +46,8 @@ pub async fn challenge(
 ) -> Result<impl IntoResponse, ApiError> {
     let (_, user) = changing(&state, &headers).await?;
     let challenge = state
-        .gateway
-        .approval_challenge(&id, &user.name)
+        .approvals
+        .challenge(&id, &user.name)
         .await
         .map_err(refused)?;
     Ok(Json(challenge))
@@ -78,7 +77,7 @@ pub async fn approve(
         &body.signature,
     )?;
     let record = state
-        .gateway
+        .approvals
         .approve_with_passkey(&id, &user.name, &body.nonce, &assertion)
         .await
         .map_err(refused)?;
@@ -104,7 +103,7 @@ pub async fn deny(
         return Err(ApiError::bad_request("say why the call is denied"));
     }
     let record = state
-        .gateway
+        .approvals
         .deny(&id, &user.name, &body.reason)
         .await
         .map_err(refused)?;

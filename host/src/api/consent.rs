@@ -92,8 +92,7 @@ pub async fn decide(
         ])
     };
     state
-        .gateway
-        .audit()
+        .audit
         .record(
             crate::audit::AuditKind::OauthConsent,
             "",

@@ -18,38 +18,61 @@ mod views;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tgw_proto::webauthn::RelyingParty;
 
-use crate::gateway::Gateway;
+use crate::approval::ApprovalWorkflow;
+use crate::audit::Audit;
 use crate::people::People;
+use crate::policy::LivePolicy;
+use crate::registry::LiveSkills;
 
 pub use session::Sessions;
 
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
-     form-action 'self'";
+/// What the dashboard's API works with (see `crate::app`).
+pub struct ApiParts {
+    pub approvals: Arc<ApprovalWorkflow>,
+    pub audit: Audit,
+    pub people: People,
+    pub skills: Arc<LiveSkills>,
+    pub policy: Arc<LivePolicy>,
+    pub relying_party: RelyingParty,
+    /// OAuth's state, shared with the consent page.
+    pub oauth: crate::oauth::OAuthState,
+}
 
 #[derive(Clone)]
 pub struct ApiState {
-    pub gateway: Arc<Gateway>,
+    pub approvals: Arc<ApprovalWorkflow>,
+    pub audit: Audit,
     pub people: People,
+    pub skills: Arc<LiveSkills>,
+    pub policy: Arc<LivePolicy>,
     pub relying_party: RelyingParty,
     pub sessions: Arc<Sessions>,
-    /// OAuth's state, shared with the consent page.
     pub oauth: crate::oauth::OAuthState,
     ceremonies: Arc<passkeys::Ceremonies>,
 }
 
 impl ApiState {
-    pub fn new(gateway: Arc<Gateway>, relying_party: RelyingParty) -> Self {
-        let people = gateway.people().clone();
-        let oauth = crate::oauth::OAuthState::new(&relying_party.origin, people.store().clone());
-        ApiState {
-            gateway,
+    pub fn new(parts: ApiParts) -> Self {
+        let ApiParts {
+            approvals,
+            audit,
             people,
+            skills,
+            policy,
+            relying_party,
+            oauth,
+        } = parts;
+        ApiState {
+            approvals,
+            audit,
+            people,
+            skills,
+            policy,
             relying_party,
             oauth,
             sessions: Arc::default(),
@@ -90,12 +113,8 @@ impl ApiError {
     }
 }
 
-/// The API routes, the dashboard's assets, `/healthz`, the MCP front door
-/// (`crate::mcp`) and OAuth (`crate::oauth`), with the security headers on
-/// every response.
+/// The dashboard's routes: its pages and assets, and `/api/...`.
 pub fn router(state: ApiState) -> Router {
-    let (mcp, _) = crate::mcp::routes(state.gateway.clone(), &state.relying_party.origin);
-    let oauth = state.oauth.clone();
     Router::new()
         .route("/api/enroll/begin", post(passkeys::enroll_begin))
         .route("/api/enroll/finish", post(passkeys::enroll_finish))
@@ -120,29 +139,6 @@ pub fn router(state: ApiState) -> Router {
             "/api/oauth/requests/{id}",
             get(consent::request).post(consent::decide),
         )
-        .route("/healthz", get(|| async { "ok\n" }))
         .merge(assets::routes())
         .with_state(state)
-        .merge(mcp)
-        .merge(crate::oauth::routes(oauth))
-        .layer(axum::middleware::map_response(security_headers))
-}
-
-async fn security_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::session::{changing, signed_in};
 use super::{ApiError, ApiState};
-use crate::gateway::GatewayEvent;
+use crate::approval::ApprovalEvent;
 use crate::people::{GroupName, Role, User};
 
 fn unavailable(e: impl std::fmt::Display) -> ApiError {
@@ -52,13 +52,12 @@ pub async fn audit(
     Query(query): Query<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     signed_in(&state, &headers).await?;
-    let audit = state.gateway.audit();
+    let audit = &state.audit;
     let chain = match audit.verify().await {
         Ok(count) => json!({"intact": true, "entries": count}),
         Err(e) => json!({"intact": false, "problem": e.to_string()}),
     };
     let last = audit
-        .store()
         .last()
         .await
         .map_err(unavailable)?
@@ -66,7 +65,7 @@ pub async fn audit(
     let mut entries = Vec::new();
     let mut from = 1;
     while from <= last {
-        let batch = audit.store().read(from, 1000).await.map_err(unavailable)?;
+        let batch = audit.read(from, 1000).await.map_err(unavailable)?;
         let Some(end) = batch.last().map(|e| e.seq) else {
             break;
         };
@@ -93,8 +92,8 @@ pub async fn skills(
 ) -> Result<impl IntoResponse, ApiError> {
     signed_in(&state, &headers).await?;
     let skills: Vec<_> = state
-        .gateway
-        .skills()
+        .skills
+        .current()
         .iter()
         .map(|s| {
             let manifest = &s.skill.manifest;
@@ -123,7 +122,7 @@ pub async fn policy(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     signed_in(&state, &headers).await?;
-    let policy = state.gateway.policy().current();
+    let policy = state.policy.current();
     Ok(Json(json!({
         "path": policy.path.display().to_string(),
         "digest": policy.digest,
@@ -267,17 +266,17 @@ pub async fn events(
             "only admins and approvers follow approvals",
         ));
     }
-    let receiver = state.gateway.subscribe();
+    let receiver = state.approvals.subscribe();
     Ok(upgrade.on_upgrade(move |socket| feed(socket, receiver)))
 }
 
-async fn feed(mut socket: WebSocket, mut events: tokio::sync::broadcast::Receiver<GatewayEvent>) {
+async fn feed(mut socket: WebSocket, mut events: tokio::sync::broadcast::Receiver<ApprovalEvent>) {
     loop {
         let message = match events.recv().await {
-            Ok(GatewayEvent::ApprovalPending(record)) => {
+            Ok(ApprovalEvent::Pending(record)) => {
                 json!({"type": "approval.pending", "approval": record})
             }
-            Ok(GatewayEvent::ApprovalDecided { id, state }) => {
+            Ok(ApprovalEvent::Decided { id, state }) => {
                 json!({"type": "approval.decided", "id": id, "state": state})
             }
             // Fell behind: tell the page to reload its list.

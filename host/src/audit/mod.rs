@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 mod kind;
 pub use kind::AuditKind;
 
-use crate::bus::{AuditStore, StoreError};
+use crate::backend::{Log, StoreError};
 use crate::canonical::{Limits, canonicalize_with};
 
 /// The `prev` of the first entry.
@@ -57,19 +57,40 @@ pub fn entry_hash(
         .unwrap_or_else(|e| format!("unhashable: {e}"))
 }
 
-/// Appends to the chain through a store.
+/// Appends to the chain, kept in a byte-level log (`TGW_AUDIT`): each
+/// entry is its canonical JSON, numbered as the log numbers it.
 #[derive(Clone)]
 pub struct Audit {
-    store: Arc<dyn AuditStore>,
+    log: Arc<dyn Log>,
+}
+
+fn unreadable(seq: u64, e: &serde_json::Error) -> StoreError {
+    StoreError::Unavailable(format!("audit entry {seq} is unreadable: {e}"))
 }
 
 impl Audit {
-    pub fn new(store: Arc<dyn AuditStore>) -> Self {
-        Audit { store }
+    pub fn new(log: Arc<dyn Log>) -> Self {
+        Audit { log }
     }
 
-    pub fn store(&self) -> &Arc<dyn AuditStore> {
-        &self.store
+    /// The last entry of the chain.
+    pub async fn last(&self) -> Result<Option<AuditEntry>, StoreError> {
+        match self.log.last().await? {
+            Some((seq, bytes)) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| unreadable(seq, &e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Entries with sequence ≥ `from`, at most `limit`.
+    pub async fn read(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.log
+            .read(from, limit)
+            .await?
+            .into_iter()
+            .map(|(seq, bytes)| serde_json::from_slice(&bytes).map_err(|e| unreadable(seq, &e)))
+            .collect()
     }
 
     /// Appends an entry; retries when another writer appended first.
@@ -80,7 +101,7 @@ impl Audit {
         detail: Value,
     ) -> Result<AuditEntry, StoreError> {
         loop {
-            let last = self.store.last().await?;
+            let last = self.last().await?;
             let (seq, prev) = last.map_or((1, GENESIS.to_owned()), |l| (l.seq + 1, l.hash));
             let ts = now_millis();
             let hash = entry_hash(seq, ts, kind, call, &detail, &prev);
@@ -93,7 +114,9 @@ impl Audit {
                 prev,
                 hash,
             };
-            match self.store.append(&entry).await {
+            // Our own entry is plain data: serde_json cannot fail on it.
+            let bytes = serde_json::to_vec(&entry).unwrap_or_default();
+            match self.log.append(seq, &bytes).await {
                 Ok(()) => return Ok(entry),
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e),
@@ -116,7 +139,6 @@ impl Audit {
         let mut next = 1;
         loop {
             let batch = self
-                .store
                 .read(next, 1000)
                 .await
                 .map_err(|e| ChainError::Unreadable(e.to_string()))?;

@@ -22,11 +22,8 @@ pub enum AuditCommand {
 }
 
 async fn open(context: &Context, nats: Option<&str>) -> anyhow::Result<Audit> {
-    let bus = match nats {
-        Some(url) => tgw::bus::nats::bus(url).await?,
-        None => tgw::bus::embedded::bus(&context.data_dir)?,
-    };
-    Ok(Audit::new(bus.audit))
+    let backend = context.disk(nats).backend().await?;
+    Ok(Audit::new(backend.log(tgw::backend::LogName::Audit)))
 }
 
 pub async fn run(context: &Context, command: AuditCommand) -> anyhow::Result<()> {
@@ -41,9 +38,9 @@ pub async fn run(context: &Context, command: AuditCommand) -> anyhow::Result<()>
         }
         AuditCommand::Tail { count, nats } => {
             let audit = open(context, nats.as_deref()).await?;
-            let last = audit.store().last().await?.map_or(0, |e| e.seq);
+            let last = audit.last().await?.map_or(0, |e| e.seq);
             let from = last.saturating_sub(count.saturating_sub(1)).max(1);
-            for entry in audit.store().read(from, count as usize).await? {
+            for entry in audit.read(from, count as usize).await? {
                 println!(
                     "{:>6}  {}  {:<18} {}  {}",
                     entry.seq, entry.ts, entry.kind, entry.call, entry.detail

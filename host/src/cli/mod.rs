@@ -74,6 +74,18 @@ pub struct Context {
     pub skills_dir: PathBuf,
 }
 
+impl Context {
+    /// Where the gateway's configuration is, with `nats` as its backend
+    /// (embedded without).
+    pub fn disk(&self, nats: Option<&str>) -> tgw::app::DiskConfig {
+        tgw::app::DiskConfig {
+            data_dir: self.data_dir.clone(),
+            skills_dir: self.skills_dir.clone(),
+            nats: nats.map(str::to_owned),
+        }
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let context = Context {
         data_dir: cli.data_dir,

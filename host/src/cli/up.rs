@@ -7,15 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use tgw::audit::Audit;
-use tgw::bus::Bus;
-use tgw::executor::{ApprovalFloor, Executor, ExecutorSetup};
-use tgw::gateway::{Gateway, GatewayConfig};
-use tgw::keys::{KeyError, KeyStore};
-use tgw::people::{People, Role};
-use tgw::policy::LivePolicy;
-use tgw::registry::LiveSkills;
-use tgw::runtime::Runtime;
+use tgw::app::{App, AppParts, ExecutorParts, start_executor};
+use tgw::gateway::GatewayConfig;
+use tgw::ids::Pool;
+use tgw::keys::KeyStore;
+use tgw::people::Role;
 use tgw::secrets::SecretStore;
 use tgw::webauthn::RelyingParty;
 
@@ -32,7 +28,7 @@ pub struct UpArgs {
     policy: PathBuf,
     /// The executor pool grants are issued for.
     #[arg(long, default_value = "default")]
-    pool: String,
+    pool: Pool,
     /// Where the gateway listens: the dashboard, its API, MCP, OAuth and
     /// /healthz.
     #[arg(long, env = "TGW_LISTEN", default_value = "127.0.0.1:8400")]
@@ -68,7 +64,7 @@ pub struct ExecutorArgs {
     nats: String,
     /// The pool to serve; executors of one pool share its work.
     #[arg(long, default_value = "default")]
-    pool: String,
+    pool: Pool,
     /// The gateway's public URL (as given to `tgw up`): approvals' passkey
     /// assertions are checked against it.
     #[arg(long, env = "TGW_PUBLIC_URL", default_value = "http://localhost:8400")]
@@ -95,53 +91,7 @@ pub fn relying_party(url: &str) -> anyhow::Result<RelyingParty> {
     })
 }
 
-fn floor(bus: &Bus, url: &str) -> anyhow::Result<ApprovalFloor> {
-    Ok(ApprovalFloor {
-        relying_party: relying_party(url)?,
-        people: People::new(bus.people.clone()),
-    })
-}
-
-fn runtime(context: &Context) -> anyhow::Result<Arc<Runtime>> {
-    Ok(Arc::new(Runtime::new(Some(
-        &context.data_dir.join("cache").join("components"),
-    ))?))
-}
-
-async fn bus(context: &Context, nats: Option<&str>) -> anyhow::Result<(Bus, String)> {
-    Ok(match nats {
-        Some(url) => (tgw::bus::nats::bus(url).await?, format!("NATS at {url}")),
-        None => (
-            tgw::bus::embedded::bus(&context.data_dir)?,
-            format!(
-                "embedded (state in {})",
-                context.data_dir.join("state.db").display()
-            ),
-        ),
-    })
-}
-
 pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
-    let keys = KeyStore::new(&context.data_dir);
-    let signer = match keys.signer() {
-        Ok(signer) => signer,
-        Err(KeyError::NoSigningKey(_)) => {
-            let signer = keys.init()?;
-            eprintln!(
-                "Created the grant signing key {} (first start).",
-                signer.kid()
-            );
-            signer
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let runtime = runtime(context)?;
-    let secrets = Arc::new(SecretStore::new(&context.data_dir));
-    let skills = LiveSkills::load(runtime.clone(), &context.skills_dir, secrets.clone()).await?;
-    let _skills_watch = skills.watch(Duration::from_secs(1));
-    let policy = LivePolicy::load(runtime.clone(), args.policy.clone())?;
-    let _watch = policy.watch(Duration::from_secs(1));
-    let (bus, bus_name) = bus(context, args.nats.as_deref()).await?;
     let public_url = args.public_url.clone().unwrap_or_else(|| {
         let scheme = if args.tls_cert.is_some() {
             "https"
@@ -157,44 +107,26 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
         four_eyes: args.four_eyes,
         ..GatewayConfig::default()
     };
-    let digest = policy.current().digest.clone();
-    let relying_party = config.relying_party.clone();
-    let gateway = Arc::new(Gateway::new(
-        config,
-        runtime.clone(),
-        skills.clone(),
-        policy,
-        signer,
-        bus.clone(),
-    ));
-    if !args.no_executor {
-        let executor = Executor::new(
-            &args.pool,
-            ExecutorSetup {
-                runtime,
-                trusted: keys.trusted()?,
-                skills: skills.clone(),
-                nonces: bus.nonces.clone(),
-                audit: Audit::new(bus.audit.clone()),
-                secrets,
-                floor: floor(&bus, &public_url)?,
-            },
-        )?;
-        Arc::new(executor).serve(bus.exec.clone()).await?;
+    let disk = context.disk(args.nats.as_deref());
+    let (parts, loaded) =
+        AppParts::load(&disk, args.policy.clone(), config, !args.no_executor).await?;
+    if let Some(kid) = loaded.new_signing_key {
+        eprintln!("Created the grant signing key {kid} (first start).");
     }
-    let people = People::new(bus.people.clone());
-    let enrollment = if people.has_admin().await? {
+    let mut app = App::build(parts).await?;
+    app.watch_files();
+    let enrollment = if app.people.has_admin().await? {
         None
     } else {
-        let invitation = people.invite(Role::Admin).await?;
+        let invitation = app.people.invite(Role::Admin).await?;
         Some(format!("{public_url}/enroll#{}", invitation.token))
     };
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-    let app = tgw::api::router(tgw::api::ApiState::new(gateway, relying_party));
-    let loaded = skills.current();
+    let router = app.router();
+    let loaded = app.skills.current();
     let names: Vec<&str> = loaded.iter().map(|s| s.skill.name()).collect();
     println!("Trust Gateway is up.");
     let scheme = if args.tls_cert.is_some() {
@@ -217,8 +149,12 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
             names.join(", ")
         }
     );
-    println!("  policy        {} ({digest})", args.policy.display());
-    println!("  bus           {bus_name}");
+    println!(
+        "  policy        {} ({})",
+        args.policy.display(),
+        app.policy.current().digest
+    );
+    println!("  bus           {}", app.backend.description);
     println!(
         "  executor      {}",
         if args.no_executor {
@@ -237,7 +173,7 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let config = tgw::tls::server_config(cert, key)?;
-            axum::serve(tgw::tls::TlsListener::new(listener, config)?, app)
+            axum::serve(tgw::tls::TlsListener::new(listener, config)?, router)
                 .with_graceful_shutdown(shutdown())
                 .await?;
         }
@@ -247,7 +183,7 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
             let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
                 let _ = tcp.set_nodelay(true);
             });
-            axum::serve(listener, app)
+            axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown())
                 .await?;
         }
@@ -256,34 +192,33 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
 }
 
 pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<()> {
+    let disk = context.disk(Some(&args.nats));
     let trusted = KeyStore::new(&context.data_dir).trusted()?;
-    let runtime = runtime(context)?;
+    let runtime = disk.runtime()?;
     let secrets = Arc::new(SecretStore::new(&context.data_dir));
-    let skills = LiveSkills::load(runtime.clone(), &context.skills_dir, secrets.clone()).await?;
+    let skills = disk.skills(&runtime, &secrets).await?;
     let _skills_watch = skills.watch(Duration::from_secs(1));
-    let (bus, bus_name) = bus(context, Some(&args.nats)).await?;
-    let executor = Executor::new(
-        &args.pool,
-        ExecutorSetup {
-            runtime,
-            trusted,
-            skills: skills.clone(),
-            nonces: bus.nonces.clone(),
-            audit: Audit::new(bus.audit.clone()),
-            secrets,
-            floor: floor(&bus, &args.public_url)?,
-        },
-    )?;
-    let serving = Arc::new(executor).serve(bus.exec.clone()).await?;
+    let backend = disk.backend().await?;
+    let description = backend.description.clone();
+    let (_, serving) = start_executor(ExecutorParts {
+        pool: args.pool.clone(),
+        backend,
+        runtime,
+        skills: skills.clone(),
+        trusted,
+        secrets,
+        relying_party: relying_party(&args.public_url)?,
+    })
+    .await?;
     let loaded = skills.current();
     let names: Vec<&str> = loaded.iter().map(|s| s.skill.name()).collect();
     println!(
-        "Executor of pool {} serving {} over {bus_name}. Stop with Ctrl-C.",
+        "Executor of pool {} serving {} over {description}. Stop with Ctrl-C.",
         args.pool,
         names.join(", ")
     );
     tokio::select! {
-        _ = shutdown() => {}
+        () = shutdown() => {}
         _ = serving => anyhow::bail!("the connection to NATS closed"),
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! `tgw users ...`: people and invitations.
 
 use clap::Subcommand;
+use tgw::backend::BucketName;
 use tgw::people::{GroupName, People, Role};
 
 use super::Context;
@@ -57,11 +58,8 @@ fn groups_of(groups: &[GroupName]) -> String {
 }
 
 pub(super) async fn people(context: &Context, nats: Option<&str>) -> anyhow::Result<People> {
-    let bus = match nats {
-        Some(url) => tgw::bus::nats::bus(url).await?,
-        None => tgw::bus::embedded::bus(&context.data_dir)?,
-    };
-    Ok(People::new(bus.people))
+    let backend = context.disk(nats).backend().await?;
+    Ok(People::new(backend.bucket(BucketName::People)))
 }
 
 pub async fn run(context: &Context, command: UsersCommand) -> anyhow::Result<()> {

@@ -15,24 +15,27 @@
 //! run again (at most once, never twice).
 
 mod floor;
+pub mod protocol;
 
 use std::sync::Arc;
 
 pub use floor::ApprovalFloor;
+pub use protocol::{ExecReply, ExecRequest};
 
 use serde_json::json;
 use tgw_proto::grant::{Expectations, TrustedKey, UnverifiedGrant};
 use tgw_proto::refusal::{Refusal, RefusalCode};
 
 use crate::audit::{Audit, AuditKind};
-use crate::bus::{BusError, ExecReply, ExecRequest, ExecTransport, LedgerError, NonceLedger};
+use crate::backend::{BusError, LedgerError, NonceLedger, Requests, exec_subject};
 use crate::canonical::{canonicalize, input_hash};
+use crate::ids::Pool;
 use crate::registry::LiveSkills;
 use crate::runtime::{GrantCheckError, LoadedVerifier, Runtime};
 use crate::secrets::SecretStore;
 
 pub struct Executor {
-    pub pool: String,
+    pub pool: Pool,
     runtime: Arc<Runtime>,
     verifier: LoadedVerifier,
     trusted: Vec<TrustedKey>,
@@ -56,7 +59,7 @@ pub struct ExecutorSetup {
 }
 
 impl Executor {
-    pub fn new(pool: &str, setup: ExecutorSetup) -> anyhow::Result<Self> {
+    pub fn new(pool: Pool, setup: ExecutorSetup) -> anyhow::Result<Self> {
         let ExecutorSetup {
             runtime,
             trusted,
@@ -66,9 +69,6 @@ impl Executor {
             secrets,
             floor,
         } = setup;
-        if !crate::bus::is_pool_name(pool) {
-            anyhow::bail!("{pool:?} is not a pool name (lowercase letters, digits and -)");
-        }
         if trusted.is_empty() {
             anyhow::bail!(
                 "no trusted grant keys: run `tgw keys init` (or `tgw keys trust` on an executor's machine)"
@@ -76,7 +76,7 @@ impl Executor {
         }
         let verifier = runtime.load_verifier(crate::guests::GRANT_VERIFIER_WASM)?;
         Ok(Executor {
-            pool: pool.to_owned(),
+            pool,
             runtime,
             verifier,
             trusted,
@@ -100,7 +100,7 @@ impl Executor {
                         json!({"pool": self.pool, "code": refusal.code(), "reason": refusal.as_reason()}),
                     )
                     .await;
-                ExecReply::refused(refusal)
+                ExecReply::refused(&refusal)
             }
         }
     }
@@ -122,7 +122,7 @@ impl Executor {
         let now = unix_now();
         let expect = Expectations {
             trusted: &self.trusted,
-            audience: &self.pool,
+            audience: self.pool.as_str(),
             now,
             input_hash: &hash,
         };
@@ -176,7 +176,7 @@ impl Executor {
         }
 
         self.nonces
-            .spend(&claims.aud, &claims.jti)
+            .spend(&format!("{}_{}", claims.aud, claims.jti))
             .await
             .map_err(|e| match e {
                 LedgerError::AlreadyUsed => Refusal::new(RefusalCode::NonceSpent, e.to_string()),
@@ -216,18 +216,30 @@ impl Executor {
         Ok(reply)
     }
 
-    /// Serves the pool's requests from `transport` until it closes.
+    /// Handles one request as it came off the bus: bytes that are not a
+    /// request are refused, in the same reply format.
+    pub async fn handle(&self, payload: &[u8]) -> ExecReply {
+        match serde_json::from_slice::<ExecRequest>(payload) {
+            Ok(request) => self.execute(&request).await,
+            Err(e) => ExecReply::refused(&Refusal::new(
+                RefusalCode::RequestUnreadable,
+                format!("the request is unreadable: {e}"),
+            )),
+        }
+    }
+
+    /// Serves the pool's requests from `requests` until it closes.
     pub async fn serve(
         self: Arc<Self>,
-        transport: Arc<dyn ExecTransport>,
+        requests: Arc<dyn Requests>,
     ) -> Result<tokio::task::JoinHandle<()>, BusError> {
-        let mut deliveries = transport.serve(&self.pool).await?;
+        let mut deliveries = requests.serve(&exec_subject(self.pool.as_str())).await?;
         Ok(tokio::spawn(async move {
             while let Some(delivery) = deliveries.recv().await {
                 let executor = self.clone();
                 tokio::spawn(async move {
-                    let reply = executor.execute(&delivery.request).await;
-                    (delivery.reply)(reply);
+                    let reply = executor.handle(&delivery.payload).await;
+                    (delivery.reply)(protocol::encode(&reply));
                 });
             }
         }))

@@ -25,11 +25,14 @@ use super::tools;
 use crate::approval::ApprovalRecord;
 use crate::gateway::{CallRequest, CallResult, Gateway};
 use crate::people::{Caller, Scope};
+use crate::registry::LiveSkills;
 use tgw_proto::refusal::{Refusal, RefusalCode};
 
 /// What every MCP session of one gateway shares.
 pub struct McpState {
     pub gateway: Arc<Gateway>,
+    /// The skills in force: the tools a caller sees.
+    pub skills: Arc<LiveSkills>,
     /// Where a person decides approvals: the dashboard's Approvals page.
     pub dashboard: String,
     /// Sessions that may hear `notifications/tools/list_changed`.
@@ -37,9 +40,10 @@ pub struct McpState {
 }
 
 impl McpState {
-    pub fn new(gateway: Arc<Gateway>, public_url: &str) -> Self {
+    pub fn new(gateway: Arc<Gateway>, skills: Arc<LiveSkills>, public_url: &str) -> Self {
         McpState {
             gateway,
+            skills,
             dashboard: format!("{}/#/approvals", public_url.trim_end_matches('/')),
             peers: Mutex::default(),
         }
@@ -127,7 +131,7 @@ impl ServerHandler for McpHandler {
             ));
         }
         Ok(ListToolsResult::with_all_items(tools::list(
-            &self.state.gateway.skills(),
+            &self.state.skills.current(),
             &caller,
         )))
     }
@@ -150,7 +154,7 @@ impl ServerHandler for McpHandler {
         // A tool the caller may not use is still proposed: the gateway
         // refuses it with `not-in-groups` and the audit log says so.
         let (skill, info) =
-            tools::resolve(&self.state.gateway.skills(), &request.name).ok_or_else(unknown)?;
+            tools::resolve(&self.state.skills.current(), &request.name).ok_or_else(unknown)?;
         let args = serde_json::to_vec(&request.arguments.clone().unwrap_or_default())
             .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
         let proposal = CallRequest {

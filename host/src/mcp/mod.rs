@@ -30,7 +30,8 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 pub use guard::{Allowed, MAX_BODY, methods_in};
 pub use handler::{McpHandler, McpState};
 
-use crate::gateway::Gateway;
+use crate::oauth::OAuthState;
+use crate::people::People;
 
 type Sessions = StreamableHttpService<McpHandler, LocalSessionManager>;
 type Sessionless = StreamableHttpService<McpHandler, NeverSessionManager>;
@@ -65,20 +66,10 @@ async fn streamable(State(services): State<Streamable>, request: Request) -> Res
     response
 }
 
-/// The MCP routes for a gateway reachable at `public_url`, and the state
-/// they share (to announce tool changes).
-pub fn routes(gateway: Arc<Gateway>, public_url: &str) -> (Router, Arc<McpState>) {
-    let allowed = Allowed::from_public_url(public_url);
-    let state = Arc::new(McpState::new(gateway.clone(), public_url));
-    // A skill added, removed or rebuilt: every session hears
-    // notifications/tools/list_changed.
-    let mut skills_changed = gateway.live_skills().subscribe();
-    let announcer = state.clone();
-    tokio::spawn(async move {
-        while skills_changed.changed().await.is_ok() {
-            announcer.tools_changed().await;
-        }
-    });
+/// The MCP routes, served for the sessions of `state`; `people` and
+/// `oauth` check the tokens.
+pub fn routes(state: Arc<McpState>, people: &People, oauth: &OAuthState) -> Router {
+    let allowed = Allowed::from_public_url(&oauth.issuer.url);
     let factory = {
         let state = state.clone();
         move || {
@@ -104,21 +95,18 @@ pub fn routes(gateway: Arc<Gateway>, public_url: &str) -> (Router, Arc<McpState>
         ),
     };
     let sse = sse::SseState {
-        handler: McpHandler {
-            state: state.clone(),
-        },
+        handler: McpHandler { state },
         sessions: Arc::default(),
     };
     let guard = guard::GuardState {
-        people: gateway.people().clone(),
+        people: people.clone(),
         allowed,
-        issuer: crate::oauth::Issuer::new(public_url),
-        oauth: crate::oauth::OAuthState::new(public_url, gateway.people().store().clone()),
+        issuer: oauth.issuer.clone(),
+        oauth: oauth.clone(),
     };
-    let router = Router::new()
+    Router::new()
         .route("/v1/mcp", any(streamable).with_state(services))
         .route("/v1/mcp/sse", get(sse::open).with_state(sse.clone()))
         .route("/v1/mcp/message", post(sse::message).with_state(sse))
-        .layer(axum::middleware::from_fn_with_state(guard, guard::guard));
-    (router, state)
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
 }

@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::OAuthState;
 use crate::audit::now_millis;
-use crate::bus::StoreError;
+use crate::backend::StoreError;
+use crate::people::keys::Key;
 
 /// Redirect URIs a client may register, and the length of each: enough
 /// for any real client, and a bound on what an anonymous registration
@@ -96,10 +97,6 @@ fn invalid_metadata(description: impl Into<String>) -> Response {
         "invalid_client_metadata",
         description,
     )
-}
-
-fn client_key(id: &str) -> String {
-    format!("client.{id}")
 }
 
 use crate::ids::random_b64 as random;
@@ -195,7 +192,7 @@ pub async fn register(State(state): State<OAuthState>, body: axum::body::Bytes) 
     let stored = super::json(&client);
     if let Err(e) = state
         .kv
-        .create(&client_key(&client.client_id), &stored)
+        .create(&Key::OAuthClient(&client.client_id).render(), &stored)
         .await
     {
         return error(
@@ -224,7 +221,7 @@ pub async fn client(state: &OAuthState, id: &str) -> Result<Option<Client>, Stor
     {
         return Ok(None);
     }
-    Ok(super::read(state, &client_key(id))
+    Ok(super::read(state, &Key::OAuthClient(id).render())
         .await?
         .map(|(client, _)| client))
 }

@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 pub use clients::{Client, check_redirect_uri};
 pub use metadata::{Issuer, RESOURCE_PATHS};
 
-use crate::bus::{KvStore, StoreError};
+use crate::backend::{Bucket, StoreError};
 use crate::people::{Caller, People, Scope, TokenError};
 
 #[derive(Clone)]
@@ -35,7 +35,7 @@ pub struct OAuthState {
     pub issuer: Issuer,
     /// Where clients, codes and token families are kept (the people
     /// bucket).
-    pub kv: Arc<dyn KvStore>,
+    pub kv: Arc<dyn Bucket>,
     /// The access-token key, read from the store on first use.
     signer: Arc<tokio::sync::OnceCell<Arc<jwt::AccessSigner>>>,
     /// Authorization requests waiting for a person's consent.
@@ -43,7 +43,7 @@ pub struct OAuthState {
 }
 
 impl OAuthState {
-    pub fn new(public_url: &str, kv: Arc<dyn KvStore>) -> Self {
+    pub fn new(public_url: &str, kv: Arc<dyn Bucket>) -> Self {
         OAuthState {
             issuer: Issuer::new(public_url),
             kv,
@@ -66,8 +66,8 @@ async fn read<T: serde::de::DeserializeOwned>(
     key: &str,
 ) -> Result<Option<(T, u64)>, StoreError> {
     match state.kv.get(key).await? {
-        Some((bytes, revision)) => serde_json::from_slice(&bytes)
-            .map(|value| Some((value, revision)))
+        Some(entry) => serde_json::from_slice(&entry.value)
+            .map(|value| Some((value, entry.revision)))
             .map_err(|e| StoreError::Unavailable(format!("{key} is unreadable: {e}"))),
         None => Ok(None),
     }

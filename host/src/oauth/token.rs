@@ -29,7 +29,8 @@ use sha2::{Digest, Sha256};
 use super::jwt::{AccessClaims, AccessSigner};
 use super::{OAuthState, json, read};
 use crate::audit::now_millis;
-use crate::bus::StoreError;
+use crate::backend::StoreError;
+use crate::people::keys::{Key, Kind};
 
 pub const CODE_LIFETIME_MS: i64 = 60_000;
 pub const ACCESS_LIFETIME_S: i64 = 300;
@@ -79,25 +80,25 @@ struct FamilyRecord {
 
 pub(super) use crate::ids::random_b64 as random;
 
-fn hashed(kind: &str, secret: &str) -> String {
-    format!("{kind}.{}", hex::encode(Sha256::digest(secret.as_bytes())))
-}
-
 /// The access-token signer of this bus, made on first use.
 pub async fn signer(state: &OAuthState) -> Result<Arc<AccessSigner>, StoreError> {
     state
         .signer
         .get_or_try_init(|| async {
             loop {
-                if let Some((seed, _)) = state.kv.get("oauth.key").await? {
-                    let seed = <[u8; 32]>::try_from(seed.as_slice()).map_err(|_| {
+                if let Some(stored) = state.kv.get(&Key::OAuthSigningSeed.render()).await? {
+                    let seed = <[u8; 32]>::try_from(stored.value.as_slice()).map_err(|_| {
                         StoreError::Unavailable("the stored OAuth key is not 32 bytes".into())
                     })?;
                     return Ok(Arc::new(AccessSigner::from_seed(&seed)));
                 }
                 let mut seed = [0u8; 32];
                 crate::ids::fill_random(&mut seed);
-                match state.kv.create("oauth.key", &seed).await {
+                match state
+                    .kv
+                    .create(&Key::OAuthSigningSeed.render(), &seed)
+                    .await
+                {
                     // Made here, or by another gateway at the same moment:
                     // read back what the store holds.
                     Ok(()) | Err(StoreError::Conflict) => continue,
@@ -119,21 +120,23 @@ pub async fn issue_code(state: &OAuthState, grant: CodeGrant) -> Result<String, 
     };
     state
         .kv
-        .create(&hashed("code", &code), &json(&record))
+        .create(&Key::OAuthCode(&code).render(), &json(&record))
         .await?;
     Ok(code)
 }
 
 /// Whether the family of an access token still stands.
 pub async fn family_revoked(state: &OAuthState, family: &str) -> Result<bool, StoreError> {
-    Ok(read::<FamilyRecord>(state, &format!("family.{family}"))
-        .await?
-        .is_none_or(|(f, _)| f.revoked))
+    Ok(
+        read::<FamilyRecord>(state, &Key::OAuthFamily(family).render())
+            .await?
+            .is_none_or(|(f, _)| f.revoked),
+    )
 }
 
 /// Revokes a family: its refresh tokens and access tokens stop working.
 pub async fn revoke_family(state: &OAuthState, family: &str) -> Result<(), StoreError> {
-    let key = format!("family.{family}");
+    let key = Key::OAuthFamily(family).render();
     loop {
         let Some((mut record, revision)) = read::<FamilyRecord>(state, &key).await? else {
             return Ok(());
@@ -153,12 +156,12 @@ pub async fn revoke_family(state: &OAuthState, family: &str) -> Result<(), Store
 /// returns how many were still standing.
 pub async fn revoke_user(state: &OAuthState, user: &str) -> Result<usize, StoreError> {
     let mut revoked = 0;
-    for key in state.kv.keys("family.").await? {
+    for key in state.kv.keys(Kind::OAuthFamily.prefix()).await? {
         let Some((record, _)) = read::<FamilyRecord>(state, &key).await? else {
             continue;
         };
         if record.user == user && !record.revoked {
-            revoke_family(state, key.trim_start_matches("family.")).await?;
+            revoke_family(state, key.trim_start_matches(Kind::OAuthFamily.prefix())).await?;
             revoked += 1;
         }
     }
@@ -264,7 +267,9 @@ async fn family_of(
     client_id: Option<&str>,
 ) -> Result<Option<String>, StoreError> {
     let issued_to = |holder: &str| client_id.is_none_or(|c| c == holder);
-    if let Some((record, _)) = read::<RefreshRecord>(state, &hashed("refresh", token)).await? {
+    if let Some((record, _)) =
+        read::<RefreshRecord>(state, &Key::OAuthRefresh(token).render()).await?
+    {
         return Ok(issued_to(&record.client_id).then_some(record.family));
     }
     let signer = signer(state).await?;
@@ -315,7 +320,7 @@ async fn spend_code(
             "code and code_verifier are required",
         ));
     };
-    let key = hashed("code", code);
+    let key = Key::OAuthCode(code).render();
     let (mut record, revision) = read::<CodeRecord>(state, &key)
         .await
         .map_err(unavailable)?
@@ -367,7 +372,7 @@ async fn spend_code(
     };
     state
         .kv
-        .create(&format!("family.{family}"), &json(&record))
+        .create(&Key::OAuthFamily(&family).render(), &json(&record))
         .await
         .map_err(unavailable)?;
     issue(
@@ -393,7 +398,7 @@ async fn spend_refresh(
             "refresh_token is required",
         ));
     };
-    let key = hashed("refresh", token);
+    let key = Key::OAuthRefresh(token).render();
     let (mut record, revision) = read::<RefreshRecord>(state, &key)
         .await
         .map_err(unavailable)?
@@ -476,7 +481,7 @@ async fn issue(
     };
     state
         .kv
-        .create(&hashed("refresh", &refresh), &json(&record))
+        .create(&Key::OAuthRefresh(&refresh).render(), &json(&record))
         .await
         .map_err(unavailable)?;
     Ok((

@@ -13,13 +13,15 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tgw_proto::webauthn::{NewCredential, StoredCredential};
 
 use crate::audit::now_millis;
-use crate::bus::{KvStore, StoreError};
+use crate::backend::{Bucket, StoreError};
 
+pub mod keys;
 mod tokens;
+
+use keys::{Key, Kind};
 pub use tokens::{Caller, Scope, TokenError, TokenRecord, split_token};
 
 pub const INVITATION_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -118,16 +120,16 @@ fn is_user_name(name: &str) -> bool {
 
 #[derive(Clone)]
 pub struct People {
-    kv: Arc<dyn KvStore>,
+    kv: Arc<dyn Bucket>,
 }
 
 impl People {
-    pub fn new(kv: Arc<dyn KvStore>) -> Self {
+    pub fn new(kv: Arc<dyn Bucket>) -> Self {
         People { kv }
     }
 
     /// The bucket people live in; OAuth clients are kept there too.
-    pub fn store(&self) -> &Arc<dyn KvStore> {
+    pub fn store(&self) -> &Arc<dyn Bucket> {
         &self.kv
     }
 
@@ -136,8 +138,8 @@ impl People {
         key: &str,
     ) -> Result<Option<(T, u64)>, PeopleError> {
         match self.kv.get(key).await? {
-            Some((bytes, revision)) => serde_json::from_slice(&bytes)
-                .map(|value| Some((value, revision)))
+            Some(entry) => serde_json::from_slice(&entry.value)
+                .map(|value| Some((value, entry.revision)))
                 .map_err(|e| PeopleError::Corrupt(format!("{key}: {e}"))),
             None => Ok(None),
         }
@@ -159,7 +161,7 @@ impl People {
             used_by: None,
         };
         self.kv
-            .create(&invitation_key(&token), &Self::json(&record))
+            .create(&Key::Invitation(&token).render(), &Self::json(&record))
             .await?;
         Ok(Invitation {
             token,
@@ -173,7 +175,7 @@ impl People {
         if !is_user_name(name) {
             return Err(PeopleError::BadName(name.into()));
         }
-        let key = invitation_key(token);
+        let key = Key::Invitation(token).render();
         let (mut invitation, revision) = self
             .read::<InvitationRecord>(&key)
             .await?
@@ -188,7 +190,11 @@ impl People {
             disabled: false,
             created: now_millis(),
         };
-        match self.kv.create(&user_key(name), &Self::json(&user)).await {
+        match self
+            .kv
+            .create(&Key::User(name).render(), &Self::json(&user))
+            .await
+        {
             Err(StoreError::Conflict) => return Err(PeopleError::Exists(name.into())),
             other => other?,
         }
@@ -205,12 +211,15 @@ impl People {
     }
 
     pub async fn user(&self, name: &str) -> Result<Option<User>, PeopleError> {
-        Ok(self.read::<User>(&user_key(name)).await?.map(|(u, _)| u))
+        Ok(self
+            .read::<User>(&Key::User(name).render())
+            .await?
+            .map(|(u, _)| u))
     }
 
     pub async fn users(&self) -> Result<Vec<User>, PeopleError> {
         let mut users = Vec::new();
-        for key in self.kv.keys("user.").await? {
+        for key in self.kv.keys(Kind::User.prefix()).await? {
             if let Some((user, _)) = self.read::<User>(&key).await? {
                 users.push(user);
             }
@@ -278,7 +287,7 @@ impl People {
         name: &str,
         change: impl Fn(&mut User),
     ) -> Result<User, PeopleError> {
-        let key = user_key(name);
+        let key = Key::User(name).render();
         loop {
             let (mut user, revision) = self
                 .read::<User>(&key)
@@ -311,7 +320,7 @@ impl People {
         };
         match self
             .kv
-            .create(&credential_key(&record.id), &Self::json(&record))
+            .create(&Key::Credential(&record.id).render(), &Self::json(&record))
             .await
         {
             Err(StoreError::Conflict) => {
@@ -326,12 +335,12 @@ impl People {
         &self,
         id: &str,
     ) -> Result<Option<(CredentialRecord, u64)>, PeopleError> {
-        self.read(&credential_key(id)).await
+        self.read(&Key::Credential(id).render()).await
     }
 
     pub async fn credentials_of(&self, user: &str) -> Result<Vec<CredentialRecord>, PeopleError> {
         let mut found = Vec::new();
-        for key in self.kv.keys("cred.").await? {
+        for key in self.kv.keys(Kind::Credential.prefix()).await? {
             if let Some((record, _)) = self.read::<CredentialRecord>(&key).await?
                 && record.user == user
             {
@@ -350,21 +359,12 @@ impl People {
     ) -> Result<(), PeopleError> {
         record.sign_count = sign_count;
         self.kv
-            .update(&credential_key(&record.id), &Self::json(&record), revision)
+            .update(
+                &Key::Credential(&record.id).render(),
+                &Self::json(&record),
+                revision,
+            )
             .await
             .map_err(Into::into)
     }
-}
-
-fn user_key(name: &str) -> String {
-    format!("user.{name}")
-}
-
-fn credential_key(id: &str) -> String {
-    format!("cred.{id}")
-}
-
-/// Invitations are stored under the hash of their token.
-fn invitation_key(token: &str) -> String {
-    format!("invite.{}", hex::encode(Sha256::digest(token.as_bytes())))
 }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{People, PeopleError};
 use crate::audit::now_millis;
-use crate::bus::StoreError;
+use crate::backend::StoreError;
 
 /// What a token lets its holder do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,10 +102,6 @@ pub enum TokenError {
 
 const PREFIX: &str = "tgw_pat_";
 
-fn token_key(id: &str) -> String {
-    format!("token.{id}")
-}
-
 fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
@@ -166,14 +162,14 @@ impl People {
             secret_hash: secret_hash(&secret),
         };
         self.kv
-            .create(&token_key(&id), &Self::json(&record))
+            .create(&super::Key::Token(&id).render(), &Self::json(&record))
             .await?;
         Ok((format!("{PREFIX}{id}_{secret}"), record))
     }
 
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, PeopleError> {
         let mut tokens = Vec::new();
-        for key in self.kv.keys("token.").await? {
+        for key in self.kv.keys(super::Kind::Token.prefix()).await? {
             if let Some((token, _)) = self.read::<TokenRecord>(&key).await? {
                 tokens.push(token);
             }
@@ -183,7 +179,7 @@ impl People {
 
     /// Revokes a token by its id; revoking twice is not an error.
     pub async fn revoke_token(&self, id: &str) -> Result<TokenRecord, PeopleError> {
-        let key = token_key(id);
+        let key = super::Key::Token(id).render();
         loop {
             let (mut token, revision) = self
                 .read::<TokenRecord>(&key)
@@ -206,7 +202,7 @@ impl People {
         let unavailable = |e: PeopleError| TokenError::Unavailable(e.to_string());
         let (id, secret) = split_token(token).ok_or(TokenError::Malformed)?;
         let (record, _) = self
-            .read::<TokenRecord>(&token_key(id))
+            .read::<TokenRecord>(&super::Key::Token(id).render())
             .await
             .map_err(unavailable)?
             .ok_or(TokenError::Unknown)?;

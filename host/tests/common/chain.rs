@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
-use tgw::approval::{ApprovalError, ApprovalRecord};
-use tgw::bus::Bus;
-use tgw::executor::{ApprovalFloor, Executor, ExecutorSetup};
+use tgw::app::{App, AppParts, ExecutorParts};
+use tgw::approval::{ApprovalError, ApprovalRecord, ApprovalWorkflow};
+use tgw::audit::Audit;
+use tgw::backend::Backend;
+use tgw::executor::Executor;
 use tgw::gateway::{CallRequest, CallResult, Gateway, GatewayConfig};
 use tgw::grant::GrantSigner;
 use tgw::people::{People, Role};
@@ -25,10 +27,16 @@ use tgw::webauthn::{RelyingParty, verify_registration};
 
 pub const SEED: [u8; 32] = [42; 32];
 
+/// A gateway built by `tgw::app` (as `tgw up` builds it), its in-process
+/// executor, and handles on its parts.
 pub struct Chain {
+    pub app: App,
     pub gateway: Arc<Gateway>,
+    pub approvals: Arc<ApprovalWorkflow>,
+    pub people: People,
+    pub audit: Audit,
     pub executor: Arc<Executor>,
-    pub bus: Bus,
+    pub backend: Backend,
     pub runtime: Arc<Runtime>,
     pub skills: Arc<SkillSet>,
     /// The files skill's folder: what its tools read and write.
@@ -61,21 +69,11 @@ pub async fn on_a_port(origin: Option<String>) -> (Chain, String, u16) {
         ..GatewayConfig::default()
     };
     let dir = tempfile::tempdir().unwrap();
-    let bus = tgw::bus::embedded::bus(dir.path()).unwrap();
-    let chain = chain_with(dir, bus, config).await;
-    let router = tgw::api::router(tgw::api::ApiState::new(
-        chain.gateway.clone(),
-        relying_party,
-    ));
+    let backend = tgw::backend::embedded::backend(dir.path()).unwrap();
+    let chain = chain_with(dir, backend, config).await;
+    let router = chain.app.router();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     (chain, origin, port)
-}
-
-pub fn floor(bus: &Bus, relying_party: &RelyingParty) -> ApprovalFloor {
-    ApprovalFloor {
-        relying_party: relying_party.clone(),
-        people: People::new(bus.people.clone()),
-    }
 }
 
 pub fn shared_runtime() -> Arc<Runtime> {
@@ -109,48 +107,33 @@ pub fn workspace(dir: &Path, policy: &str) -> (PathBuf, PathBuf) {
     (skills, policy_path)
 }
 
-pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig) -> Chain {
+pub async fn chain_with(dir: tempfile::TempDir, backend: Backend, config: GatewayConfig) -> Chain {
     let runtime = shared_runtime();
     let (skills_dir, policy_path) = workspace(dir.path(), "default.toml");
-    let secrets = Arc::new(SecretStore::new(dir.path()));
+    let secrets = SecretStore::new(dir.path());
     let skills = Arc::new(
         SkillSet::load(&runtime, &skills_dir, &secrets)
             .await
             .unwrap(),
     );
-    let policy = LivePolicy::load(runtime.clone(), policy_path).unwrap();
-    let signer = GrantSigner::from_seed(&SEED);
-    let trusted = vec![signer.trusted_key()];
-    let pool = config.pool.clone();
-    let config_rp = config.relying_party.clone();
-    let gateway = Arc::new(Gateway::new(
-        config,
+    let app = app(
+        backend.clone(),
         runtime.clone(),
         LiveSkills::fixed(skills.clone()),
-        policy,
-        signer,
-        bus.clone(),
-    ));
-    let executor = Arc::new(
-        Executor::new(
-            &pool,
-            ExecutorSetup {
-                runtime: runtime.clone(),
-                trusted,
-                skills: LiveSkills::fixed(skills.clone()),
-                nonces: bus.nonces.clone(),
-                audit: tgw::audit::Audit::new(bus.audit.clone()),
-                secrets,
-                floor: floor(&bus, &config_rp),
-            },
-        )
-        .unwrap(),
-    );
-    executor.clone().serve(bus.exec.clone()).await.unwrap();
+        &policy_path,
+        config,
+        true,
+        dir.path(),
+    )
+    .await;
     Chain {
-        gateway,
-        executor,
-        bus,
+        gateway: app.gateway.clone(),
+        approvals: app.approvals.clone(),
+        people: app.people.clone(),
+        audit: app.audit.clone(),
+        executor: app.executor.clone().unwrap(),
+        app,
+        backend,
         runtime,
         skills,
         files: skills_dir.join("files/data"),
@@ -159,30 +142,53 @@ pub async fn chain_with(dir: tempfile::TempDir, bus: Bus, config: GatewayConfig)
     }
 }
 
+/// A gateway built as `tgw up` builds it, signing with [`SEED`], over
+/// `backend`, with or without an executor in-process; its secrets are
+/// under `data_dir`. `skills` must be loaded by `runtime`.
+pub async fn app(
+    backend: Backend,
+    runtime: Arc<Runtime>,
+    skills: Arc<LiveSkills>,
+    policy: &Path,
+    config: GatewayConfig,
+    executor: bool,
+    data_dir: &Path,
+) -> App {
+    let signer = GrantSigner::from_seed(&SEED);
+    App::build(AppParts {
+        backend,
+        runtime: runtime.clone(),
+        skills,
+        policy: LivePolicy::load(runtime, policy.to_owned()).unwrap(),
+        trusted: vec![signer.trusted_key()],
+        signer,
+        secrets: Arc::new(SecretStore::new(data_dir)),
+        config,
+        executor,
+    })
+    .await
+    .unwrap()
+}
+
 impl Chain {
     /// One more executor of the same pool over the same bus (as on
     /// another machine); not yet serving.
     pub fn another_executor(&self) -> Arc<Executor> {
-        Arc::new(
-            Executor::new(
-                "default",
-                ExecutorSetup {
-                    runtime: self.runtime.clone(),
-                    trusted: vec![GrantSigner::from_seed(&SEED).trusted_key()],
-                    skills: LiveSkills::fixed(self.skills.clone()),
-                    nonces: self.bus.nonces.clone(),
-                    audit: tgw::audit::Audit::new(self.bus.audit.clone()),
-                    secrets: Arc::new(SecretStore::new(self.dir.path())),
-                    floor: floor(&self.bus, &relying_party()),
-                },
-            )
-            .unwrap(),
-        )
+        tgw::app::build_executor(ExecutorParts {
+            pool: tgw::ids::Pool::default(),
+            backend: self.backend.clone(),
+            runtime: self.runtime.clone(),
+            skills: LiveSkills::fixed(self.skills.clone()),
+            trusted: vec![GrantSigner::from_seed(&SEED).trusted_key()],
+            secrets: Arc::new(SecretStore::new(self.dir.path())),
+            relying_party: relying_party(),
+        })
+        .unwrap()
     }
 
     /// Invites and enrolls `name` with a software passkey.
     pub async fn enroll(&self, name: &str, role: Role, seed: u8) -> SoftAuthenticator {
-        let people = self.gateway.people();
+        let people = &self.people;
         let invitation = people.invite(role).await.unwrap();
         people.redeem(&invitation.token, name).await.unwrap();
         let authenticator = SoftAuthenticator::es256(seed);
@@ -204,13 +210,13 @@ impl Chain {
         key: &mut SoftAuthenticator,
     ) -> Result<ApprovalRecord, ApprovalError> {
         use base64::Engine as _;
-        let challenge = self.gateway.approval_challenge(id, name).await?;
+        let challenge = self.approvals.challenge(id, name).await?;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(&challenge.challenge)
             .unwrap();
         let rp = relying_party();
         let assertion = key.assert(&rp.id, &rp.origin, &bytes);
-        self.gateway
+        self.approvals
             .approve_with_passkey(id, name, &challenge.nonce, &assertion)
             .await
     }
@@ -232,4 +238,19 @@ pub fn done(result: CallResult) -> Value {
         CallResult::Done { output } => serde_json::from_str(&output).unwrap(),
         other => panic!("expected the tool to run, got {other:?}"),
     }
+}
+
+/// Sends `request` to pool `default` over `backend`, as the gateway does,
+/// and reads the executor's answer.
+pub async fn exec(
+    backend: &Backend,
+    request: &tgw::executor::ExecRequest,
+    timeout: std::time::Duration,
+) -> Result<tgw::executor::ExecReply, tgw::backend::BusError> {
+    let payload = serde_json::to_vec(request).unwrap();
+    let answer = backend
+        .requests
+        .request(&tgw::backend::exec_subject("default"), payload, timeout)
+        .await?;
+    Ok(serde_json::from_slice(&answer).unwrap())
 }

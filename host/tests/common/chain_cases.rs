@@ -6,14 +6,14 @@ async fn backend_default() -> chain::Chain {
 }
 
 async fn audit_kinds(chain: &chain::Chain) -> Vec<(String, Value)> {
-    let entries = chain.bus.audit.read(1, 10_000).await.unwrap();
+    let entries = chain.audit.read(1, 10_000).await.unwrap();
     entries.into_iter().map(|e| (e.kind.as_str().to_owned(), e.detail)).collect()
 }
 
-async fn next_pending(events: &mut tokio::sync::broadcast::Receiver<GatewayEvent>) -> String {
+async fn next_pending(events: &mut tokio::sync::broadcast::Receiver<ApprovalEvent>) -> String {
     loop {
         match events.recv().await.unwrap() {
-            GatewayEvent::ApprovalPending(record) => return record.id,
+            ApprovalEvent::Pending(record) => return record.id,
             _ => continue,
         }
     }
@@ -26,17 +26,17 @@ async fn an_auto_approved_read_runs() {
     assert_eq!(done(result)["content"], "quarterly numbers\n");
     let kinds: Vec<String> = audit_kinds(&chain).await.into_iter().map(|(k, _)| k).collect();
     assert_eq!(kinds, ["proposal", "decision", "grant", "execution.done"]);
-    assert_eq!(chain.gateway.audit().verify().await.unwrap(), 4);
+    assert_eq!(chain.audit.verify().await.unwrap(), 4);
 }
 
 #[tokio::test]
 async fn a_destructive_call_waits_and_runs_after_approval() {
     let chain = backend_default().await;
-    let mut events = chain.gateway.subscribe();
+    let mut events = chain.approvals.subscribe();
     let gateway = chain.gateway.clone();
     let call = tokio::spawn(async move { gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await });
     let id = next_pending(&mut events).await;
-    let pending = chain.gateway.approvals().pending().await.unwrap();
+    let pending = chain.approvals.pending().await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].args, r#"{"path":"report.txt"}"#);
     assert!(chain.files.join("report.txt").exists(), "nothing runs before the approval");
@@ -46,21 +46,21 @@ async fn a_destructive_call_waits_and_runs_after_approval() {
     assert!(!chain.files.join("report.txt").exists());
     // A decided approval cannot be decided again.
     chain.enroll("carol", tgw::people::Role::Approver, 6).await;
-    assert!(chain.gateway.deny(&id, "carol", "too late").await.is_err());
+    assert!(chain.approvals.deny(&id, "carol", "too late").await.is_err());
     let kinds: Vec<String> = audit_kinds(&chain).await.into_iter().map(|(k, _)| k).collect();
     assert_eq!(kinds, ["proposal", "decision", "approval.pending", "approval.decided", "grant", "execution.done"]);
-    chain.gateway.audit().verify().await.unwrap();
+    chain.audit.verify().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_denied_call_does_not_run() {
     let chain = backend_default().await;
-    let mut events = chain.gateway.subscribe();
+    let mut events = chain.approvals.subscribe();
     let gateway = chain.gateway.clone();
     let call = tokio::spawn(async move { gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await });
     let id = next_pending(&mut events).await;
     chain.enroll("bob", tgw::people::Role::Approver, 5).await;
-    chain.gateway.deny(&id, "bob", "we keep reports").await.unwrap();
+    chain.approvals.deny(&id, "bob", "we keep reports").await.unwrap();
     let refused = call.await.unwrap();
     assert_eq!(refused.refusal().map(Refusal::code), Some(RefusalCode::ApprovalDenied), "{refused:?}");
     assert_eq!(refused.refusal().map(Refusal::as_reason), Some("denied by bob: we keep reports"));
@@ -82,19 +82,19 @@ async fn an_expired_approval_does_not_run() {
 #[tokio::test]
 async fn a_cancelled_call_withdraws_its_approval() {
     let chain = backend_default().await;
-    let mut events = chain.gateway.subscribe();
+    let mut events = chain.approvals.subscribe();
     let gateway = chain.gateway.clone();
     let call = tokio::spawn(async move { gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await });
     let id = next_pending(&mut events).await;
     call.abort();
     let _ = call.await;
     for _ in 0..100 {
-        if chain.gateway.approvals().get(&id).await.unwrap().unwrap().state.name() == "withdrawn" {
+        if chain.approvals.get(&id).await.unwrap().unwrap().state.name() == "withdrawn" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(chain.gateway.approvals().get(&id).await.unwrap().unwrap().state.name(), "withdrawn");
+    assert_eq!(chain.approvals.get(&id).await.unwrap().unwrap().state.name(), "withdrawn");
     let mut key = chain.enroll("bob", tgw::people::Role::Approver, 5).await;
     assert!(chain.approve(&id, "bob", &mut key).await.is_err(), "a withdrawn call cannot be approved");
     assert!(chain.files.join("report.txt").exists());
@@ -151,11 +151,11 @@ async fn refused_by_executor(chain: &chain::Chain, token: String, args: &str, co
     let call = format!("case-{}-{}", code, args.len());
     let reply = chain.executor.execute(&ExecRequest { call: call.clone(), grant: token, args: args.into() }).await;
     match reply {
-        tgw::bus::ExecReply::Refused { code: got, reason } => assert_eq!(got, code, "{reason}"),
+        tgw::executor::ExecReply::Refused { code: got, reason } => assert_eq!(got, code, "{reason}"),
         other => panic!("expected a refusal with {code}, got {other:?}"),
     }
     assert!(!chain.files.join("marker.txt").exists(), "the tool ran: {code}");
-    let entries = chain.bus.audit.read(1, 10_000).await.unwrap();
+    let entries = chain.audit.read(1, 10_000).await.unwrap();
     assert!(
         entries.iter().any(|e| e.kind == AuditKind::ExecutionRefused && e.call == call && e.detail["code"] == code.as_str()),
         "no audit entry names {code}"
@@ -200,7 +200,7 @@ async fn the_executor_refuses_every_bad_grant_and_says_why() {
     refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"other.txt"}"#, RefusalCode::GrantHashMismatch).await;
     refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"marker.txt","path":"x"}"#, RefusalCode::BadArguments).await;
     refused_by_executor(&chain, valid, r#"{"path":"marker.txt","content":"pwned"}"#, RefusalCode::ArgumentsNotCanonical).await;
-    chain.gateway.audit().verify().await.unwrap();
+    chain.audit.verify().await.unwrap();
 }
 
 #[tokio::test]
@@ -208,7 +208,7 @@ async fn a_grant_runs_once() {
     let chain = backend_default().await;
     let (token, args) = grant(&chain, "write_file", WRITE, |_| {});
     let request = ExecRequest { call: "twice".into(), grant: token, args };
-    assert!(matches!(chain.executor.execute(&request).await, tgw::bus::ExecReply::Done { .. }));
+    assert!(matches!(chain.executor.execute(&request).await, tgw::executor::ExecReply::Done { .. }));
     std::fs::remove_file(chain.files.join("marker.txt")).unwrap();
     refused_by_executor(&chain, request.grant.clone(), &request.args, RefusalCode::NonceSpent).await;
 }
@@ -220,10 +220,10 @@ async fn two_executors_given_the_same_grant_at_once_run_it_once() {
     let second = chain.another_executor();
     let request = ExecRequest { call: "race".into(), grant: token, args };
     let (a, b) = tokio::join!(chain.executor.execute(&request), second.execute(&request));
-    let done = [&a, &b].iter().filter(|r| matches!(r, tgw::bus::ExecReply::Done { .. })).count();
+    let done = [&a, &b].iter().filter(|r| matches!(r, tgw::executor::ExecReply::Done { .. })).count();
     assert_eq!(done, 1, "{a:?} / {b:?}");
     let refused = [a, b].into_iter().find_map(|r| match r {
-        tgw::bus::ExecReply::Refused { code, .. } => Some(code),
+        tgw::executor::ExecReply::Refused { code, .. } => Some(code),
         _ => None,
     });
     assert_eq!(refused, Some(RefusalCode::NonceSpent));
@@ -243,7 +243,7 @@ async fn a_grant_redelivered_after_its_executor_died_does_not_run_again() {
             input_hash: &tgw::canonical::input_hash(args.as_bytes()),
         })
         .unwrap();
-    chain.bus.nonces.spend("default", &claims.claims().jti).await.unwrap();
+    chain.backend.nonces.spend(&format!("default_{}", claims.claims().jti)).await.unwrap();
     refused_by_executor(&chain, token, &args, RefusalCode::NonceSpent).await;
 }
 
@@ -301,10 +301,10 @@ async fn a_destructive_tool_needs_a_valid_passkey_approval_in_its_grant() {
     let claim = approval_claim(&mut bob, "bob", "approval-5", &hash, &component);
     let (token, args) = grant(&chain, "delete_file", DELETE, |c| c["approval"] = claim.clone());
     let reply = chain.executor.execute(&ExecRequest { call: "ok".into(), grant: token, args }).await;
-    assert!(matches!(reply, tgw::bus::ExecReply::Done { .. }), "{reply:?}");
+    assert!(matches!(reply, tgw::executor::ExecReply::Done { .. }), "{reply:?}");
     // ... but not once its approver is disabled.
     std::fs::write(chain.files.join("report.txt"), "again").unwrap();
-    chain.gateway.people().disable("bob").await.unwrap();
+    chain.people.disable("bob").await.unwrap();
     let (token, args) = grant(&chain, "delete_file", DELETE, |c| c["approval"] = claim);
     refused_delete(&chain, token, &args, "not an active admin or approver").await;
 }
@@ -313,7 +313,7 @@ async fn a_destructive_tool_needs_a_valid_passkey_approval_in_its_grant() {
 async fn refused_delete(chain: &chain::Chain, token: String, args: &str, why: &str) {
     let reply = chain.executor.execute(&ExecRequest { call: "floor".into(), grant: token, args: args.into() }).await;
     match reply {
-        tgw::bus::ExecReply::Refused { code, reason } => {
+        tgw::executor::ExecReply::Refused { code, reason } => {
             assert_eq!(code, RefusalCode::NoHumanApproval, "{reason}");
             assert!(reason.contains(why), "expected {why:?} in {reason:?}");
         }
@@ -325,7 +325,7 @@ async fn refused_delete(chain: &chain::Chain, token: String, args: &str, why: &s
 #[tokio::test]
 async fn passkey_approvals_refuse_replays_strangers_disabled_users_and_self_approval() {
     let chain = backend(GatewayConfig { four_eyes: true, ..GatewayConfig::default() }).await;
-    let mut events = chain.gateway.subscribe();
+    let mut events = chain.approvals.subscribe();
     let gateway = chain.gateway.clone();
     let call = tokio::spawn(async move { gateway.propose(request("delete_file", json!({"path": "report.txt"}))).await });
     let id = next_pending(&mut events).await;
@@ -340,20 +340,20 @@ async fn passkey_approvals_refuse_replays_strangers_disabled_users_and_self_appr
     assert!(chain.approve(&id, "uma", &mut user).await.unwrap_err().to_string().contains("may not approve"));
     // A disabled approver may not.
     let mut dave = chain.enroll("dave", tgw::people::Role::Approver, 6).await;
-    chain.gateway.people().disable("dave").await.unwrap();
+    chain.people.disable("dave").await.unwrap();
     assert!(chain.approve(&id, "dave", &mut dave).await.unwrap_err().to_string().contains("dave is disabled"));
 
     // Bob's assertion for a challenge, sent twice: the second is a replay.
     let mut bob = chain.enroll("bob", tgw::people::Role::Approver, 5).await;
-    let challenge = chain.gateway.approval_challenge(&id, "bob").await.unwrap();
+    let challenge = chain.approvals.challenge(&id, "bob").await.unwrap();
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&challenge.challenge).unwrap();
     // Signed over another challenge: refused, and the challenge is spent.
     let wrong = bob.assert(&rp.id, &rp.origin, b"not the challenge issued for it");
-    let refused = chain.gateway.approve_with_passkey(&id, "bob", &challenge.nonce, &wrong).await.unwrap_err();
+    let refused = chain.approvals.approve_with_passkey(&id, "bob", &challenge.nonce, &wrong).await.unwrap_err();
     assert!(refused.to_string().contains("the challenge is not the one issued"), "{refused}");
     let right = bob.assert(&rp.id, &rp.origin, &bytes);
-    let replay = chain.gateway.approve_with_passkey(&id, "bob", &challenge.nonce, &right).await.unwrap_err();
+    let replay = chain.approvals.approve_with_passkey(&id, "bob", &challenge.nonce, &right).await.unwrap_err();
     assert!(replay.to_string().contains("unknown, used or expired"), "{replay}");
     // A good approval runs the call.
     chain.approve(&id, "bob", &mut bob).await.unwrap();
@@ -364,11 +364,11 @@ async fn passkey_approvals_refuse_replays_strangers_disabled_users_and_self_appr
     let gateway = chain.gateway.clone();
     let call = tokio::spawn(async move { gateway.propose(request("write_file", json!({"path": "x.txt", "content": "x"}))).await });
     let id = next_pending(&mut events).await;
-    let challenge = chain.gateway.approval_challenge(&id, "bob").await.unwrap();
+    let challenge = chain.approvals.challenge(&id, "bob").await.unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&challenge.challenge).unwrap();
     let mut clone = tgw::webauthn::software::SoftAuthenticator::es256(5);
     let stale = clone.assert(&rp.id, &rp.origin, &bytes);
-    let cloned = chain.gateway.approve_with_passkey(&id, "bob", &challenge.nonce, &stale).await.unwrap_err();
+    let cloned = chain.approvals.approve_with_passkey(&id, "bob", &challenge.nonce, &stale).await.unwrap_err();
     assert!(cloned.to_string().contains("signature counter went back from 3 to 1"), "{cloned}");
     call.abort();
 }

@@ -1,8 +1,8 @@
-//! Approving with a passkey. The challenge binds what the approver was
-//! shown: `sha256(approval id ‖ 0 ‖ input hash ‖ 0 ‖ component digest ‖ 0 ‖
-//! nonce)`
-//! (see `tgw_proto::webauthn::approval_challenge`). Each challenge is
-//! single use and lives 5 minutes.
+//! Who may decide an approval, and approving with a passkey. The
+//! challenge binds what the approver was shown: `sha256(approval id ‖ 0 ‖
+//! input hash ‖ 0 ‖ component digest ‖ 0 ‖ nonce)` (see
+//! `tgw_proto::webauthn::approval_challenge`). Each challenge is single use
+//! and lives 5 minutes.
 
 use std::time::Duration;
 
@@ -10,8 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use tgw_proto::webauthn::{Assertion, approval_challenge, verify_assertion};
 
-use super::Gateway;
-use crate::approval::{ApprovalError, ApprovalRecord, PasskeyEvidence};
+use super::{ApprovalError, ApprovalRecord, ApprovalWorkflow, PasskeyEvidence};
 use crate::expiring::{ExpiringMap, WhenFull};
 use crate::people::User;
 
@@ -67,10 +66,10 @@ fn not_allowed(message: String) -> ApprovalError {
     ApprovalError::NotAllowed(message)
 }
 
-impl Gateway {
+impl ApprovalWorkflow {
     /// `approver` must be an active admin or approver, and with four eyes
     /// on, not the proposer.
-    pub(super) async fn check_approver(
+    async fn check_approver(
         &self,
         approver: &str,
         record: Option<&ApprovalRecord>,
@@ -104,7 +103,8 @@ impl Gateway {
     /// the skill changed, the call must be proposed again.
     fn check_still_current(&self, record: &ApprovalRecord) -> Result<(), ApprovalError> {
         let current = self
-            .skills()
+            .skills
+            .current()
             .get(&record.skill)
             .map(|s| s.component.digest.clone());
         if current.as_deref() == Some(record.component.as_str()) {
@@ -120,7 +120,7 @@ impl Gateway {
     }
 
     /// Starts a passkey approval of `id` by `approver`.
-    pub async fn approval_challenge(
+    pub async fn challenge(
         &self,
         id: &str,
         approver: &str,
@@ -208,7 +208,21 @@ impl Gateway {
             signature: B64.encode(&assertion.signature),
         };
         let record = self.approvals.approve(id, approver, evidence).await?;
-        self.decided(&record);
+        self.events.decided(&record);
+        Ok(record)
+    }
+
+    /// Denies a pending call; `approver` must be an active admin or
+    /// approver.
+    pub async fn deny(
+        &self,
+        id: &str,
+        approver: &str,
+        reason: &str,
+    ) -> Result<ApprovalRecord, ApprovalError> {
+        self.check_approver(approver, None).await?;
+        let record = self.approvals.deny(id, approver, reason).await?;
+        self.events.decided(&record);
         Ok(record)
     }
 }

@@ -1,0 +1,241 @@
+//! The backend: bytes, and nothing that knows what they mean. KV buckets,
+//! append-only logs, the nonce ledger, request/reply and events, with one
+//! implementation per deployment:
+//!
+//! | | embedded (default, one machine) | NATS (many machines) |
+//! | --- | --- | --- |
+//! | KV buckets | SQLite table `buckets` | JetStream KV (`TGW_APPROVALS`, `TGW_PEOPLE`) |
+//! | logs | SQLite table `logs` | JetStream stream `TGW_AUDIT` |
+//! | nonce ledger | SQLite, UNIQUE key | stream `TGW_NONCES`, one message per subject |
+//! | request/reply | in-process channels | core NATS, queue group `executors` |
+//! | events | an in-process broadcast | core NATS publish/subscribe |
+//!
+//! The domain modules (approvals, audit, people, OAuth, the executor's
+//! protocol) encode their own records on top; this module imports none of
+//! them. `host/tests/backend.rs` runs one contract suite against both
+//! implementations.
+
+pub mod embedded;
+pub mod nats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+/// The KV buckets of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BucketName {
+    /// Pending and decided approvals.
+    Approvals,
+    /// People, passkeys, invitations, personal access tokens and OAuth
+    /// state (clients, codes, refresh-token families, the signing seed).
+    People,
+}
+
+impl BucketName {
+    pub const ALL: [BucketName; 2] = [BucketName::Approvals, BucketName::People];
+
+    /// The bucket's name, as NATS knows it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BucketName::Approvals => "TGW_APPROVALS",
+            BucketName::People => "TGW_PEOPLE",
+        }
+    }
+
+    /// How long an entry lives after its last write (`None`: for ever).
+    /// A decided approval is history after a week; people stay.
+    pub const fn ttl(self) -> Option<Duration> {
+        match self {
+            BucketName::Approvals => Some(Duration::from_secs(7 * 24 * 3600)),
+            BucketName::People => None,
+        }
+    }
+}
+
+/// The append-only logs of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogName {
+    /// The audit chain.
+    Audit,
+}
+
+impl LogName {
+    pub const fn name(self) -> &'static str {
+        match self {
+            LogName::Audit => "TGW_AUDIT",
+        }
+    }
+
+    /// The NATS subject its entries are published on.
+    pub const fn subject(self) -> &'static str {
+        match self {
+            LogName::Audit => "tgw.audit",
+        }
+    }
+}
+
+/// The subject the executors of `pool` listen on.
+pub fn exec_subject(pool: &str) -> String {
+    format!("tgw.exec.{pool}")
+}
+
+/// The queue group executors of one pool share (each request goes to one).
+pub const EXECUTORS: &str = "executors";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("changed by someone else first")]
+    Conflict,
+    #[error("the state store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A stored value and its revision (for compare-and-set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub value: Vec<u8>,
+    pub revision: u64,
+}
+
+/// A KV bucket: bytes by key, compare-and-set on the revision.
+#[async_trait]
+pub trait Bucket: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError>;
+    /// `Conflict` if the key exists.
+    async fn create(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// `Conflict` unless the key is still at `revision`.
+    async fn update(&self, key: &str, value: &[u8], revision: u64) -> Result<(), StoreError>;
+    /// Keys starting with `prefix`, sorted.
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// An append-only log: entries numbered 1, 2, 3, … with no gaps.
+#[async_trait]
+pub trait Log: Send + Sync {
+    /// The last entry and its sequence number.
+    async fn last(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+    /// Appends `entry` as number `seq`; `Conflict` unless the log's last
+    /// entry is `seq - 1` (another writer took `seq`).
+    async fn append(&self, seq: u64, entry: &[u8]) -> Result<(), StoreError>;
+    /// Entries numbered `from` and on, at most `limit`.
+    async fn read(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("this grant was already used")]
+    AlreadyUsed,
+    #[error("the nonce ledger is unreachable, so nothing runs: {0}")]
+    Unavailable(String),
+}
+
+/// Single-use keys: insert-if-absent, never removable by a client.
+#[async_trait]
+pub trait NonceLedger: Send + Sync {
+    /// Spends `key` (`<aud>_<jti>`); `AlreadyUsed` the second time.
+    async fn spend(&self, key: &str) -> Result<(), LedgerError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    #[error("nobody is listening on {0}")]
+    NoResponders(String),
+    #[error("no answer within {} s", .0.as_secs())]
+    Timeout(Duration),
+    #[error("the bus is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One request taken by a server, with the way to answer it.
+pub struct Delivery {
+    pub payload: Vec<u8>,
+    pub reply: Box<dyn FnOnce(Vec<u8>) + Send>,
+}
+
+/// Request/reply: a request goes to one of the servers of its subject.
+#[async_trait]
+pub trait Requests: Send + Sync {
+    /// Sends `payload` to one server of `subject` and waits for its answer.
+    async fn request(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, BusError>;
+    /// Takes the requests of `subject`, shared with its other servers
+    /// (queue group [`EXECUTORS`]). Returns once serving.
+    async fn serve(&self, subject: &str) -> Result<mpsc::Receiver<Delivery>, BusError>;
+}
+
+/// One published event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub subject: String,
+    pub payload: Vec<u8>,
+}
+
+/// Events: every subscriber hears every event on its subjects.
+#[async_trait]
+pub trait Events: Send + Sync {
+    async fn publish(&self, subject: &str, payload: Vec<u8>) -> Result<(), BusError>;
+    /// Subscribes to `subjects`: a subject, or a prefix ending in `.>`
+    /// (`tgw.events.>`). Returns once subscribed.
+    async fn subscribe(&self, subjects: &str) -> Result<mpsc::Receiver<Event>, BusError>;
+}
+
+/// Whether `subject` is one of `subjects` (exact, or under a `.>` prefix).
+pub fn subject_matches(subjects: &str, subject: &str) -> bool {
+    match subjects.strip_suffix('>') {
+        Some(prefix) => {
+            prefix.ends_with('.') && subject.starts_with(prefix) && subject.len() > prefix.len()
+        }
+        None => subjects == subject,
+    }
+}
+
+/// A deployment's backend: every bucket and log, the ledger, request/reply
+/// and events.
+#[derive(Clone)]
+pub struct Backend {
+    approvals: Arc<dyn Bucket>,
+    people: Arc<dyn Bucket>,
+    audit: Arc<dyn Log>,
+    pub nonces: Arc<dyn NonceLedger>,
+    pub requests: Arc<dyn Requests>,
+    pub events: Arc<dyn Events>,
+    /// What it is, for people: "embedded (state in …)", "NATS at …".
+    pub description: String,
+}
+
+impl Backend {
+    pub fn bucket(&self, name: BucketName) -> Arc<dyn Bucket> {
+        match name {
+            BucketName::Approvals => self.approvals.clone(),
+            BucketName::People => self.people.clone(),
+        }
+    }
+
+    pub fn log(&self, name: LogName) -> Arc<dyn Log> {
+        match name {
+            LogName::Audit => self.audit.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_match_exactly_or_under_a_prefix() {
+        assert!(subject_matches("tgw.events.>", "tgw.events.approval"));
+        assert!(subject_matches("tgw.events.>", "tgw.events.a.b"));
+        assert!(!subject_matches("tgw.events.>", "tgw.events."));
+        assert!(!subject_matches("tgw.events.>", "tgw.eventsx"));
+        assert!(subject_matches("tgw.x", "tgw.x"));
+        assert!(!subject_matches("tgw.x", "tgw.x.y"));
+    }
+}

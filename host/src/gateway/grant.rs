@@ -1,0 +1,53 @@
+//! Grant: the gateway signs an execution grant (at most 30 s) bound to the
+//! canonical arguments, the component and the policy that decided, and
+//! carrying the human approval when there was one.
+
+use serde_json::json;
+use tgw_proto::grant::{Approval, Claims};
+
+use super::Gateway;
+use crate::audit::AuditKind;
+use crate::executor::{ExecRequest, unix_now};
+use crate::policy::{Decision, Proposal};
+
+impl Gateway {
+    /// Grant: a grant of at most 30 s bound to the canonical arguments, the
+    /// component and the policy that decided; audited as `grant`.
+    pub(super) async fn grant(
+        &self,
+        call: &str,
+        proposal: &Proposal,
+        decision: &Decision,
+        approval: Option<Approval>,
+    ) -> ExecRequest {
+        let now = unix_now();
+        let claims = Claims {
+            iss: self.config.issuer.clone(),
+            aud: self.config.pool.to_string(),
+            sub: proposal.principal.clone(),
+            jti: crate::ids::random_b64(16),
+            iat: now,
+            nbf: now,
+            exp: now + i64::try_from(self.config.grant_lifetime.as_secs().min(30)).unwrap_or(30),
+            skill: proposal.skill.clone(),
+            tool: proposal.tool.clone(),
+            component: proposal.component.clone(),
+            input_hash: proposal.args.input_hash.clone(),
+            policy: decision.policy.clone(),
+            approval,
+        };
+        let grant = self.signer.sign(&claims);
+        self.audit
+            .record(
+                AuditKind::Grant,
+                call,
+                json!({"jti": claims.jti, "kid": self.signer.kid(), "aud": claims.aud, "exp": claims.exp}),
+            )
+            .await;
+        ExecRequest {
+            call: call.to_owned(),
+            grant: grant.token().to_owned(),
+            args: proposal.args.as_str().to_owned(),
+        }
+    }
+}
