@@ -10,6 +10,12 @@
 //! It also builds the dashboard (`web/`) for `wasm32-unknown-unknown` and
 //! runs wasm-bindgen on it, for `tgw` to embed.
 
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a build script stops the build by panicking, with the message"
+)]
+
 use std::collections::BTreeMap;
 use std::env;
 use std::fmt::Write as _;

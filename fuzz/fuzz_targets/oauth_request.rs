@@ -1,28 +1,32 @@
-//! What an OAuth client sends before anyone signed in: the `/authorize`
-//! query, a redirect URI, a client ID metadata document URL and the
-//! document fetched from it, and an access token presented to the MCP
-//! endpoint. None of it may panic on
-//! any bytes, and no forged token may verify.
+//! What an OAuth client sends before it is authenticated: the /authorize
+//! query, redirect URIs, client ID URLs, a fetched client document, and
+//! access tokens.
+
 #![no_main]
 
 use std::sync::LazyLock;
 
-use tgw::oauth::jwt::AccessSigner;
+use tgw_proto::jws::{JwsSigner, TokenType};
 
-static SIGNER: LazyLock<AccessSigner> = LazyLock::new(|| AccessSigner::from_seed(&[7; 32]));
+/// The access tokens' header policy, as the host sets it.
+const ACCESS_TOKEN: TokenType = TokenType {
+    typ: "at+jwt",
+    max_bytes: 8 * 1024,
+};
+
+static SIGNER: LazyLock<JwsSigner> = LazyLock::new(|| JwsSigner::from_seed(&[7; 32]));
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    // A client ID metadata document, as fetched.
-    let _ = tgw::oauth::cimd::check_document("https://app.example/client.json", data);
+    let _ = tgw_parse::oauth::check_document("https://app.example/client.json", data);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = tgw::oauth::authorize::parameters(Some(text));
-    let _ = tgw::oauth::check_redirect_uri(text);
-    let _ = tgw::oauth::cimd::check_client_id_url(text);
+    let _ = tgw_parse::oauth::parameters(Some(text));
+    let _ = tgw_parse::oauth::check_redirect_uri(text);
+    let _ = tgw_parse::oauth::check_client_id_url(text);
+    let key = SIGNER.verifying_key();
     assert!(
-        SIGNER
-            .verify(text, "https://gw.example", "https://gw.example/v1/mcp", 0)
+        tgw_proto::jws::verify(text, &ACCESS_TOKEN, |kid| (kid == SIGNER.kid()).then_some(&key))
             .is_err(),
         "a token the fuzzer made up verified"
     );

@@ -5,6 +5,12 @@
 //! `cargo bench -p tgw --bench chain` (NATS: starts its own nats-server).
 //! Prints p50/p99 latency and calls/s; results go in BENCHMARKS.md.
 
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a benchmark that cannot set up or measure stops, loudly"
+)]
+
 #[path = "../tests/common/chain.rs"]
 mod chain;
 #[path = "../tests/common/nats.rs"]

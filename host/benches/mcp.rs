@@ -10,6 +10,11 @@
 //! `cargo bench -p tgw --bench mcp`. Prints p50/p99 latency and calls/s;
 //! results go in BENCHMARKS.md.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a benchmark that cannot set up or measure stops, loudly"
+)]
+
 #[path = "../tests/common/chain.rs"]
 mod chain;
 #[path = "common/stats.rs"]

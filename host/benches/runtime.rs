@@ -3,6 +3,11 @@
 //! cache. Run with `cargo bench -p tgw --bench runtime`; results go in
 //! BENCHMARKS.md.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a benchmark that cannot set up or measure stops, loudly"
+)]
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -30,7 +35,7 @@ fn warm(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async {
             let outcome = runtime.invoke(&echo, &spec, "echo", ARGS).await;
             black_box(outcome.result.unwrap());
-        })
+        });
     });
     percentiles(&rt, &runtime, &echo, &spec);
 }
@@ -94,7 +99,7 @@ fn cold(c: &mut Criterion) {
                     .result
                     .unwrap(),
             );
-        })
+        });
     });
 
     let cache = tempfile::tempdir().unwrap();
@@ -116,7 +121,7 @@ fn cold(c: &mut Criterion) {
                     .result
                     .unwrap(),
             );
-        })
+        });
     });
     group.finish();
 }

@@ -77,7 +77,7 @@ impl DiskConfig {
         runtime: &Arc<Runtime>,
         secrets: &Arc<SecretStore>,
     ) -> anyhow::Result<Arc<LiveSkills>> {
-        Ok(LiveSkills::load(runtime.clone(), &self.skills_dir, secrets.clone()).await?)
+        LiveSkills::load(runtime.clone(), &self.skills_dir, secrets.clone()).await
     }
 }
 

@@ -148,6 +148,10 @@ impl KeyStore {
         Ok(entries.len() != before)
     }
 
+    #[expect(
+        clippy::expect_used,
+        reason = "a list of key ids and base64url keys always serialises"
+    )]
     fn write_trusted(&self, entries: &[PublicKeyEntry]) -> Result<(), KeyError> {
         let json = serde_json::to_vec_pretty(entries).expect("entries serialise");
         write_private(&self.dir, &self.trusted_path(), &json)

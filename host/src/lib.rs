@@ -24,7 +24,6 @@ pub mod registry;
 pub mod runtime;
 pub mod secrets;
 pub mod tls;
-pub mod tomlfile;
 
 /// Paths of the guest components built by `build.rs` (skills, test guests).
 pub mod guests {

@@ -23,7 +23,13 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "tgw=info,warn".into()),
         )
         .init();
-    let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match runtime.block_on(cli::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

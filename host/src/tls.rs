@@ -22,7 +22,7 @@ const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 /// The server settings from a PEM certificate chain and a PEM private key.
 pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .and_then(std::iter::Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(|e| anyhow::anyhow!("cannot read the certificate {}: {e}", cert.display()))?;
     if chain.is_empty() {
         anyhow::bail!("{} holds no PEM certificate", cert.display());
@@ -72,10 +72,10 @@ impl TlsListener {
                             let _ = done.send((tls, peer)).await;
                         }
                         Ok(Err(e)) => {
-                            tracing::debug!(target: "tgw::tls", "TLS handshake with {peer} failed: {e}")
+                            tracing::debug!(target: "tgw::tls", "TLS handshake with {peer} failed: {e}");
                         }
                         Err(_) => {
-                            tracing::debug!(target: "tgw::tls", "TLS handshake with {peer} timed out")
+                            tracing::debug!(target: "tgw::tls", "TLS handshake with {peer} timed out");
                         }
                     }
                 });

@@ -1,6 +1,11 @@
 //! The dashboard's API: passkey enrollment and sign-in, sessions, CSRF,
 //! security headers, and approving with a passkey over HTTP.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 #[path = "common/chain.rs"]
 mod chain;
 

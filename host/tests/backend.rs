@@ -2,6 +2,12 @@
 //! backend (SQLite, in-process channels) and against NATS (a nats-server of
 //! the test's own), and must come out the same.
 
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 #[path = "common/nats.rs"]
 mod nats;
 

@@ -1,6 +1,11 @@
 //! The whole chain on the embedded bus: propose → decide → approve →
 //! grant → verify → execute, and the executor's refusals.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 #[path = "common/chain.rs"]
 mod chain;
 #[path = "common/forge.rs"]

@@ -2,6 +2,12 @@
 //! cases as the embedded bus, and what only NATS has: delete markers on a
 //! spent nonce, an unreachable ledger, executors sharing a queue group.
 
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 #[path = "common/chain.rs"]
 mod chain;
 #[path = "common/forge.rs"]

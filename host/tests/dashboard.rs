@@ -8,6 +8,12 @@
 //! People page enrolls and is disabled there. Screenshots go to
 //! target/e2e-screenshots/.
 
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 #[path = "common/chain.rs"]
 mod chain;
 
@@ -125,7 +131,11 @@ async fn an_admin_enrolls_and_decides_calls_in_real_chromium() {
     assert_eq!(next().await, "HISTORY");
     assert_eq!(next().await, "GROUPS");
     let grace = chain.people.user("grace").await.unwrap().unwrap();
-    let groups: Vec<&str> = grace.groups.iter().map(|g| g.as_str()).collect();
+    let groups: Vec<&str> = grace
+        .groups
+        .iter()
+        .map(tgw::ids::GroupName::as_str)
+        .collect();
     assert_eq!(
         groups,
         ["billing", "support"],

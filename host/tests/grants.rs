@@ -2,6 +2,11 @@
 //! (`tgw_proto::grant`) and against the grant-verifier component in the
 //! sandbox. Both must give the same answer for every case.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 #[path = "common/forge.rs"]
 mod forge;
 

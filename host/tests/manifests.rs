@@ -36,7 +36,7 @@ fn manifest_cases() {
                 expected.trim_end()
             )),
             Err(_) if std::env::var_os("TGW_BLESS").is_some() => {
-                fs::write(&expected_file, format!("{got}\n")).unwrap()
+                fs::write(&expected_file, format!("{got}\n")).unwrap();
             }
             Err(_) => failures.push(format!("{}: no expected.txt (got: {got})", dir.display())),
         }
@@ -54,7 +54,7 @@ fn the_deprecated_roles_key_keeps_roles_and_reads_other_names_as_groups() {
         .audience
         .groups
         .iter()
-        .map(|g| g.as_str())
+        .map(tgw::ids::GroupName::as_str)
         .collect();
     assert_eq!(groups, ["billing"]);
     assert_eq!(manifest.audience.roles, [tgw::ids::Role::Approver]);

@@ -3,6 +3,11 @@
 //! unknown tool. The real clients (TypeScript SDK, Python `mcp`, Inspector,
 //! mcp-remote, the conformance suite) are driven in `mcp_clients.rs`.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 #[path = "common/chain.rs"]
 mod chain;
 

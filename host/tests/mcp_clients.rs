@@ -7,6 +7,11 @@
 //! and consent in Chromium). The clients live in tests/mcp (npm and a Python
 //! venv, installed by .ci/run, or here on first use).
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 #[path = "common/chain.rs"]
 mod chain;
 

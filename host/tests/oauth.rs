@@ -3,6 +3,11 @@
 //! documents (RFC 9728, RFC 8414) say how to get a token. Then dynamic
 //! registration, codes and tokens, revocation, and `/authorize`.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 #[path = "common/chain.rs"]
 mod chain;
 

@@ -1,6 +1,11 @@
 //! The policy engine: the repository's policy files against tables of
 //! calls, deny-overrides, hostile rules, bad files and live reload.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,6 +2,12 @@
 //! answers, and an executor in its own process (as on another machine)
 //! serves a gateway over NATS.
 
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 #[path = "common/chain.rs"]
 mod chain;
 #[path = "common/nats.rs"]

@@ -1,6 +1,12 @@
 //! Hostile guests: each test fails if the sandbox lets the attempt through,
 //! and then checks that the same runtime still serves a good call.
 
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 mod common;
 
 use std::fs;
@@ -125,7 +131,7 @@ fn fs_spec(f: &Folders) -> tgw::runtime::SandboxSpec {
 fn assert_denied_read(outcome: &tgw::runtime::CallOutcome<String>) {
     match &outcome.result {
         Err(CallError::Tool(ToolFailure::Failed(message))) => {
-            assert!(!message.contains(OUTSIDE_TEXT))
+            assert!(!message.contains(OUTSIDE_TEXT));
         }
         other => panic!("expected the read to fail, got {other:?}"),
     }
@@ -369,7 +375,7 @@ async fn a_redirect_to_an_unlisted_host_is_not_followed() {
             assert_eq!(
                 message,
                 "http to unlisted.example refused: not in the skill's allowlist"
-            )
+            );
         }
         other => panic!("expected the redirect to be refused, got {other:?}"),
     }

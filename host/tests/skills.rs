@@ -1,6 +1,12 @@
 //! The repository's skills, run for real: files in a preopen, http-fetch
 //! and invoices against a local server, secrets injected by the host.
 
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 mod common;
 
 use std::fs;
@@ -379,7 +385,7 @@ async fn a_wrong_key_is_reported_as_the_apis_answer() {
             assert!(
                 message.starts_with("the invoice API answered 401"),
                 "{message}"
-            )
+            );
         }
         other => panic!("expected the API's refusal, got {other:?}"),
     }

@@ -2,6 +2,11 @@
 //! authenticator: registration (none and packed self-attestation, ES256
 //! and EdDSA), assertions, and one test per refusal.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
 use tgw::webauthn::software::SoftAuthenticator;
 use tgw::webauthn::{
     Assertion, RelyingParty, StoredCredential, UP, UV, WebAuthnError, approval_challenge,

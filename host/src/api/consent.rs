@@ -87,7 +87,7 @@ pub async fn decide(
         request.redirect_with(&[("code", &code)])
     } else {
         request.redirect_with(&[
-            ("error", "access_denied"),
+            ("error", crate::oauth::OAuthErrorCode::AccessDenied.as_str()),
             ("error_description", "the person declined"),
         ])
     };

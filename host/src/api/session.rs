@@ -77,6 +77,10 @@ pub fn cookie_name(state: &ApiState) -> &'static str {
 }
 
 /// The `Set-Cookie` value of a new session.
+#[expect(
+    clippy::expect_used,
+    reason = "a cookie of base64url and fixed words is always a valid header value"
+)]
 pub fn set_cookie(state: &ApiState, value: &str) -> HeaderValue {
     let secure = if state.https() { "; Secure" } else { "" };
     let text = format!(

@@ -105,7 +105,7 @@ pub async fn skills(
                 "tools": s.tools,
                 "capabilities": {
                     "dirs": caps.dirs.iter().map(|d| json!({"guest": d.guest.get_ref(), "access": format!("{:?}", d.access).to_lowercase()})).collect::<Vec<_>>(),
-                    "http": manifest.http_targets().map(|t| t.to_string()).collect::<Vec<_>>(),
+                    "http": manifest.http_targets().map(std::string::ToString::to_string).collect::<Vec<_>>(),
                     "fuel": caps.fuel, "memory_mib": caps.memory_mib, "timeout_ms": caps.timeout_ms,
                 },
                 "groups": manifest.audience.groups,

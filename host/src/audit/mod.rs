@@ -53,8 +53,7 @@ pub fn entry_hash(
     let body =
         json!({"seq": seq, "ts": ts, "kind": kind, "call": call, "detail": detail, "prev": prev});
     canonicalize_with(body.to_string().as_bytes(), &ENTRY_LIMITS)
-        .map(|c| c.input_hash)
-        .unwrap_or_else(|e| format!("unhashable: {e}"))
+        .map_or_else(|e| format!("unhashable: {e}"), |c| c.input_hash)
 }
 
 /// Appends to the chain, kept in a byte-level log (`TGW_AUDIT`): each
@@ -194,6 +193,5 @@ fn check(entry: &AuditEntry, expected_seq: u64, expected_prev: &str) -> Result<(
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_millis() as i64)
 }

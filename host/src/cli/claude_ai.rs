@@ -178,7 +178,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     if let Some(issuer) = issuer {
         let well_known = format!("{issuer}/.well-known/oauth-authorization-server");
         if let Some(doc) = metadata(&mut report, &well_known).await {
-            check_authorization_server(&mut report, &issuer, &doc).await
+            check_authorization_server(&mut report, &issuer, &doc).await;
         }
     }
 

@@ -82,7 +82,7 @@ impl Endpoint {
         let authority = self
             .uri
             .authority()
-            .map_or(String::new(), |a| a.to_string());
+            .map_or(String::new(), std::string::ToString::to_string);
         let mut request = http::Request::builder()
             .method(method)
             .uri(self.uri.path_and_query().map_or("/", |p| p.as_str()))

@@ -69,12 +69,16 @@ struct Bridge {
 }
 
 impl Bridge {
+    #[expect(
+        clippy::expect_used,
+        reason = "the headers are the gateway's own: valid by construction"
+    )]
     fn request(&self, method: http::Method, body: Bytes) -> http::Request<Full<Bytes>> {
         let authority = self
             .endpoint
             .uri
             .authority()
-            .map_or(String::new(), |a| a.to_string());
+            .map_or(String::new(), std::string::ToString::to_string);
         let mut request = http::Request::builder()
             .method(method)
             .uri(
@@ -90,7 +94,10 @@ impl Bridge {
             )
             .header(http::header::ACCEPT, "application/json, text/event-stream")
             .header(http::header::CONTENT_TYPE, "application/json");
-        let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(id) = &session.id {
             request = request.header("mcp-session-id", id);
         }
@@ -137,7 +144,10 @@ impl Bridge {
                 .get("mcp-session-id")
                 .and_then(|v| v.to_str().ok())
         {
-            self.session.lock().unwrap_or_else(|e| e.into_inner()).id = Some(session.into());
+            self.session
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .id = Some(session.into());
         }
         let status = response.status();
         if status == http::StatusCode::ACCEPTED {
@@ -151,7 +161,11 @@ impl Bridge {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|t| t.starts_with("text/event-stream"));
             if !status.is_success() {
-                let body = response.into_body().collect().await.map(|b| b.to_bytes());
+                let body = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(http_body_util::Collected::to_bytes);
                 let text = body
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
@@ -177,7 +191,7 @@ impl Bridge {
         if initialize && let Some(version) = message["result"]["protocolVersion"].as_str() {
             self.session
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .protocol = Some(version.into());
         }
         let _ = self.out.send(message.to_string());
@@ -263,7 +277,7 @@ async fn bridge(endpoint: Endpoint, token: String) -> anyhow::Result<()> {
     let has_session = bridge
         .session
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .id
         .is_some();
     if has_session {

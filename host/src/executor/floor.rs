@@ -59,7 +59,7 @@ impl ApprovalFloor {
                 &self.relying_party,
             )
             .await
-            .map_err(|e| no_human(&e.to_string()))?;
+            .map_err(|e| no_human(&e.clone()))?;
         verify_approval_claim(
             approval,
             &claims.input_hash,

@@ -18,12 +18,14 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::people::{Caller, People, Scope};
 
 /// The largest MCP message accepted (as rmcp's own default).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+pub use tgw_parse::mcp::methods_in;
 
 /// Who may address the MCP endpoints.
 #[derive(Clone, Debug)]
@@ -136,33 +138,18 @@ fn needed(method: &str) -> Option<Scope> {
     }
 }
 
-fn method(message: &Value) -> Option<&str> {
-    message.get("method").and_then(Value::as_str)
-}
-
-/// The methods named in a POST body (one message or a batch); nothing for
-/// bytes that are not JSON (rmcp answers those).
-pub fn methods_in(body: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<Value>(body)
-        .map(|value| methods(&value).into_iter().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-fn methods(body: &Value) -> Vec<&str> {
-    let one = method;
-    match body {
-        Value::Array(batch) => batch.iter().filter_map(one).collect(),
-        message => one(message).into_iter().collect(),
-    }
-}
-
 pub async fn guard(State(state): State<GuardState>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()));
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(std::string::ToString::to_string)
+        });
     if !host.is_some_and(|h| state.allowed.host_allowed(&h)) {
         return forbidden("this gateway does not answer to that Host");
     }
@@ -207,7 +194,10 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
             let message = e.to_string().replace('"', "'");
             return challenge(
                 StatusCode::UNAUTHORIZED,
-                format!("Bearer error=\"invalid_token\", error_description=\"{message}\", {about}"),
+                format!(
+                    "Bearer error=\"{}\", error_description=\"{message}\", {about}",
+                    crate::oauth::OAuthErrorCode::InvalidToken
+                ),
                 &message,
             );
         }
@@ -216,7 +206,8 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
         challenge(
             StatusCode::FORBIDDEN,
             format!(
-                "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\"",
+                "Bearer error=\"{}\", scope=\"{}\", resource_metadata=\"{}\"",
+                crate::oauth::OAuthErrorCode::InsufficientScope,
                 scope.as_str(),
                 state.issuer.resource_metadata_url(resource)
             ),
@@ -230,15 +221,12 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
     let (mut parts, body) = request.into_parts();
     let mut peeked = Peeked { initialize: false };
     let body = if parts.method == http::Method::POST {
-        let bytes = match to_bytes(body, MAX_BODY).await {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                return (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    axum::Json(json!({"error": "the message is larger than 4 MiB"})),
-                )
-                    .into_response();
-            }
+        let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                axum::Json(json!({"error": "the message is larger than 4 MiB"})),
+            )
+                .into_response();
         };
         // Unparseable bodies go on to rmcp, which answers them properly.
         for method in methods_in(&bytes) {

@@ -52,7 +52,10 @@ impl McpState {
     /// Tells every open session that the tools changed.
     pub async fn tools_changed(&self) {
         let peers: Vec<_> = {
-            let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            let mut peers = self
+                .peers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             peers.retain(|p| !p.is_transport_closed());
             peers.clone()
         };
@@ -114,7 +117,7 @@ impl ServerHandler for McpHandler {
         self.state
             .peers
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(context.peer);
     }
 

@@ -40,7 +40,9 @@ struct SseSession {
 
 impl SseSessions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SseSession>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -122,7 +124,7 @@ pub async fn open(
                 let _ = running.waiting().await;
             }
             Err(e) => {
-                tracing::debug!(target: "tgw::mcp", "an SSE session ended before it began: {e}")
+                tracing::debug!(target: "tgw::mcp", "an SSE session ended before it began: {e}");
             }
         }
     });

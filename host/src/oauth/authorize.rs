@@ -18,13 +18,12 @@
 //! anyone can register a client with any name and any redirect URI, so a
 //! signed-in person is never sent on without seeing where.
 
-use std::collections::HashMap;
-
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
+use super::error::OAuthErrorCode;
 use super::metadata::RESOURCE_PATHS;
 use super::{OAuthState, cimd, clients};
 use crate::expiring::{ExpiringMap, WhenFull};
@@ -108,6 +107,10 @@ impl Requests {
 }
 
 /// `redirect_uri` with `params` (and `state`) added to its query.
+#[expect(
+    clippy::expect_used,
+    reason = "pairs of strings always encode as a query"
+)]
 fn redirect_to(redirect_uri: &str, params: &[(&str, &str)], state: Option<&str>) -> String {
     let mut pairs: Vec<(&str, &str)> = params.to_vec();
     if let Some(state) = state {
@@ -142,31 +145,21 @@ fn not_valid(status: StatusCode, reason: &str) -> Response {
 fn refused_back(
     redirect_uri: &str,
     state: Option<&str>,
-    error: &str,
+    error: OAuthErrorCode,
     description: &str,
 ) -> Response {
     let location = redirect_to(
         redirect_uri,
-        &[("error", error), ("error_description", description)],
+        &[
+            ("error", error.as_str()),
+            ("error_description", description),
+        ],
         state,
     );
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
-/// The query's parameters; a parameter given twice is refused (RFC 6749
-/// §3.1).
-pub fn parameters(query: Option<&str>) -> Result<HashMap<String, String>, String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
-        .map_err(|e| format!("the request's parameters cannot be read: {e}"))?;
-    let mut map = HashMap::new();
-    for (key, value) in pairs {
-        if map.contains_key(&key) {
-            return Err(format!("the parameter {key} is given more than once"));
-        }
-        map.insert(key, value);
-    }
-    Ok(map)
-}
+pub use tgw_parse::oauth::parameters;
 
 /// The client's name and redirect URIs, or why it is not a client.
 async fn resolve_client(
@@ -234,7 +227,7 @@ pub async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuer
 
     // 2. The rest goes back to the client, with its state.
     let client_state = param("state");
-    let refuse = |error: &str, description: &str| {
+    let refuse = |error: OAuthErrorCode, description: &str| {
         refused_back(redirect_uri, client_state, error, description)
     };
     if client_state.is_some_and(|s| s.len() > MAX_STATE) {
@@ -242,32 +235,32 @@ pub async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuer
         return refused_back(
             redirect_uri,
             None,
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             &format!("state is longer than {MAX_STATE} bytes"),
         );
     }
     if param("response_type") != Some("code") {
         return refuse(
-            "unsupported_response_type",
+            OAuthErrorCode::UnsupportedResponseType,
             "only response_type=code is supported",
         );
     }
     match (param("code_challenge"), param("code_challenge_method")) {
         (None, _) => {
             return refuse(
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "code_challenge is required (PKCE with S256)",
             );
         }
         (Some(_), method) if method != Some("S256") => {
             return refuse(
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "code_challenge_method must be S256; plain is not accepted",
             );
         }
         (Some(challenge), _) if !valid_challenge(challenge) => {
             return refuse(
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "code_challenge is not a base64url S256 challenge",
             );
         }
@@ -275,7 +268,7 @@ pub async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuer
     }
     let Some(resource) = param("resource") else {
         return refuse(
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "resource is required (RFC 8707): the URL of this gateway's MCP endpoint",
         );
     };
@@ -284,7 +277,7 @@ pub async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuer
         .any(|path| state.issuer.resource(path) == resource)
     {
         return refuse(
-            "invalid_target",
+            OAuthErrorCode::InvalidTarget,
             &format!(
                 "{resource:?} is not a resource of this gateway; use {}",
                 state.issuer.resource(RESOURCE_PATHS[0])
@@ -299,7 +292,7 @@ pub async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuer
                 match name.parse::<Scope>() {
                     Ok(s) if !scopes.contains(&s) => scopes.push(s),
                     Ok(_) => {}
-                    Err(e) => return refuse("invalid_scope", &e),
+                    Err(e) => return refuse(OAuthErrorCode::InvalidScope, &e),
                 }
             }
             if scopes.is_empty() {
@@ -326,7 +319,7 @@ pub async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuer
             (StatusCode::SEE_OTHER, [(header::LOCATION, consent)]).into_response()
         }
         None => refuse(
-            "temporarily_unavailable",
+            OAuthErrorCode::TemporarilyUnavailable,
             "too many sign-ins are waiting; try again in a few minutes",
         ),
     }

@@ -16,44 +16,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::OAuthState;
+use super::error::OAuthErrorCode;
 use crate::audit::now_millis;
 use crate::backend::StoreError;
 use crate::people::keys::Key;
 
-/// Redirect URIs a client may register, and the length of each: enough
-/// for any real client, and a bound on what an anonymous registration
-/// stores and what waits in memory for consent.
-pub const MAX_REDIRECT_URIS: usize = 10;
-pub const MAX_REDIRECT_URI: usize = 2048;
-
-/// Why a redirect URI is refused (in the words of the error response).
-pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    if uri.len() > MAX_REDIRECT_URI {
-        return Err(format!(
-            "a redirect URI is longer than {MAX_REDIRECT_URI} bytes"
-        ));
-    }
-    let parsed: http::Uri = uri
-        .parse()
-        .map_err(|_| format!("{uri:?} is not an absolute URI"))?;
-    let host = parsed
-        .host()
-        .ok_or_else(|| format!("{uri:?} has no host"))?;
-    if uri.contains('#') {
-        return Err(format!("{uri:?} has a fragment"));
-    }
-    if parsed.authority().is_some_and(|a| a.as_str().contains('@')) {
-        return Err(format!("{uri:?} carries user information"));
-    }
-    match parsed.scheme_str() {
-        Some("https") => Ok(()),
-        // Native clients listen on loopback, on any port (RFC 8252 §7.3).
-        Some("http") if ["127.0.0.1", "[::1]", "localhost"].contains(&host) => Ok(()),
-        _ => Err(format!(
-            "{uri:?}: a redirect URI must be https, or http on loopback"
-        )),
-    }
-}
+pub use tgw_parse::oauth::{MAX_REDIRECT_URIS, check_redirect_uri};
 
 /// What a client registered, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -82,11 +50,11 @@ pub struct Registration {
     response_types: Option<Vec<String>>,
 }
 
-fn error(status: StatusCode, code: &str, description: impl Into<String>) -> Response {
+fn error(status: StatusCode, code: OAuthErrorCode, description: impl Into<String>) -> Response {
     (
         status,
         [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({"error": code, "error_description": description.into()})),
+        Json(json!({"error": code.as_str(), "error_description": description.into()})),
     )
         .into_response()
 }
@@ -94,7 +62,7 @@ fn error(status: StatusCode, code: &str, description: impl Into<String>) -> Resp
 fn invalid_metadata(description: impl Into<String>) -> Response {
     error(
         StatusCode::BAD_REQUEST,
-        "invalid_client_metadata",
+        OAuthErrorCode::InvalidClientMetadata,
         description,
     )
 }
@@ -106,25 +74,25 @@ fn hash(token: &str) -> String {
 }
 
 /// A registration refused: the RFC 7591 error code and why.
-type Refusal = (&'static str, String);
+type Refusal = (OAuthErrorCode, String);
 
 impl Registration {
     fn check(&self) -> Result<(), Refusal> {
-        let metadata = |why: String| ("invalid_client_metadata", why);
+        let metadata = |why: String| (OAuthErrorCode::InvalidClientMetadata, why);
         if self.redirect_uris.is_empty() {
             return Err((
-                "invalid_redirect_uri",
+                OAuthErrorCode::InvalidRedirectUri,
                 "at least one redirect URI is required".into(),
             ));
         }
         if self.redirect_uris.len() > MAX_REDIRECT_URIS {
             return Err((
-                "invalid_redirect_uri",
+                OAuthErrorCode::InvalidRedirectUri,
                 format!("at most {MAX_REDIRECT_URIS} redirect URIs may be registered"),
             ));
         }
         for uri in &self.redirect_uris {
-            check_redirect_uri(uri).map_err(|e| ("invalid_redirect_uri", e))?;
+            check_redirect_uri(uri).map_err(|e| (OAuthErrorCode::InvalidRedirectUri, e))?;
         }
         if let Some(method) = &self.token_endpoint_auth_method
             && method != "none"
@@ -197,7 +165,7 @@ pub async fn register(State(state): State<OAuthState>, body: axum::body::Bytes) 
     {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
+            OAuthErrorCode::TemporarilyUnavailable,
             e.to_string(),
         );
     }
@@ -249,12 +217,12 @@ pub async fn read(
         }
         Ok(_) => error(
             StatusCode::UNAUTHORIZED,
-            "invalid_token",
+            OAuthErrorCode::InvalidToken,
             "unknown client or wrong registration access token",
         ),
         Err(e) => error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
+            OAuthErrorCode::TemporarilyUnavailable,
             e.to_string(),
         ),
     }
@@ -287,7 +255,10 @@ mod tests {
         ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");
         }
-        let long = format!("https://claude.ai/{}", "a".repeat(MAX_REDIRECT_URI));
+        let long = format!(
+            "https://claude.ai/{}",
+            "a".repeat(tgw_parse::oauth::MAX_REDIRECT_URI)
+        );
         assert!(
             check_redirect_uri(&long)
                 .unwrap_err()

@@ -15,7 +15,9 @@
 pub mod authorize;
 pub mod cimd;
 mod clients;
+mod error;
 pub mod jwt;
+pub use error::OAuthErrorCode;
 mod metadata;
 pub mod token;
 
@@ -55,6 +57,10 @@ impl OAuthState {
 
 /// A record of the OAuth state as stored (clients, codes, refresh tokens,
 /// families).
+#[expect(
+    clippy::expect_used,
+    reason = "our records are plain structs of strings and numbers: they always serialise"
+)]
 fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialise")
 }

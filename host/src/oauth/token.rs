@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::error::OAuthErrorCode;
 use super::jwt::{AccessClaims, AccessSigner};
 use super::{OAuthState, json, read};
 use crate::audit::now_millis;
@@ -179,7 +180,7 @@ pub struct TokenRequest {
     resource: Option<String>,
 }
 
-fn refusal(status: StatusCode, error: &str, description: impl Into<String>) -> Response {
+fn refusal(status: StatusCode, error: OAuthErrorCode, description: impl Into<String>) -> Response {
     (
         status,
         [
@@ -192,13 +193,17 @@ fn refusal(status: StatusCode, error: &str, description: impl Into<String>) -> R
 }
 
 fn invalid_grant(description: impl Into<String>) -> Response {
-    refusal(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    refusal(
+        StatusCode::BAD_REQUEST,
+        OAuthErrorCode::InvalidGrant,
+        description,
+    )
 }
 
 fn unavailable(e: StoreError) -> Response {
     refusal(
         StatusCode::SERVICE_UNAVAILABLE,
-        "temporarily_unavailable",
+        OAuthErrorCode::TemporarilyUnavailable,
         e.to_string(),
     )
 }
@@ -208,7 +213,7 @@ pub async fn token(State(state): State<OAuthState>, Form(request): Form<TokenReq
     let Some(client_id) = request.client_id.as_deref() else {
         return refusal(
             StatusCode::UNAUTHORIZED,
-            "invalid_client",
+            OAuthErrorCode::InvalidClient,
             "client_id is required",
         );
     };
@@ -219,7 +224,7 @@ pub async fn token(State(state): State<OAuthState>, Form(request): Form<TokenReq
         Ok(None) => {
             return refusal(
                 StatusCode::UNAUTHORIZED,
-                "invalid_client",
+                OAuthErrorCode::InvalidClient,
                 "unknown client: register again",
             );
         }
@@ -230,12 +235,12 @@ pub async fn token(State(state): State<OAuthState>, Form(request): Form<TokenReq
         Some("refresh_token") => spend_refresh(&state, client_id, &request).await,
         Some(other) => Err(refusal(
             StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
+            OAuthErrorCode::UnsupportedGrantType,
             format!("grant type {other:?} is not supported"),
         )),
         None => Err(refusal(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "grant_type is required",
         )),
     };
@@ -250,7 +255,7 @@ pub struct RevocationRequest {
     token: Option<String>,
     client_id: Option<String>,
     /// Read and not needed: both kinds are looked up.
-    #[allow(
+    #[expect(
         dead_code,
         reason = "RFC 7009 allows it; we look the token up either way"
     )]
@@ -293,7 +298,7 @@ pub async fn revoke(
     let Some(token) = request.token.as_deref() else {
         return refusal(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "token is required",
         );
     };
@@ -316,7 +321,7 @@ async fn spend_code(
     let (Some(code), Some(verifier)) = (&request.code, &request.code_verifier) else {
         return Err(refusal(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "code and code_verifier are required",
         ));
     };
@@ -360,7 +365,7 @@ async fn spend_code(
     {
         return Err(refusal(
             StatusCode::BAD_REQUEST,
-            "invalid_target",
+            OAuthErrorCode::InvalidTarget,
             "the resource differs from the one consented to",
         ));
     }
@@ -394,7 +399,7 @@ async fn spend_refresh(
     let Some(token) = &request.refresh_token else {
         return Err(refusal(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "refresh_token is required",
         ));
     };

@@ -100,8 +100,6 @@ pub enum TokenError {
     Invalid(String),
 }
 
-const PREFIX: &str = "tgw_pat_";
-
 fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
@@ -116,21 +114,7 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn is_token_id(id: &str) -> bool {
-    id.len() == 16
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-}
-
-/// `tgw_pat_<id>_<secret>` → `(id, secret)`, or `None` for anything else
-/// (the id must be 16 lowercase hex digits: it becomes a store key).
-pub fn split_token(token: &str) -> Option<(&str, &str)> {
-    token
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.split_once('_'))
-        .filter(|(id, secret)| is_token_id(id) && !secret.is_empty())
-}
+pub use tgw_parse::mcp::{PREFIX, split_token};
 
 impl People {
     /// Issues a token for an active user. Returns the token (shown once)
@@ -233,33 +217,5 @@ mod tests {
         assert_eq!("tools:call".parse::<Scope>(), Ok(Scope::ToolsCall));
         assert!("tools:*".parse::<Scope>().is_err());
         assert!("TOOLS:CALL".parse::<Scope>().is_err());
-    }
-
-    #[test]
-    fn tokens_split_into_id_and_secret_or_not_at_all() {
-        assert_eq!(
-            split_token("tgw_pat_0123456789abcdef_s3cr_et"),
-            Some(("0123456789abcdef", "s3cr_et"))
-        );
-        for bad in [
-            "",
-            "tgw_pat_",
-            "tgw_pat_0123456789abcdef_",
-            "tgw_pat_0123456789abcdef",
-            "Tgw_pat_0123456789abcdef_x",
-            "tgw_pat_../../../../etc_x",
-            "tgw_pat_0123456789abcdeé_x",
-            "Bearer tgw_pat_0123456789abcdef_x",
-        ] {
-            assert_eq!(split_token(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn token_ids_are_lowercase_hex_of_sixteen() {
-        assert!(is_token_id("0123456789abcdef"));
-        assert!(!is_token_id("0123456789ABCDEF"));
-        assert!(!is_token_id("0123456789abcde"));
-        assert!(!is_token_id("../../etc/passwd"));
     }
 }

@@ -78,11 +78,11 @@ pub struct RuleEntry {
 }
 
 /// A policy file that cannot be used, located in it.
-pub type PolicyError = crate::tomlfile::FileError;
+pub type PolicyError = tgw_parse::toml_file::FileError;
 
 impl PolicyFile {
     pub fn parse(file: &Path, text: &str) -> Result<PolicyFile, PolicyError> {
-        let source = crate::tomlfile::Source { file, text };
+        let source = tgw_parse::toml_file::Source { file, text };
         let located = |span, message| source.error(span, message);
         let policy: PolicyFile = source.parse()?;
         let mut seen = BTreeMap::new();

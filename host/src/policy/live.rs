@@ -32,7 +32,10 @@ impl LivePolicy {
 
     /// The policy in force now.
     pub fn current(&self) -> Arc<Policy> {
-        self.current.read().unwrap().clone()
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Loads the file again; on success swaps it in atomically.
@@ -40,7 +43,10 @@ impl LivePolicy {
         match Policy::load(&self.runtime, &self.path) {
             Ok(policy) => {
                 let digest = policy.digest.clone();
-                *self.current.write().unwrap() = Arc::new(policy);
+                *self
+                    .current
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(policy);
                 tracing::info!(target: "tgw::policy", "policy {} reloaded: {digest}", self.path.display());
                 Ok(digest)
             }

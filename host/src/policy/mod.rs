@@ -105,7 +105,7 @@ impl Policy {
     /// Parses `text` (read from `path`) and loads every rule's component.
     pub fn from_text(runtime: &Runtime, path: &Path, text: &str) -> Result<Policy, PolicyError> {
         let file = PolicyFile::parse(path, text)?;
-        let source = crate::tomlfile::Source { file: path, text };
+        let source = tgw_parse::toml_file::Source { file: path, text };
         let base = path.parent().unwrap_or(Path::new("."));
         let mut rules = Vec::new();
         for (i, entry) in file.rules.iter().enumerate() {
@@ -135,7 +135,8 @@ impl Policy {
             let component = runtime
                 .load_rule(&label, &bytes)
                 .map_err(|e| at(e.to_string()))?;
-            let mut config = serde_json::to_value(&entry.config).expect("a TOML table is JSON");
+            let mut config = serde_json::to_value(&entry.config)
+                .map_err(|e| at(format!("config is not JSON: {e}")))?;
             if let Some(decision) = &entry.decision {
                 config["decision"] = Value::String(decision.clone());
             }
@@ -241,6 +242,10 @@ fn combine(policy: &str, default: DefaultDecision, trace: Vec<RuleOutcome>) -> D
 
 /// `sha256:` over the canonical JSON of the file's text and each rule's
 /// name and component digest.
+#[expect(
+    clippy::expect_used,
+    reason = "the policy set is our own JSON of strings: always canonical"
+)]
 fn policy_digest(text: &str, rules: &[Rule]) -> String {
     let set = json!({
         "file": text,

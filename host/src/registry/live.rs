@@ -107,7 +107,7 @@ impl LiveSkills {
     pub fn current(&self) -> Arc<SkillSet> {
         self.current
             .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
@@ -124,7 +124,10 @@ impl LiveSkills {
         };
         let set = SkillSet::load(&source.runtime, &source.dir, &source.secrets).await?;
         let changed = identity(&set) != identity(&self.current());
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
         if changed {
             tracing::info!(target: "tgw::registry", "skills reloaded: {:?}", identity(&self.current()));
             self.changed.send_modify(|n| *n += 1);

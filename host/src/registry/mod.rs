@@ -41,6 +41,10 @@ impl Skill {
     }
 
     /// The sandbox of this skill's calls, with its secrets from `secrets`.
+    #[expect(
+        clippy::expect_used,
+        reason = "header names are checked when the manifest is parsed"
+    )]
     pub fn sandbox(&self, secrets: &SecretStore) -> SandboxSpec {
         let caps = &self.manifest.capabilities;
         let dirs = caps

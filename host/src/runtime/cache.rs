@@ -36,6 +36,10 @@ impl CompileCache {
     }
 
     /// A previously compiled component, if there is a usable one.
+    #[expect(
+        unsafe_code,
+        reason = "wasmtime's deserialize is unsafe by contract: see the SAFETY note"
+    )]
     pub fn get(&self, engine: &Engine, digest_hex: &str) -> Option<Component> {
         let path = self.path(digest_hex);
         if !path.exists() {

@@ -54,6 +54,10 @@ pub struct EpochTicker {
 }
 
 impl EpochTicker {
+    #[expect(
+        clippy::expect_used,
+        reason = "without the epoch thread no timeout holds: stopping is the only safe answer"
+    )]
     pub fn start(engine: &Engine) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let engine = engine.clone();

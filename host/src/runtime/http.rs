@@ -15,7 +15,6 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -26,85 +25,12 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::net::is_internal;
+use tgw_parse::net::is_internal;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One entry of a skill's `http` allowlist: `api.example.com` (https, 443)
-/// or a URL with scheme and port, `http://127.0.0.1:8080`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpTarget {
-    pub https: bool,
-    /// Lowercase; IPv6 literals without brackets.
-    pub host: String,
-    pub port: u16,
-}
-
-impl FromStr for HttpTarget {
-    type Err = String;
-
-    fn from_str(entry: &str) -> Result<Self, String> {
-        let (https, rest) = match entry.split_once("://") {
-            Some(("https", rest)) => (true, rest),
-            Some(("http", rest)) => (false, rest),
-            Some((scheme, _)) => {
-                return Err(format!("{entry:?}: scheme {scheme:?} is not http or https"));
-            }
-            None => (true, entry),
-        };
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if rest.is_empty() || rest.contains(['/', '?', '#', '@', '*', ' ']) {
-            return Err(format!(
-                "{entry:?}: give a host (`api.example.com`) or scheme://host:port, without path, user or wildcard"
-            ));
-        }
-        let authority: http::uri::Authority = rest
-            .parse()
-            .map_err(|_| format!("{entry:?} is not a valid host"))?;
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        let port = port_of(&authority, https)
-            .ok_or_else(|| format!("{entry:?}: the port is not 1 to 65535"))?;
-        Ok(HttpTarget { https, host, port })
-    }
-}
-
-/// The authority's port, the scheme's default when it has none, or `None`
-/// when it has one that is not a valid port (`http` silently drops those).
-fn port_of(authority: &http::uri::Authority, https: bool) -> Option<u16> {
-    let has_port_text = authority.as_str().len() > authority.host().len();
-    match authority.port_u16() {
-        Some(0) => None,
-        Some(port) => Some(port),
-        None if has_port_text => None,
-        None => Some(if https { 443 } else { 80 }),
-    }
-}
-
-impl fmt::Display for HttpTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.https { "https" } else { "http" };
-        if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{scheme}://{}:{}", self.host, self.port)
-        }
-    }
-}
-
-impl HttpTarget {
-    /// Internal addresses are allowed only when the allowlist names them.
-    fn permits_internal(&self, ip: IpAddr) -> bool {
-        match self.host.parse::<IpAddr>() {
-            Ok(listed) => listed == ip,
-            Err(_) => self.host == "localhost" && ip.is_loopback(),
-        }
-    }
-}
+pub use tgw_parse::http_target::{HttpTarget, port_of};
 
 /// A secret the host adds to requests for one host.
 #[derive(Clone)]
@@ -158,7 +84,10 @@ impl WasiHttpHooks for OutboundHttp {
                 }
                 Err(refusal) => {
                     tracing::warn!(target: "tgw::sandbox", "{}", refusal.message);
-                    refusals.lock().unwrap().push(refusal.message);
+                    refusals
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(refusal.message);
                     Err(refusal.code)
                 }
             }
@@ -300,6 +229,10 @@ async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, HttpError> {
 }
 
 /// The TLS client settings (webpki roots, ring), also used by `tgw mcp stdio`.
+#[expect(
+    clippy::expect_used,
+    reason = "ring supports the default protocol versions"
+)]
 pub fn tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     CONFIG

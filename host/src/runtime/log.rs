@@ -33,7 +33,10 @@ impl CappedLog {
     }
 
     fn push(&self, bytes: &[u8]) {
-        let mut buffer = self.buffer.lock().unwrap();
+        let mut buffer = self
+            .buffer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let room = self.cap.saturating_sub(buffer.kept.len()).min(bytes.len());
         buffer.kept.extend_from_slice(&bytes[..room]);
         buffer.dropped += bytes.len() - room;
@@ -41,7 +44,10 @@ impl CappedLog {
 
     /// What was written, with a note when some of it was dropped.
     pub fn text(&self) -> String {
-        let buffer = self.buffer.lock().unwrap();
+        let buffer = self
+            .buffer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut text = String::from_utf8_lossy(&buffer.kept).into_owned();
         if buffer.dropped > 0 {
             text.push_str(&format!(

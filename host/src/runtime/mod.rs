@@ -8,7 +8,7 @@ mod engine;
 mod error;
 pub mod http;
 mod log;
-pub mod net;
+pub use tgw_parse::net;
 mod sandbox;
 
 use std::collections::HashMap;
@@ -203,7 +203,12 @@ impl Runtime {
     pub fn load<W: World>(&self, name: &str, bytes: &[u8]) -> Result<Loaded<W>, LoadError> {
         let digest_hex = hex::encode(Sha256::digest(bytes));
         let digest = format!("sha256:{digest_hex}");
-        let known = self.compiled.lock().unwrap().get(&digest).cloned();
+        let known = self
+            .compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&digest)
+            .cloned();
         let (component, from_cache) = match known {
             Some(known) => known,
             None => {
@@ -229,7 +234,7 @@ impl Runtime {
                 };
                 self.compiled
                     .lock()
-                    .unwrap()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(digest.clone(), (component.clone(), from_cache));
                 (component, from_cache)
             }
@@ -306,6 +311,7 @@ impl Runtime {
 
     /// Instantiates `component` in a new store limited by `spec`, runs
     /// `body`, and turns every way it can fail into a [`CallError`].
+    #[expect(clippy::expect_used, reason = "the engine is built with fuel enabled")]
     pub(crate) async fn run<W: World, T>(
         &self,
         component: &Loaded<W>,
@@ -370,7 +376,12 @@ fn classify<T>(
     trace: &CallTrace,
     limits: &Limits,
 ) -> Result<T, CallError> {
-    let refusal = trace.refusals.lock().unwrap().first().cloned();
+    let refusal = trace
+        .refusals
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .first()
+        .cloned();
     match raw {
         Err(_) if state.memory.hit => Err(CallError::MemoryLimit {
             mib: limits.memory_bytes >> 20,

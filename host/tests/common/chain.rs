@@ -43,7 +43,7 @@ pub struct Chain {
     pub files: PathBuf,
     pub dir: tempfile::TempDir,
     /// Anything that must live as long as the chain (a NATS server).
-    #[allow(dead_code, reason = "held, not read: it keeps a NATS server alive")]
+    /// Held, not read: it keeps a NATS server alive.
     pub guard: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 

@@ -101,15 +101,17 @@ impl AuthenticatorData {
         if bytes.len() < 37 {
             return Err(malformed("authenticator data shorter than 37 bytes"));
         }
-        let rp_id_hash: [u8; 32] = bytes[..32].try_into().expect("32 bytes");
+        let mut rp_id_hash = [0u8; 32];
+        rp_id_hash.copy_from_slice(&bytes[..32]);
         let flags = bytes[32];
-        let sign_count = u32::from_be_bytes(bytes[33..37].try_into().expect("4 bytes"));
+        let sign_count = u32::from_be_bytes([bytes[33], bytes[34], bytes[35], bytes[36]]);
         let mut rest = &bytes[37..];
         let credential = if flags & AT != 0 {
             if rest.len() < 18 {
                 return Err(malformed("attested credential data is cut short"));
             }
-            let aaguid: [u8; 16] = rest[..16].try_into().expect("16 bytes");
+            let mut aaguid = [0u8; 16];
+            aaguid.copy_from_slice(&rest[..16]);
             let id_len = u16::from_be_bytes([rest[16], rest[17]]) as usize;
             if id_len > 1023 || rest.len() < 18 + id_len {
                 return Err(malformed("bad credential id length"));
@@ -172,8 +174,8 @@ impl PublicKey {
                 KeyType::Assigned(iana::KeyType::EC2),
                 Some(coset::Algorithm::Assigned(iana::Algorithm::ES256)),
             ) => {
-                let crv =
-                    param(&key, iana::Ec2KeyParameter::Crv as i64).and_then(|v| v.as_integer());
+                let crv = param(&key, iana::Ec2KeyParameter::Crv as i64)
+                    .and_then(ciborium::Value::as_integer);
                 if crv != Some((iana::EllipticCurve::P_256 as i64).into()) {
                     return Err(WebAuthnError::UnsupportedAlgorithm(
                         "ES256 on a curve other than P-256".into(),
@@ -190,8 +192,8 @@ impl PublicKey {
                 KeyType::Assigned(iana::KeyType::OKP),
                 Some(coset::Algorithm::Assigned(iana::Algorithm::EdDSA)),
             ) => {
-                let crv =
-                    param(&key, iana::OkpKeyParameter::Crv as i64).and_then(|v| v.as_integer());
+                let crv = param(&key, iana::OkpKeyParameter::Crv as i64)
+                    .and_then(ciborium::Value::as_integer);
                 if crv != Some((iana::EllipticCurve::Ed25519 as i64).into()) {
                     return Err(WebAuthnError::UnsupportedAlgorithm(
                         "EdDSA on a curve other than Ed25519".into(),
@@ -345,7 +347,9 @@ pub fn verify_registration(
                     "packed with a certificate chain".into(),
                 ));
             }
-            let alg = stmt("alg").and_then(|v| v.as_integer()).map(i128::from);
+            let alg = stmt("alg")
+                .and_then(ciborium::Value::as_integer)
+                .map(i128::from);
             let expected = match key {
                 PublicKey::Es256(_) => iana::Algorithm::ES256 as i128,
                 PublicKey::EdDsa(_) => iana::Algorithm::EdDSA as i128,
@@ -358,7 +362,7 @@ pub fn verify_registration(
             let sig = stmt("sig")
                 .and_then(|v| v.as_bytes())
                 .ok_or_else(|| malformed("packed attestation without sig"))?;
-            let mut signed = auth_data.to_vec();
+            let mut signed = auth_data.clone();
             signed.extend_from_slice(&Sha256::digest(client_data_json));
             key.verify(&signed, sig)?;
         }

@@ -87,6 +87,10 @@ pub struct Canonical {
 
 impl Canonical {
     /// The canonical text (JCS output is UTF-8).
+    #[expect(
+        clippy::expect_used,
+        reason = "the bytes are our own JCS output, which is UTF-8"
+    )]
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.bytes).expect("JCS output is UTF-8")
     }

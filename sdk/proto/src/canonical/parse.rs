@@ -78,10 +78,7 @@ impl Parser<'_> {
 
     fn not_a_number(&self) -> CanonError {
         let rest = &self.text[self.at..];
-        let literal = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphabetic())
-            .collect();
+        let literal = rest.chars().take_while(char::is_ascii_alphabetic).collect();
         CanonError::NotANumber {
             literal,
             at: self.at,
@@ -221,12 +218,16 @@ impl Parser<'_> {
             .bytes
             .get(self.at..self.at + 4)
             .ok_or_else(|| self.syntax("short \\u escape"))?;
-        if !digits.iter().all(u8::is_ascii_hexdigit) {
+        let value = digits.iter().try_fold(0u16, |value, digit| {
+            char::from(*digit)
+                .to_digit(16)
+                .map(|d| (value << 4) | d as u16)
+        });
+        let Some(value) = value else {
             return Err(self.syntax("bad hex digit in a \\u escape"));
-        }
-        let text = std::str::from_utf8(digits).expect("ASCII hex digits");
+        };
         self.at += 4;
-        Ok(u16::from_str_radix(text, 16).expect("four hex digits"))
+        Ok(value)
     }
 
     /// After `\u`: one code unit, or a surrogate pair spelled as two
@@ -243,7 +244,11 @@ impl Parser<'_> {
                         let code = 0x10000
                             + (((first as u32) - 0xD800) << 10)
                             + ((second as u32) - 0xDC00);
-                        return Ok(char::from_u32(code).expect("a valid surrogate pair"));
+                        // A high and a low surrogate always make a scalar
+                        // value; should they not, it is a lone surrogate.
+                        if let Some(c) = char::from_u32(code) {
+                            return Ok(c);
+                        }
                     }
                     self.at = saved;
                 }
@@ -256,7 +261,10 @@ impl Parser<'_> {
                 code: first,
                 at: escape_at,
             }),
-            _ => Ok(char::from_u32(first as u32).expect("not a surrogate")),
+            _ => char::from_u32(u32::from(first)).ok_or(CanonError::LoneSurrogate {
+                code: first,
+                at: escape_at,
+            }),
         }
     }
 

@@ -2,6 +2,11 @@
 //! data, authenticator data, attestation objects, signatures) that the
 //! relying-party checks can accept or refuse.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a software authenticator for tests: a failure to make test data stops the test"
+)]
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use coset::{CborSerializable, CoseKeyBuilder, iana};

@@ -1,0 +1,273 @@
+//! Names that mean something, as types: a person's account role, the
+//! groups they belong to, who may use a skill, and executor pools.
+//!
+//! A role says what a person may do in the gateway; groups say which skills
+//! they may use (`[access] groups` in `skill.toml`) and are what policy
+//! rules match on.
+
+use serde::{Deserialize, Serialize};
+
+/// An account role: what a person may do in the gateway.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything, and every skill.
+    Admin,
+    /// Approves and denies calls.
+    Approver,
+    /// Connects an agent.
+    User,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Approver, Role::User];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Approver => "approver",
+            Role::User => "user",
+        }
+    }
+
+    pub fn may_approve(self) -> bool {
+        matches!(self, Role::Admin | Role::Approver)
+    }
+
+    /// The role named exactly `name`.
+    pub fn named(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A group name: `billing`, `support`, `eu-ops`. Lowercase ASCII letters,
+/// digits, `-` and `_`, starting with a letter, at most 64 bytes, and not
+/// the name of an account role (so `admin` always means the role).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct GroupName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupNameError {
+    #[error(
+        "{0:?} is not a group name (lowercase letters, digits, `-` and `_`, starting with a letter, at most 64)"
+    )]
+    Malformed(String),
+    #[error("{0:?} is an account role, not a group: give the group another name")]
+    IsRole(String),
+}
+
+impl GroupName {
+    pub fn new(name: &str) -> Result<Self, GroupNameError> {
+        let well_formed = !name.is_empty()
+            && name.len() <= 64
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Err(GroupNameError::Malformed(name.to_owned()));
+        }
+        if Role::named(name).is_some() {
+            return Err(GroupNameError::IsRole(name.to_owned()));
+        }
+        Ok(GroupName(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for GroupName {
+    type Error = GroupNameError;
+    fn try_from(name: String) -> Result<Self, GroupNameError> {
+        GroupName::new(&name)
+    }
+}
+
+impl From<GroupName> for String {
+    fn from(name: GroupName) -> String {
+        name.0
+    }
+}
+
+impl std::str::FromStr for GroupName {
+    type Err = GroupNameError;
+    fn from_str(name: &str) -> Result<Self, GroupNameError> {
+        GroupName::new(name)
+    }
+}
+
+impl std::fmt::Display for GroupName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who may use a skill: its `[access]` table.
+///
+/// Admins may use every skill. Anyone else needs one of `groups`, or one of
+/// `roles` (kept from the deprecated `[access] roles` key). With neither,
+/// the skill is for everyone with a token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Audience {
+    pub groups: Vec<GroupName>,
+    pub roles: Vec<Role>,
+}
+
+impl Audience {
+    pub fn admits(&self, role: Role, groups: &[GroupName]) -> bool {
+        role == Role::Admin
+            || (self.groups.is_empty() && self.roles.is_empty())
+            || self.roles.contains(&role)
+            || groups.iter().any(|g| self.groups.contains(g))
+    }
+
+    /// `the groups billing, support` or `everyone`, for messages.
+    pub fn describe(&self) -> String {
+        let mut names: Vec<String> = self.groups.iter().map(ToString::to_string).collect();
+        names.extend(self.roles.iter().map(|r| format!("role {r}")));
+        if names.is_empty() {
+            "everyone".into()
+        } else {
+            names.join(", ")
+        }
+    }
+}
+
+/// An executor pool: its name goes into subjects (`tgw.exec.<pool>`),
+/// nonce keys and the grant's `aud`. Lowercase letters, digits and `-`, at
+/// most 64.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Pool(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a pool name (lowercase letters, digits and -, at most 64)")]
+pub struct PoolNameError(String);
+
+impl Pool {
+    pub fn new(name: &str) -> Result<Self, PoolNameError> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(Pool(name.to_owned()))
+        } else {
+            Err(PoolNameError(name.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool("default".into())
+    }
+}
+
+impl TryFrom<String> for Pool {
+    type Error = PoolNameError;
+    fn try_from(name: String) -> Result<Self, PoolNameError> {
+        Pool::new(&name)
+    }
+}
+
+impl From<Pool> for String {
+    fn from(pool: Pool) -> String {
+        pool.0
+    }
+}
+
+impl std::str::FromStr for Pool {
+    type Err = PoolNameError;
+    fn from_str(name: &str) -> Result<Self, PoolNameError> {
+        Pool::new(name)
+    }
+}
+
+impl std::fmt::Display for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_names_are_checked() {
+        for good in ["billing", "support", "eu-ops", "team_2"] {
+            assert!(GroupName::new(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Billing",
+            "2fa",
+            "-x",
+            "a b",
+            "bill\u{200b}ing",
+            &"a".repeat(65),
+        ] {
+            assert!(
+                matches!(GroupName::new(bad), Err(GroupNameError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            GroupName::new("admin"),
+            Err(GroupNameError::IsRole("admin".into()))
+        );
+    }
+
+    #[test]
+    fn pool_names_are_checked() {
+        assert!(Pool::new("default").is_ok());
+        assert!(Pool::new("eu-west-2").is_ok());
+        for bad in ["", "Default", "a.b", "a_b", "a>", &"p".repeat(65)] {
+            assert!(Pool::new(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_audience_admits_admins_members_and_listed_roles() {
+        let billing = GroupName::new("billing")
+            .ok()
+            .into_iter()
+            .collect::<Vec<_>>();
+        let audience = Audience {
+            groups: billing.clone(),
+            roles: vec![Role::Approver],
+        };
+        assert!(audience.admits(Role::Admin, &[]));
+        assert!(audience.admits(Role::User, &billing));
+        assert!(audience.admits(Role::Approver, &[]));
+        assert!(!audience.admits(Role::User, &[]));
+        assert!(Audience::default().admits(Role::User, &[]));
+    }
+}
