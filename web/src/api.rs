@@ -4,8 +4,9 @@
 use std::cell::RefCell;
 
 use gloo_net::http::Request;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use tgw_dashboard::ApiError;
 
 thread_local! {
     static CSRF: RefCell<String> = const { RefCell::new(String::new()) };
@@ -19,11 +20,10 @@ async fn read<T: DeserializeOwned>(response: gloo_net::http::Response) -> Result
     if response.ok() {
         response.json::<T>().await.map_err(|e| e.to_string())
     } else {
-        let body: Value = response.json().await.unwrap_or_default();
-        Err(body["error"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("the gateway answered {}", response.status())))
+        match response.json::<ApiError>().await {
+            Ok(refused) => Err(refused.error),
+            Err(_) => Err(format!("the gateway answered {}", response.status())),
+        }
     }
 }
 
@@ -32,7 +32,7 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, String> {
     read(response).await
 }
 
-pub async fn post<T: DeserializeOwned>(path: &str, body: &Value) -> Result<T, String> {
+pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, String> {
     let csrf = CSRF.with(|c| c.borrow().clone());
     let response = Request::post(path)
         .header("x-csrf-token", &csrf)

@@ -6,21 +6,9 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use tgw_dashboard::{ConsentDecision, ConsentRequest, Redirect};
 
 use crate::{Me, api};
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct Request {
-    client_id: String,
-    client_name: Option<String>,
-    client_id_is_url: bool,
-    redirect_uri: String,
-    redirect_host: String,
-    scopes: Vec<String>,
-    user: String,
-}
 
 /// What each scope lets the app do, in the person's words.
 fn describe(scope: &str) -> &'static str {
@@ -41,7 +29,7 @@ pub fn Consent(id: String, me: Me) -> impl IntoView {
         let path = path.clone();
         move || {
             let path = path.clone();
-            async move { api::get::<Request>(&path).await }
+            async move { api::get::<ConsentRequest>(&path).await }
         }
     });
     let (error, set_error) = signal(None::<String>);
@@ -51,10 +39,9 @@ pub fn Consent(id: String, me: Me) -> impl IntoView {
         set_busy.set(true);
         set_error.set(None);
         spawn_local(async move {
-            match api::post::<Value>(&path, &json!({ "allow": allow })).await {
+            match api::post::<Redirect>(&path, &ConsentDecision { allow }).await {
                 Ok(answer) => {
-                    let redirect = answer["redirect"].as_str().unwrap_or("/");
-                    let _ = window().location().set_href(redirect);
+                    let _ = window().location().set_href(&answer.redirect);
                 }
                 Err(e) => {
                     let _ = set_error.try_set(Some(e));
@@ -68,7 +55,7 @@ pub fn Consent(id: String, me: Me) -> impl IntoView {
         move |_| decide(true)
     };
     let deny = move |_| decide(false);
-    let show = move |request: Request| {
+    let show = move |request: ConsentRequest| {
         let name = request
             .client_name
             .clone()

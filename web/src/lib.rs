@@ -10,16 +10,9 @@ mod pages;
 mod passkey;
 
 use leptos::prelude::*;
-use serde::Deserialize;
-use wasm_bindgen::prelude::*;
-
 /// The signed-in user (`/api/me`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Me {
-    pub user: String,
-    pub role: String,
-    pub csrf: String,
-}
+pub use tgw_dashboard::Me;
+use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(start)]
 pub fn start() {

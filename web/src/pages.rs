@@ -4,8 +4,12 @@ use futures::StreamExt;
 use gloo_net::websocket::{Message, futures::WebSocket};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
 use serde_json::{Value, json};
+use tgw_dashboard::{
+    ApprovalChallenge, ApproveRequest, AuditPage, Decided, DenyRequest, FeedEvent, GroupsRequest,
+    GroupsSet, InviteRequest, Invited, PendingApproval, PendingApprovals, PolicyView, Revoked,
+    Skills,
+};
 
 use crate::{Me, api, passkey};
 
@@ -109,34 +113,15 @@ pub fn Enroll(on_done: Callback<Me>) -> impl IntoView {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Approval {
-    pub id: String,
-    pub skill: String,
-    pub tool: String,
-    pub risk: String,
-    pub component: String,
-    pub principal: String,
-    pub args: String,
-    pub rule: Option<String>,
-    pub reason: String,
-    pub expires: i64,
-}
-
-#[derive(Deserialize)]
-struct Pending {
-    approvals: Vec<Approval>,
-}
-
 /// Live cards: loaded once, then kept current by `/api/events`.
 #[component]
 pub fn Approvals() -> impl IntoView {
-    let (cards, set_cards) = signal(Vec::<Approval>::new());
+    let (cards, set_cards) = signal(Vec::<PendingApproval>::new());
     let (error, set_error) = signal(None::<String>);
     let (now, set_now) = signal(now_millis());
     let reload = move || {
         spawn_local(async move {
-            match api::get::<Pending>("/api/approvals").await {
+            match api::get::<PendingApprovals>("/api/approvals").await {
                 Ok(pending) => {
                     let _ = set_cards.try_set(pending.approvals);
                 }
@@ -160,25 +145,19 @@ pub fn Approvals() -> impl IntoView {
             return;
         };
         while let Some(Ok(Message::Text(text))) = socket.next().await {
-            let Ok(event) = serde_json::from_str::<Value>(&text) else {
-                continue;
-            };
-            match event["type"].as_str() {
-                Some("approval.pending") => {
-                    if let Ok(card) = serde_json::from_value::<Approval>(event["approval"].clone())
-                    {
-                        let added = set_cards.try_update(|cards| {
-                            if !cards.iter().any(|c| c.id == card.id) {
-                                cards.push(card);
-                            }
-                        });
-                        if added.is_none() {
-                            return; // the page was left
+            match serde_json::from_str::<FeedEvent>(&text) {
+                Ok(FeedEvent::Pending { approval }) => {
+                    let card = *approval;
+                    let added = set_cards.try_update(|cards| {
+                        if !cards.iter().any(|c| c.id == card.id) {
+                            cards.push(card);
                         }
+                    });
+                    if added.is_none() {
+                        return; // the page was left
                     }
                 }
-                Some("approval.decided") => {
-                    let id = event["id"].as_str().unwrap_or_default().to_owned();
+                Ok(FeedEvent::Decided { id, .. }) => {
                     if set_cards
                         .try_update(|cards| cards.retain(|c| c.id != id))
                         .is_none()
@@ -186,7 +165,7 @@ pub fn Approvals() -> impl IntoView {
                         return;
                     }
                 }
-                _ => reload(),
+                Ok(FeedEvent::Resync) | Err(_) => reload(),
             }
         }
     });
@@ -228,7 +207,11 @@ fn pretty(args: &str) -> String {
 }
 
 #[component]
-fn Card(card: Approval, now: ReadSignal<i64>, cards: WriteSignal<Vec<Approval>>) -> impl IntoView {
+fn Card(
+    card: PendingApproval,
+    now: ReadSignal<i64>,
+    cards: WriteSignal<Vec<PendingApproval>>,
+) -> impl IntoView {
     // The live feed may remove this card (and dispose its signals) before
     // our own request returns: only ever `try_` them after an await.
     let on_decided = move |id: String| {
@@ -247,15 +230,17 @@ fn Card(card: Approval, now: ReadSignal<i64>, cards: WriteSignal<Vec<Approval>>)
             let _ = set_error.try_set(None);
             spawn_local(async move {
                 let result = async {
-                    let challenge: Value =
+                    let challenge: ApprovalChallenge =
                         api::post(&format!("/api/approvals/{id}/challenge"), &json!({})).await?;
                     let options = json!({
-                        "challenge": challenge["challenge"], "rpId": challenge["rp_id"],
-                        "allowCredentials": challenge["allow_credentials"],
+                        "challenge": challenge.challenge, "rpId": challenge.rp_id,
+                        "allowCredentials": challenge.allow_credentials,
                     });
                     let mut assertion = passkey::get(&options).await?;
-                    assertion["nonce"] = challenge["nonce"].clone();
-                    api::post::<Value>(&format!("/api/approvals/{id}/approve"), &assertion).await
+                    assertion["nonce"] = json!(challenge.nonce);
+                    let approve: ApproveRequest =
+                        serde_json::from_value(assertion).map_err(|e| e.to_string())?;
+                    api::post::<Decided>(&format!("/api/approvals/{id}/approve"), &approve).await
                 }
                 .await;
                 let _ = set_busy.try_set(false);
@@ -277,9 +262,9 @@ fn Card(card: Approval, now: ReadSignal<i64>, cards: WriteSignal<Vec<Approval>>)
         }
         let _ = set_busy.try_set(true);
         spawn_local(async move {
-            let result = api::post::<Value>(
+            let result = api::post::<Decided>(
                 &format!("/api/approvals/{id}/deny"),
-                &json!({"reason": why}),
+                &DenyRequest { reason: why },
             )
             .await;
             let _ = set_busy.try_set(false);
@@ -385,13 +370,13 @@ pub fn History() -> impl IntoView {
                 " newest"
             </label>
         </div>
-        {loaded(path, |history: Value| {
-            let chain = if history["chain"]["intact"] == true {
-                view! { <p class="chain-ok">{format!("The audit chain is intact: {} entries.", history["chain"]["entries"])}</p> }.into_any()
+        {loaded(path, |history: AuditPage| {
+            let chain = if history.chain.intact {
+                view! { <p class="chain-ok">{format!("The audit chain is intact: {} entries.", history.chain.entries.unwrap_or_default())}</p> }.into_any()
             } else {
-                view! { <p class="chain-broken">{format!("The audit chain is broken: {}", history["chain"]["problem"])}</p> }.into_any()
+                view! { <p class="chain-broken">{format!("The audit chain is broken: {}", history.chain.problem.unwrap_or_default())}</p> }.into_any()
             };
-            let rows: Vec<Value> = history["entries"].as_array().cloned().unwrap_or_default();
+            let rows = history.entries;
             if rows.is_empty() {
                 return view! { <div class="panel">{chain}<p class="empty">"Nothing matches. Calls appear here once an agent proposes one."</p></div> }.into_any();
             }
@@ -403,11 +388,11 @@ pub fn History() -> impl IntoView {
                         <tbody>
                             {rows.into_iter().map(|e| view! {
                                 <tr>
-                                    <td>{e["seq"].to_string()}</td>
-                                    <td>{js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(e["ts"].as_f64().unwrap_or_default())).to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED).as_string().unwrap_or_default()}</td>
-                                    <td>{e["kind"].as_str().unwrap_or_default().to_owned()}</td>
-                                    <td><code>{e["call"].as_str().unwrap_or_default().to_owned()}</code></td>
-                                    <td><code>{e["detail"].to_string()}</code></td>
+                                    <td>{e.seq.to_string()}</td>
+                                    <td>{js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(e.ts as f64)).to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED).as_string().unwrap_or_default()}</td>
+                                    <td>{e.kind}</td>
+                                    <td><code>{e.call}</code></td>
+                                    <td><code>{e.detail.to_string()}</code></td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
@@ -422,27 +407,40 @@ pub fn History() -> impl IntoView {
 pub fn Skills() -> impl IntoView {
     view! {
         <h1>"Skills"</h1>
-        {loaded(|| "/api/skills".into(), |skills: Value| {
-            let list: Vec<Value> = skills["skills"].as_array().cloned().unwrap_or_default();
+        {loaded(|| "/api/skills".into(), |skills: Skills| {
+            let list = skills.skills;
             if list.is_empty() {
                 return view! { <div class="panel empty">"No skills are loaded. Put skill folders in the skills directory and restart."</div> }.into_any();
             }
             list.into_iter().map(|skill| {
-                let tools: Vec<Value> = skill["tools"].as_array().cloned().unwrap_or_default();
+                let caps = &skill.capabilities;
+                let dirs: Vec<String> = caps.dirs.iter().map(|d| format!("{} ({})", d.guest, d.access)).collect();
+                let audience = if skill.groups.is_empty() && skill.roles.is_empty() {
+                    "everyone".to_owned()
+                } else {
+                    skill.groups.iter().chain(&skill.roles).cloned().collect::<Vec<_>>().join(", ")
+                };
+                let summary = format!(
+                    "for {audience} · files: {} · HTTP: {} · fuel {} · {} MiB · {} ms",
+                    if dirs.is_empty() { "none".to_owned() } else { dirs.join(", ") },
+                    if caps.http.is_empty() { "none".to_owned() } else { caps.http.join(", ") },
+                    caps.fuel, caps.memory_mib, caps.timeout_ms
+                );
+                let tools = skill.tools;
                 view! {
                     <div class="panel">
-                        <h2>{format!("{} {}", skill["name"].as_str().unwrap_or_default(), skill["version"].as_str().unwrap_or_default())}</h2>
-                        <p class="note"><code>{skill["component"].as_str().unwrap_or_default().to_owned()}</code></p>
-                        <p class="note">{format!("capabilities: {}", skill["capabilities"])}</p>
+                        <h2>{format!("{} {}", skill.name, skill.version)}</h2>
+                        <p class="note"><code>{skill.component}</code></p>
+                        <p class="note">{summary}</p>
                         <table>
                             <thead><tr><th>"Tool"</th><th>"Risk"</th><th>"What it does"</th></tr></thead>
                             <tbody>{tools.into_iter().map(|t| {
-                                let risk = t["risk"].as_str().unwrap_or_default().to_owned();
+                                let risk = t.risk;
                                 view! {
                                     <tr>
-                                        <td>{t["name"].as_str().unwrap_or_default().to_owned()}</td>
+                                        <td>{t.name}</td>
                                         <td><span class=format!("badge risk-{risk}")>{risk.clone()}</span></td>
-                                        <td>{t["description"].as_str().unwrap_or_default().to_owned()}</td>
+                                        <td>{t.description}</td>
                                     </tr>
                                 }
                             }).collect_view()}</tbody>
@@ -458,11 +456,11 @@ pub fn Skills() -> impl IntoView {
 pub fn Policy() -> impl IntoView {
     view! {
         <h1>"Policy"</h1>
-        {loaded(|| "/api/policy".into(), |policy: Value| view! {
+        {loaded(|| "/api/policy".into(), |policy: PolicyView| view! {
             <div class="panel">
-                <p>{format!("{} — ", policy["path"].as_str().unwrap_or_default())}<code>{policy["digest"].as_str().unwrap_or_default().to_owned()}</code></p>
-                <p class="note">{format!("Rules, in order: {}", policy["rules"].as_array().map(|r| r.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" · ")).unwrap_or_default())}</p>
-                <pre>{policy["text"].as_str().unwrap_or_default().to_owned()}</pre>
+                <p>{format!("{} — ", policy.path)}<code>{policy.digest}</code></p>
+                <p class="note">{format!("Rules, in order: {}", policy.rules.join(" · "))}</p>
+                <pre>{policy.text}</pre>
             </div>
         })}
     }
@@ -476,9 +474,12 @@ pub fn People(me: Me) -> impl IntoView {
     let (version, set_version) = signal(0u32);
     let make_invite = move |role: &'static str| {
         spawn_local(async move {
-            match api::post::<Value>("/api/people/invite", &json!({"role": role})).await {
+            let invite = InviteRequest {
+                role: role.to_owned(),
+            };
+            match api::post::<Invited>("/api/people/invite", &invite).await {
                 Ok(made) => {
-                    let _ = set_invite.try_set(made["link"].as_str().map(str::to_owned));
+                    let _ = set_invite.try_set(Some(made.link));
                 }
                 Err(e) => {
                     let _ = set_invite.try_set(Some(e));
@@ -486,23 +487,32 @@ pub fn People(me: Me) -> impl IntoView {
             }
         })
     };
-    // One action on a person ("disable" or "revoke"), a POST, then what
-    // the page shows of the answer. Copy, so the page can be drawn again
-    // and again.
-    let act = move |name: String, action: &'static str| {
+    // Revoke a person's tokens, then say how many ended.
+    let revoke = move |name: String| {
         spawn_local(async move {
-            let path = format!("/api/people/{}/{action}", query_value(&name));
-            match api::post::<Value>(&path, &json!({})).await {
+            let path = format!("/api/people/{}/revoke", query_value(&name));
+            match api::post::<Revoked>(&path, &json!({})).await {
                 Ok(done) => {
                     let _ = set_error.try_set(None);
-                    if action == "revoke" {
-                        let _ = set_invite.try_set(Some(format!(
-                            "Revoked {}'s tokens: {} connected client(s), {} personal token(s).",
-                            name, done["oauth_grants"], done["personal_tokens"]
-                        )));
-                    } else {
-                        let _ = set_version.try_update(|v| *v += 1);
-                    }
+                    let _ = set_invite.try_set(Some(format!(
+                        "Revoked {}'s tokens: {} connected client(s), {} personal token(s).",
+                        done.name, done.oauth_grants, done.personal_tokens
+                    )));
+                }
+                Err(e) => {
+                    let _ = set_error.try_set(Some(e));
+                }
+            }
+        })
+    };
+    // Disable a person, then reload the list.
+    let disable = move |name: String| {
+        spawn_local(async move {
+            let path = format!("/api/people/{}/disable", query_value(&name));
+            match api::post::<tgw_dashboard::Disabled>(&path, &json!({})).await {
+                Ok(_) => {
+                    let _ = set_error.try_set(None);
+                    let _ = set_version.try_update(|v| *v += 1);
                 }
                 Err(e) => {
                     let _ = set_error.try_set(Some(e));
@@ -520,7 +530,7 @@ pub fn People(me: Me) -> impl IntoView {
                 .map(str::to_owned)
                 .collect();
             let path = format!("/api/people/{}/groups", query_value(&name));
-            match api::post::<Value>(&path, &json!({"groups": groups})).await {
+            match api::post::<GroupsSet>(&path, &GroupsRequest { groups }).await {
                 Ok(_) => {
                     let _ = set_error.try_set(None);
                     let _ = set_version.try_update(|v| *v += 1);
@@ -541,30 +551,27 @@ pub fn People(me: Me) -> impl IntoView {
             {move || invite.get().map(|link| view! { <code class="invite">{link}</code> })}
         </div>
         {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
-        {loaded(move || { version.track(); "/api/people".into() }, move |people: Value| {
-            let list: Vec<Value> = people["people"].as_array().cloned().unwrap_or_default();
+        {loaded(move || { version.track(); "/api/people".into() }, move |people: tgw_dashboard::People| {
+            let list = people.people;
             let me = me.get_value();
             view! {
                 <div class="panel">
                     <table>
                         <thead><tr><th>"Name"</th><th>"Role"</th><th>"Groups"</th><th>"State"</th><th>"Passkeys"</th><th></th></tr></thead>
                         <tbody>{list.into_iter().map(|p| {
-                            let name = p["name"].as_str().unwrap_or_default().to_owned();
-                            let active = p["disabled"] != true;
+                            let name = p.name.clone();
+                            let active = !p.disabled;
                             let can_disable = active && name != me;
                             let target = name.clone();
                             let revoked = name.clone();
                             let label = name.clone();
                             let grouped = name.clone();
-                            let groups = p["groups"]
-                                .as_array()
-                                .map(|g| g.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                                .unwrap_or_default();
+                            let groups = p.groups.join(", ");
                             let (draft, set_draft) = signal(groups.clone());
                             view! {
                                 <tr data-person=name>
                                     <td>{label}</td>
-                                    <td>{p["role"].as_str().unwrap_or_default().to_owned()}</td>
+                                    <td>{p.role.clone()}</td>
                                     <td class="groups">
                                         <span class="group-list">{if groups.is_empty() { "none".to_owned() } else { groups }}</span>
                                         <input class="group-editor" placeholder="billing, support"
@@ -573,11 +580,11 @@ pub fn People(me: Me) -> impl IntoView {
                                         <button class="save-groups" on:click=move |_| save_groups(grouped.clone(), draft.get_untracked())>"Save groups"</button>
                                     </td>
                                     <td>{if active { "active" } else { "disabled" }}</td>
-                                    <td>{p["passkeys"].as_array().map_or(0, |k| k.len())}</td>
+                                    <td>{p.passkeys.len()}</td>
                                     <td class="actions">
-                                        <button on:click=move |_| act(revoked.clone(), "revoke")>"Revoke tokens"</button>
+                                        <button on:click=move |_| revoke(revoked.clone())>"Revoke tokens"</button>
                                         {can_disable.then(|| view! {
-                                            <button class="danger" on:click=move |_| act(target.clone(), "disable")>"Disable"</button>
+                                            <button class="danger" on:click=move |_| disable(target.clone())>"Disable"</button>
                                         })}
                                     </td>
                                 </tr>

@@ -4,12 +4,40 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::json;
+use tgw_dashboard::{
+    ApprovalChallenge, ApproveRequest, Decided, DenyRequest, PendingApproval, PendingApprovals,
+};
 
 use super::session::{changing, signed_in};
 use super::{ApiError, ApiState};
-use crate::approval::ApprovalError;
+use crate::approval::{ApprovalError, ApprovalRecord};
+
+/// A pending approval as its card shows it.
+pub fn card(record: &ApprovalRecord) -> PendingApproval {
+    PendingApproval {
+        id: record.id.clone(),
+        call: record.call.clone(),
+        skill: record.skill.clone(),
+        tool: record.tool.clone(),
+        risk: record.risk.as_str().to_owned(),
+        component: record.component.clone(),
+        principal: record.principal.clone(),
+        args: record.args.clone(),
+        input_hash: record.input_hash.clone(),
+        policy: record.policy.clone(),
+        rule: record.rule.clone(),
+        reason: record.reason.clone(),
+        created: record.created,
+        expires: record.expires,
+    }
+}
+
+fn decided(record: &ApprovalRecord) -> Decided {
+    Decided {
+        approval: record.id.clone(),
+        state: record.state.name().to_owned(),
+    }
+}
 
 fn refused(e: ApprovalError) -> ApiError {
     match e {
@@ -36,7 +64,9 @@ pub async fn pending(
         .pending()
         .await
         .map_err(|e| refused(e.into()))?;
-    Ok(Json(json!({"approvals": pending})))
+    Ok(Json(PendingApprovals {
+        approvals: pending.iter().map(card).collect(),
+    }))
 }
 
 pub async fn challenge(
@@ -50,24 +80,19 @@ pub async fn challenge(
         .challenge(&id, &user.name)
         .await
         .map_err(refused)?;
-    Ok(Json(challenge))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApproveBody {
-    nonce: String,
-    credential_id: String,
-    authenticator_data: String,
-    client_data_json: String,
-    signature: String,
+    Ok(Json(ApprovalChallenge {
+        challenge: challenge.challenge,
+        nonce: challenge.nonce,
+        rp_id: challenge.rp_id,
+        allow_credentials: challenge.allow_credentials,
+    }))
 }
 
 pub async fn approve(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(body): Json<ApproveBody>,
+    Json(body): Json<ApproveRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (_, user) = changing(&state, &headers).await?;
     let assertion = super::passkeys::assertion(
@@ -81,22 +106,14 @@ pub async fn approve(
         .approve_with_passkey(&id, &user.name, &body.nonce, &assertion)
         .await
         .map_err(refused)?;
-    Ok(Json(
-        json!({"approval": record.id, "state": record.state.name()}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DenyBody {
-    reason: String,
+    Ok(Json(decided(&record)))
 }
 
 pub async fn deny(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(body): Json<DenyBody>,
+    Json(body): Json<DenyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (_, user) = changing(&state, &headers).await?;
     if body.reason.trim().is_empty() {
@@ -107,7 +124,5 @@ pub async fn deny(
         .deny(&id, &user.name, &body.reason)
         .await
         .map_err(refused)?;
-    Ok(Json(
-        json!({"approval": record.id, "state": record.state.name()}),
-    ))
+    Ok(Json(decided(&record)))
 }

@@ -12,8 +12,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use serde::Deserialize;
 use serde_json::json;
+use tgw_dashboard::{ConsentDecision, ConsentRequest, Redirect};
 
 use super::session::{changing, signed_in};
 use super::{ApiError, ApiState};
@@ -35,22 +35,20 @@ pub async fn request(
 ) -> Result<impl IntoResponse, ApiError> {
     let (_, user) = signed_in(&state, &headers).await?;
     let request = state.oauth.requests.get(&id).ok_or_else(expired)?;
-    Ok(Json(json!({
-        "client_id": request.client_id,
-        "client_name": request.client_name,
-        "client_id_is_url": request.client_id_is_url,
-        "redirect_uri": request.redirect_uri,
-        "redirect_host": request.redirect_host(),
-        "scopes": request.scopes,
-        "resource": request.resource,
-        "user": user.name,
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Decision {
-    allow: bool,
+    Ok(Json(ConsentRequest {
+        redirect_host: request.redirect_host(),
+        client_id: request.client_id,
+        client_name: request.client_name,
+        client_id_is_url: request.client_id_is_url,
+        redirect_uri: request.redirect_uri,
+        scopes: request
+            .scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        resource: request.resource,
+        user: user.name,
+    }))
 }
 
 /// Allow or deny: `{"redirect": URL}` to send the browser back to the
@@ -59,7 +57,7 @@ pub async fn decide(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(decision): Json<Decision>,
+    Json(decision): Json<ConsentDecision>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (_, user) = changing(&state, &headers).await?;
     let request = state.oauth.requests.take(&id).ok_or_else(expired)?;
@@ -107,5 +105,5 @@ pub async fn decide(
             }),
         )
         .await;
-    Ok(Json(json!({ "redirect": redirect })))
+    Ok(Json(Redirect { redirect }))
 }

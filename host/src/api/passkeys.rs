@@ -144,7 +144,7 @@ pub async fn enroll_finish(
     let (cookie, session) = state.sessions.start(&user.name);
     Ok((
         [(header::SET_COOKIE, set_cookie(&state, &cookie))],
-        Json(json!({"user": user.name, "role": user.role, "csrf": session.csrf})),
+        Json(super::session::me_of(&user, &session)),
     ))
 }
 
@@ -232,6 +232,6 @@ pub async fn login_finish(
     let (cookie, session) = state.sessions.start(&user.name);
     Ok((
         [(header::SET_COOKIE, set_cookie(&state, &cookie))],
-        Json(json!({"user": user.name, "role": user.role, "csrf": session.csrf})),
+        Json(super::session::me_of(&user, &session)),
     ))
 }

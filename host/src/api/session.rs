@@ -149,14 +149,21 @@ pub async fn changing(state: &ApiState, headers: &HeaderMap) -> Result<(Session,
     Ok((session, user))
 }
 
+/// Who is signed in, and the session's CSRF token.
+pub fn me_of(user: &User, session: &Session) -> tgw_dashboard::Me {
+    tgw_dashboard::Me {
+        user: user.name.clone(),
+        role: user.role.as_str().to_owned(),
+        csrf: session.csrf.clone(),
+    }
+}
+
 pub async fn me(
     State(state): State<ApiState>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let (session, user) = signed_in(&state, &headers).await?;
-    Ok(Json(
-        json!({"user": user.name, "role": user.role, "csrf": session.csrf}),
-    ))
+    Ok(Json(me_of(&user, &session)))
 }
 
 pub async fn logout(

@@ -7,7 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::json;
+use tgw_dashboard::{
+    self as dashboard, AuditPage, CapabilitiesView, ChainStatus, DirView, Disabled, FeedEvent,
+    GroupsRequest, GroupsSet, InviteRequest, Invited, PasskeyView, Person, PolicyView, Revoked,
+    SkillView, Skills, ToolView,
+};
 
 use super::session::{changing, signed_in};
 use super::{ApiError, ApiState};
@@ -54,8 +58,16 @@ pub async fn audit(
     signed_in(&state, &headers).await?;
     let audit = &state.audit;
     let chain = match audit.verify().await {
-        Ok(count) => json!({"intact": true, "entries": count}),
-        Err(e) => json!({"intact": false, "problem": e.to_string()}),
+        Ok(count) => ChainStatus {
+            intact: true,
+            entries: Some(count),
+            problem: None,
+        },
+        Err(e) => ChainStatus {
+            intact: false,
+            entries: None,
+            problem: Some(e.to_string()),
+        },
     };
     let last = audit
         .last()
@@ -82,8 +94,20 @@ pub async fn audit(
         .into_iter()
         .rev()
         .take(query.limit.min(1000))
+        .map(|e| dashboard::AuditEntry {
+            seq: e.seq,
+            ts: e.ts,
+            kind: e.kind.as_str().to_owned(),
+            call: e.call,
+            detail: e.detail,
+            prev: e.prev,
+            hash: e.hash,
+        })
         .collect();
-    Ok(Json(json!({"chain": chain, "entries": newest})))
+    Ok(Json(AuditPage {
+        chain,
+        entries: newest,
+    }))
 }
 
 pub async fn skills(
@@ -91,30 +115,62 @@ pub async fn skills(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     signed_in(&state, &headers).await?;
-    let skills: Vec<_> = state
+    let skills = state
         .skills
         .current()
         .iter()
         .map(|s| {
             let manifest = &s.skill.manifest;
             let caps = &manifest.capabilities;
-            json!({
-                "name": manifest.name,
-                "version": manifest.version,
-                "component": s.component.digest,
-                "tools": s.tools,
-                "capabilities": {
-                    "dirs": caps.dirs.iter().map(|d| json!({"guest": d.guest.get_ref(), "access": format!("{:?}", d.access).to_lowercase()})).collect::<Vec<_>>(),
-                    "http": manifest.http_targets().map(std::string::ToString::to_string).collect::<Vec<_>>(),
-                    "fuel": caps.fuel, "memory_mib": caps.memory_mib, "timeout_ms": caps.timeout_ms,
+            SkillView {
+                name: manifest.name.clone(),
+                version: manifest.version.clone(),
+                component: s.component.digest.clone(),
+                tools: s
+                    .tools
+                    .iter()
+                    .map(|t| ToolView {
+                        name: t.name.clone(),
+                        description: t.description.clone(),
+                        risk: t.risk.as_str().to_owned(),
+                        input_schema: t.input_schema.clone(),
+                    })
+                    .collect(),
+                capabilities: CapabilitiesView {
+                    dirs: caps
+                        .dirs
+                        .iter()
+                        .map(|d| DirView {
+                            guest: d.guest.get_ref().clone(),
+                            access: format!("{:?}", d.access).to_lowercase(),
+                        })
+                        .collect(),
+                    http: manifest.http_targets().map(ToString::to_string).collect(),
+                    fuel: caps.fuel,
+                    memory_mib: caps.memory_mib,
+                    timeout_ms: caps.timeout_ms,
                 },
-                "groups": manifest.audience.groups,
-                "roles": manifest.audience.roles,
-                "secrets": manifest.secrets.iter().map(|d| d.name.get_ref()).collect::<Vec<_>>(),
-            })
+                groups: manifest
+                    .audience
+                    .groups
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                roles: manifest
+                    .audience
+                    .roles
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                secrets: manifest
+                    .secrets
+                    .iter()
+                    .map(|d| d.name.get_ref().clone())
+                    .collect(),
+            }
         })
         .collect();
-    Ok(Json(json!({"skills": skills})))
+    Ok(Json(Skills { skills }))
 }
 
 pub async fn policy(
@@ -123,12 +179,12 @@ pub async fn policy(
 ) -> Result<impl IntoResponse, ApiError> {
     signed_in(&state, &headers).await?;
     let policy = state.policy.current();
-    Ok(Json(json!({
-        "path": policy.path.display().to_string(),
-        "digest": policy.digest,
-        "rules": policy.rule_names().collect::<Vec<_>>(),
-        "text": policy.text,
-    })))
+    Ok(Json(PolicyView {
+        path: policy.path.display().to_string(),
+        digest: policy.digest.clone(),
+        rules: policy.rule_names().map(str::to_owned).collect(),
+        text: policy.text.clone(),
+    }))
 }
 
 pub async fn people(
@@ -144,32 +200,44 @@ pub async fn people(
             .credentials_of(&user.name)
             .await
             .map_err(unavailable)?;
-        let passkeys: Vec<_> = passkeys
-            .iter()
-            .map(|c| json!({"id": c.id, "created": c.created, "sign_count": c.sign_count}))
-            .collect();
-        people.push(json!({"name": user.name, "role": user.role, "groups": user.groups, "disabled": user.disabled, "created": user.created, "passkeys": passkeys}));
+        people.push(Person {
+            role: user.role.as_str().to_owned(),
+            groups: user.groups.iter().map(ToString::to_string).collect(),
+            disabled: user.disabled,
+            created: user.created,
+            passkeys: passkeys
+                .into_iter()
+                .map(|c| PasskeyView {
+                    id: c.id,
+                    created: c.created,
+                    sign_count: c.sign_count,
+                })
+                .collect(),
+            name: user.name,
+        });
     }
-    Ok(Json(json!({"people": people})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InviteBody {
-    role: Role,
+    Ok(Json(dashboard::People { people }))
 }
 
 pub async fn invite(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Json(body): Json<InviteBody>,
+    Json(body): Json<InviteRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     changing_admin(&state, &headers).await?;
-    let invitation = state.people.invite(body.role).await.map_err(unavailable)?;
+    let role = Role::named(&body.role).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{:?} is not a role (admin, approver or user)",
+            body.role
+        ))
+    })?;
+    let invitation = state.people.invite(role).await.map_err(unavailable)?;
     let link = format!("{}/enroll#{}", state.relying_party.origin, invitation.token);
-    Ok(Json(
-        json!({"link": link, "role": invitation.role, "expires": invitation.expires}),
-    ))
+    Ok(Json(Invited {
+        link,
+        role: invitation.role.as_str().to_owned(),
+        expires: invitation.expires,
+    }))
 }
 
 pub async fn disable(
@@ -186,14 +254,10 @@ pub async fn disable(
         .disable(&name)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(Json(json!({"name": disabled.name, "disabled": true})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroupsBody {
-    /// The person's groups, in full (each a group name).
-    groups: Vec<String>,
+    Ok(Json(Disabled {
+        name: disabled.name,
+        disabled: true,
+    }))
 }
 
 /// Sets a person's groups. Every name is checked; one bad name changes
@@ -202,7 +266,7 @@ pub async fn set_groups(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Json(body): Json<GroupsBody>,
+    Json(body): Json<GroupsRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     changing_admin(&state, &headers).await?;
     if body.groups.len() > crate::people::MAX_GROUPS {
@@ -222,7 +286,10 @@ pub async fn set_groups(
         .set_groups(&name, groups)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(Json(json!({"name": user.name, "groups": user.groups})))
+    Ok(Json(GroupsSet {
+        groups: user.groups.iter().map(ToString::to_string).collect(),
+        name: user.name,
+    }))
 }
 
 /// Revokes every token of a person: their OAuth grants (connected
@@ -247,9 +314,11 @@ pub async fn revoke_tokens(
             personal += 1;
         }
     }
-    Ok(Json(
-        json!({"name": name, "oauth_grants": grants, "personal_tokens": personal}),
-    ))
+    Ok(Json(Revoked {
+        name,
+        oauth_grants: grants as u64,
+        personal_tokens: personal,
+    }))
 }
 
 /// `/api/events`: pending and decided approvals, as they happen, for
@@ -273,21 +342,19 @@ pub async fn events(
 async fn feed(mut socket: WebSocket, mut events: tokio::sync::broadcast::Receiver<ApprovalEvent>) {
     loop {
         let message = match events.recv().await {
-            Ok(ApprovalEvent::Pending(record)) => {
-                json!({"type": "approval.pending", "approval": record})
-            }
-            Ok(ApprovalEvent::Decided { id, state }) => {
-                json!({"type": "approval.decided", "id": id, "state": state})
-            }
+            Ok(ApprovalEvent::Pending(record)) => FeedEvent::Pending {
+                approval: Box::new(super::approvals::card(&record)),
+            },
+            Ok(ApprovalEvent::Decided { id, state }) => FeedEvent::Decided {
+                id,
+                state: serde_json::to_value(&state).unwrap_or_default(),
+            },
             // Fell behind: tell the page to reload its list.
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => json!({"type": "resync"}),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => FeedEvent::Resync,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
-        if socket
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .is_err()
-        {
+        let text = serde_json::to_string(&message).unwrap_or_default();
+        if socket.send(Message::Text(text.into())).await.is_err() {
             return;
         }
     }

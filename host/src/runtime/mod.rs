@@ -108,6 +108,16 @@ pub enum Risk {
     Destructive,
 }
 
+impl Risk {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Risk::Read => "read",
+            Risk::Write => "write",
+            Risk::Destructive => "destructive",
+        }
+    }
+}
+
 /// One tool as its component describes it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ToolInfo {
