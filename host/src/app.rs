@@ -314,7 +314,12 @@ impl App {
     /// The one HTTP surface: the dashboard and its API, MCP, OAuth,
     /// `/healthz`.
     pub fn router(&self) -> axum::Router {
-        crate::http::router(self)
+        crate::http::router(
+            self.api.clone(),
+            self.mcp.clone(),
+            &self.people,
+            &self.oauth,
+        )
     }
 }
 

@@ -2,23 +2,30 @@
 //! (`crate::api`), MCP (`crate::mcp`), OAuth (`crate::oauth`) and
 //! `/healthz`, with the security headers on every response.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::app::App;
+use crate::api::ApiState;
+use crate::mcp::McpState;
+use crate::oauth::OAuthState;
+use crate::people::People;
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
      form-action 'self'";
 
-pub fn router(app: &App) -> Router {
+/// Everything the listener serves: the dashboard's `api`, the `mcp`
+/// sessions (their tokens checked against `people` and `oauth`), OAuth.
+pub fn router(api: ApiState, mcp: Arc<McpState>, people: &People, oauth: &OAuthState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .merge(crate::api::router(app.api.clone()))
-        .merge(crate::mcp::routes(app.mcp.clone(), &app.people, &app.oauth))
-        .merge(crate::oauth::routes(app.oauth.clone()))
+        .merge(crate::api::router(api))
+        .merge(crate::mcp::routes(mcp, people, oauth))
+        .merge(crate::oauth::routes(oauth.clone()))
         .layer(axum::middleware::map_response(security_headers))
 }
 

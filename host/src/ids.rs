@@ -19,3 +19,17 @@ pub fn random_b64(bytes: usize) -> String {
 pub fn fill_random(buffer: &mut [u8]) {
     getrandom::fill(buffer).expect("the OS has randomness");
 }
+
+/// A new call id: 128 random bits.
+pub fn new_call_id() -> CallId {
+    let mut bytes = [0u8; 16];
+    fill_random(&mut bytes);
+    CallId::from_random(bytes)
+}
+
+/// A new approval id: 128 random bits.
+pub fn new_approval_id() -> ApprovalId {
+    let mut bytes = [0u8; 16];
+    fill_random(&mut bytes);
+    ApprovalId::from_random(bytes)
+}

@@ -7,7 +7,7 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::registry::is_secret_name;
+use tgw_parse::manifest::is_secret_name;
 
 pub struct SecretStore {
     dir: PathBuf,

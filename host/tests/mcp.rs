@@ -512,8 +512,8 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
                 principal: "alice".into(),
                 role: Role::Admin,
                 groups: Vec::new(),
-                skill: "files".into(),
-                tool: "delete_file".into(),
+                skill: "files".parse().unwrap(),
+                tool: "delete_file".parse().unwrap(),
                 args: br#"{"path":"report.txt"}"#.to_vec(),
             })
             .await

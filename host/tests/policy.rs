@@ -41,10 +41,10 @@ fn call(name: &str, risk: Risk, principal: &str, who: &[&str], args: Value) -> P
         .map(|g| g.parse().unwrap())
         .collect();
     Proposal {
-        skill: skill.into(),
-        tool: tool.into(),
+        skill: skill.parse().unwrap(),
+        tool: tool.parse().unwrap(),
         risk,
-        component: format!("sha256:{}", "c".repeat(64)),
+        component: format!("sha256:{}", "c".repeat(64)).parse().unwrap(),
         principal: principal.into(),
         role,
         groups,

@@ -303,7 +303,7 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
         exp: now + 30,
         skill: "http-fetch".into(),
         tool: "get".into(),
-        component: component.digest.clone(),
+        component: component.digest.to_string(),
         input_hash: args.input_hash.clone(),
         policy: format!("sha256:{}", "d".repeat(64)),
         approval: None,

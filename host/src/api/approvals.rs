@@ -15,12 +15,12 @@ use crate::approval::{ApprovalError, ApprovalRecord};
 /// A pending approval as its card shows it.
 pub fn card(record: &ApprovalRecord) -> PendingApproval {
     PendingApproval {
-        id: record.id.clone(),
-        call: record.call.clone(),
-        skill: record.skill.clone(),
-        tool: record.tool.clone(),
+        id: record.id.to_string(),
+        call: record.call.to_string(),
+        skill: record.skill.to_string(),
+        tool: record.tool.to_string(),
         risk: record.risk.as_str().to_owned(),
-        component: record.component.clone(),
+        component: record.component.to_string(),
         principal: record.principal.clone(),
         args: record.args.clone(),
         input_hash: record.input_hash.clone(),
@@ -34,7 +34,7 @@ pub fn card(record: &ApprovalRecord) -> PendingApproval {
 
 fn decided(record: &ApprovalRecord) -> Decided {
     Decided {
-        approval: record.id.clone(),
+        approval: record.id.to_string(),
         state: record.state.name().to_owned(),
     }
 }

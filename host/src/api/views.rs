@@ -123,9 +123,9 @@ pub async fn skills(
             let manifest = &s.skill.manifest;
             let caps = &manifest.capabilities;
             SkillView {
-                name: manifest.name.clone(),
+                name: manifest.name.to_string(),
                 version: manifest.version.clone(),
-                component: s.component.digest.clone(),
+                component: s.component.digest.to_string(),
                 tools: s
                     .tools
                     .iter()
@@ -346,7 +346,7 @@ async fn feed(mut socket: WebSocket, mut events: tokio::sync::broadcast::Receive
                 approval: Box::new(super::approvals::card(&record)),
             },
             Ok(ApprovalEvent::Decided { id, state }) => FeedEvent::Decided {
-                id,
+                id: id.to_string(),
                 state: serde_json::to_value(&state).unwrap_or_default(),
             },
             // Fell behind: tell the page to reload its list.

@@ -4,11 +4,15 @@
 use tokio::sync::broadcast;
 
 use super::record::{ApprovalRecord, ApprovalState};
+use crate::ids::ApprovalId;
 
 #[derive(Debug, Clone)]
 pub enum ApprovalEvent {
     Pending(Box<ApprovalRecord>),
-    Decided { id: String, state: ApprovalState },
+    Decided {
+        id: ApprovalId,
+        state: ApprovalState,
+    },
 }
 
 /// The in-process feed of approval events.

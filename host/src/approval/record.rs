@@ -5,17 +5,18 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::StoreError;
+use crate::ids::{ApprovalId, CallId, Digest, SkillName, ToolName};
 
 /// What an approver sees and decides on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalRecord {
-    pub id: String,
-    pub call: String,
-    pub skill: String,
-    pub tool: String,
+    pub id: ApprovalId,
+    pub call: CallId,
+    pub skill: SkillName,
+    pub tool: ToolName,
     pub risk: crate::runtime::Risk,
-    pub component: String,
+    pub component: Digest,
     pub principal: String,
     /// The canonical arguments, in full.
     pub args: String,

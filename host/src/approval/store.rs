@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use super::record::{ApprovalError, ApprovalRecord, ApprovalState, PasskeyEvidence};
 use crate::audit::now_millis;
 use crate::backend::{Bucket, StoreError};
+use crate::ids::ApprovalId;
 
 /// Approval records as JSON in a bucket, by approval id.
 #[derive(Clone)]
@@ -58,7 +59,7 @@ impl Records {
 #[derive(Clone)]
 pub struct Approvals {
     records: Records,
-    waiters: Arc<Mutex<HashMap<String, watch::Sender<ApprovalState>>>>,
+    waiters: Arc<Mutex<HashMap<ApprovalId, watch::Sender<ApprovalState>>>>,
 }
 
 impl Approvals {
@@ -69,7 +70,9 @@ impl Approvals {
         }
     }
 
-    fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<ApprovalState>>> {
+    fn waiters(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ApprovalId, watch::Sender<ApprovalState>>> {
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 
 use super::{ApprovalEvents, ApprovalRecord, ApprovalState, ApprovalWorkflow, Approvals};
 use crate::audit::{Audit, AuditKind, now_millis};
+use crate::ids::{ApprovalId, CallId};
 use crate::policy::{Decision, Proposal};
 
 /// Another gateway process may decide an approval; a waiting call looks
@@ -26,7 +27,7 @@ impl ApprovalWorkflow {
     /// told where to decide). Dropping the future withdraws the approval.
     pub async fn wait(
         &self,
-        call: &str,
+        call: &CallId,
         proposal: &Proposal,
         decision: &Decision,
         pending: Option<oneshot::Sender<ApprovalRecord>>,
@@ -34,8 +35,8 @@ impl ApprovalWorkflow {
         let created = now_millis();
         let expiry = i64::try_from(self.config.expiry.as_millis()).unwrap_or(i64::MAX);
         let record = ApprovalRecord {
-            id: crate::ids::random_b64(16),
-            call: call.to_owned(),
+            id: crate::ids::new_approval_id(),
+            call: call.clone(),
             skill: proposal.skill.clone(),
             tool: proposal.tool.clone(),
             risk: proposal.risk,
@@ -61,7 +62,7 @@ impl ApprovalWorkflow {
             approvals: self.approvals.clone(),
             audit: self.audit.clone(),
             events: self.events.clone(),
-            call: call.to_owned(),
+            call: call.clone(),
             id: Some(record.id.clone()),
         };
         self.audit
@@ -126,7 +127,7 @@ impl ApprovalWorkflow {
     fn outcome(&self, record: &ApprovalRecord, state: ApprovalState) -> Result<Approval, Refusal> {
         match state {
             ApprovalState::Approved { by, evidence, .. } => Ok(Approval {
-                id: record.id.clone(),
+                id: record.id.to_string(),
                 approver: by,
                 credential_id: evidence.credential_id,
                 nonce: evidence.nonce,
@@ -168,8 +169,8 @@ struct WithdrawOnDrop {
     approvals: Approvals,
     audit: Audit,
     events: ApprovalEvents,
-    call: String,
-    id: Option<String>,
+    call: CallId,
+    id: Option<ApprovalId>,
 }
 
 impl WithdrawOnDrop {
@@ -186,7 +187,7 @@ impl Drop for WithdrawOnDrop {
         let approvals = self.approvals.clone();
         let audit = self.audit.clone();
         let events = self.events.clone();
-        let call = std::mem::take(&mut self.call);
+        let call = self.call.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
                 if let Ok(record) = approvals.withdraw(&id).await {

@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 use crate::approval::{ApprovalRecord, ApprovalWorkflow};
 use crate::audit::{Audit, AuditKind};
 use crate::backend::Requests;
-use crate::ids::{GroupName, Pool, Role};
+use crate::ids::{CallId, GroupName, Pool, Role, SkillName, ToolName};
 use crate::policy::{LivePolicy, Verdict};
 use crate::registry::LiveSkills;
 use crate::runtime::Runtime;
@@ -73,8 +73,8 @@ pub struct CallRequest {
     pub role: Role,
     /// The principal's groups: which skills they may use.
     pub groups: Vec<GroupName>,
-    pub skill: String,
-    pub tool: String,
+    pub skill: SkillName,
+    pub tool: ToolName,
     /// The arguments as the agent sent them (JSON).
     pub args: Vec<u8>,
 }
@@ -164,7 +164,7 @@ impl Gateway {
         request: CallRequest,
         pending: Option<oneshot::Sender<ApprovalRecord>>,
     ) -> CallResult {
-        let call = crate::ids::random_b64(16);
+        let call = crate::ids::new_call_id();
         match self.run_call(&call, request, pending).await {
             Ok(result) => result,
             Err(refusal) => {
@@ -183,7 +183,7 @@ impl Gateway {
     /// The stages of a call, in order. A refusal at any stage ends it.
     async fn run_call(
         &self,
-        call: &str,
+        call: &CallId,
         request: CallRequest,
         pending: Option<oneshot::Sender<ApprovalRecord>>,
     ) -> Result<CallResult, Refusal> {

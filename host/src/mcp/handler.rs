@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 use super::tools;
 use crate::approval::ApprovalRecord;
 use crate::gateway::{CallRequest, CallResult, Gateway};
+use crate::ids::ToolName;
 use crate::people::{Caller, Scope};
 use crate::registry::LiveSkills;
 use tgw_proto::refusal::{Refusal, RefusalCode};
@@ -164,8 +165,8 @@ impl ServerHandler for McpHandler {
             principal: caller.user,
             role: caller.role,
             groups: caller.groups,
-            skill: skill.skill.name().to_owned(),
-            tool: info.name,
+            skill: skill.skill.manifest.name.clone(),
+            tool: ToolName::new(&info.name).map_err(|_| unknown())?,
             args,
         };
         let (pending_tx, pending_rx) = oneshot::channel();

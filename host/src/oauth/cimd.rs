@@ -6,7 +6,7 @@
 //! Fetching a URL an unauthenticated stranger chose is a server-side
 //! request forgery risk, so the fetch is guarded: https only, on port 443;
 //! the name is resolved once, every address it resolves to must be public
-//! (no loopback, private, link-local, CGNAT, … — `runtime::net`), and the
+//! (no loopback, private, link-local, CGNAT, … — `tgw_parse::net`), and the
 //! connection goes to the address that was checked (no second lookup for
 //! DNS rebinding to exploit); no redirects; 5 seconds and 64 KiB at most.
 

@@ -20,7 +20,7 @@ use sha2::Digest as _;
 pub use self::file::{DefaultDecision, PolicyError, PolicyFile};
 pub use self::live::LivePolicy;
 use crate::canonical::Canonical;
-use crate::ids::{GroupName, Role};
+use crate::ids::{Digest, GroupName, Role, SkillName, ToolName};
 use crate::runtime::{Limits, LoadedRule, Risk, RuleDecision, RuleProposal, Runtime};
 
 /// The built-in rule components, embedded in the binary.
@@ -35,11 +35,11 @@ pub fn builtin_rule(name: &str) -> Option<&'static [u8]> {
 /// A proposed call, as policy sees it.
 #[derive(Debug, Clone)]
 pub struct Proposal {
-    pub skill: String,
-    pub tool: String,
+    pub skill: SkillName,
+    pub tool: ToolName,
     pub risk: Risk,
     /// `sha256:` digest of the skill component.
-    pub component: String,
+    pub component: Digest,
     pub principal: String,
     pub role: Role,
     pub groups: Vec<GroupName>,

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
+use tgw_parse::names::Digest;
 use tokio::sync::watch;
 
 use super::SkillSet;
@@ -34,7 +35,7 @@ struct Source {
 }
 
 /// `(name, component digest)` of every skill: what a change is.
-fn identity(set: &SkillSet) -> Vec<(String, String)> {
+fn identity(set: &SkillSet) -> Vec<(String, Digest)> {
     set.iter()
         .map(|s| (s.skill.name().to_owned(), s.component.digest.clone()))
         .collect()

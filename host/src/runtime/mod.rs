@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
+use tgw_parse::names::Digest;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap};
 
@@ -130,7 +130,7 @@ pub struct ToolInfo {
 /// A compiled component of world `W`, ready to instantiate.
 pub struct Loaded<W: World> {
     /// `sha256:<hex>` of the component bytes.
-    pub digest: String,
+    pub digest: Digest,
     /// Whether this load came from the on-disk compile cache.
     pub from_cache: bool,
     pre: W::Pre,
@@ -165,7 +165,7 @@ pub struct Runtime {
     linker: Linker<CallState>,
     cache: Option<CompileCache>,
     /// Compiled components by digest, and whether they came from disk.
-    compiled: Mutex<HashMap<String, (Component, bool)>>,
+    compiled: Mutex<HashMap<Digest, (Component, bool)>>,
     _ticker: EpochTicker,
 }
 
@@ -211,8 +211,8 @@ impl Runtime {
     /// Compiles a component (or takes it from the in-memory or on-disk
     /// cache) and prepares it for world `W`.
     pub fn load<W: World>(&self, name: &str, bytes: &[u8]) -> Result<Loaded<W>, LoadError> {
-        let digest_hex = hex::encode(Sha256::digest(bytes));
-        let digest = format!("sha256:{digest_hex}");
+        let digest = Digest::of(bytes);
+        let digest_hex = digest.hex().to_owned();
         let known = self
             .compiled
             .lock()

@@ -227,8 +227,8 @@ pub fn request(tool: &str, args: Value) -> CallRequest {
         principal: "alice".into(),
         role: tgw::people::Role::Admin,
         groups: Vec::new(),
-        skill: "files".into(),
-        tool: tool.into(),
+        skill: "files".parse().unwrap(),
+        tool: tool.parse().unwrap(),
         args: args.to_string().into_bytes(),
     }
 }

@@ -13,7 +13,7 @@ async fn audit_kinds(chain: &chain::Chain) -> Vec<(String, Value)> {
 async fn next_pending(events: &mut tokio::sync::broadcast::Receiver<ApprovalEvent>) -> String {
     loop {
         match events.recv().await.unwrap() {
-            ApprovalEvent::Pending(record) => return record.id,
+            ApprovalEvent::Pending(record) => return record.id.to_string(),
             _ => continue,
         }
     }

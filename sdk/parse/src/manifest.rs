@@ -10,13 +10,12 @@ use serde::{Deserialize, Deserializer, de::Error as _};
 use toml::Spanned;
 
 use crate::http_target::HttpTarget;
-use crate::names::{Audience, GroupName, Role};
+use crate::names::{Audience, GroupName, Role, SkillName};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
-    #[serde(deserialize_with = "skill_name")]
-    pub name: String,
+    pub name: SkillName,
     #[serde(deserialize_with = "version")]
     pub version: String,
     /// The component file, relative to the manifest's folder.
@@ -292,19 +291,6 @@ fn kind<'de, D: Deserializer<'de>>(d: D) -> Result<SkillKind, D::Error> {
             "unknown kind {other:?}: use \"wasm\""
         ))),
     }
-}
-
-fn skill_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    string_matching(
-        d,
-        "a skill name (lowercase letters, digits and `-`, starting with a letter, at most 63)",
-        |s| {
-            s.len() <= 63
-                && s.starts_with(|c: char| c.is_ascii_lowercase())
-                && s.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        },
-    )
 }
 
 fn version<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

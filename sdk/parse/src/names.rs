@@ -1,5 +1,9 @@
 //! Names that mean something, as types: a person's account role, the
-//! groups they belong to, who may use a skill, and executor pools.
+//! groups they belong to, who may use a skill, executor pools, skill and
+//! tool names, `sha256:` digests, and the ids of calls and approvals.
+//!
+//! Each name type is checked once, where it is made or read, and then
+//! reads as a `&str` (`Deref`) wherever a string is wanted.
 //!
 //! A role says what a person may do in the gateway; groups say which skills
 //! they may use (`[access] groups` in `skill.toml`) and are what policy
@@ -216,6 +220,205 @@ impl std::fmt::Display for Pool {
     }
 }
 
+/// A string that was checked once: `Deref<Target = str>`, `Display`,
+/// serde as a plain string (checked again when read).
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// `text` if it is one, else why not.
+            pub fn new(text: &str) -> Result<Self, NameError> {
+                let check: fn(&str) -> bool = $check;
+                if check(text) {
+                    Ok($name(text.to_owned()))
+                } else {
+                    Err(NameError {
+                        text: text.to_owned(),
+                        what: $what,
+                    })
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = NameError;
+            fn try_from(text: String) -> Result<Self, NameError> {
+                $name::new(&text)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(name: $name) -> String {
+                name.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = NameError;
+            fn from_str(text: &str) -> Result<Self, NameError> {
+                $name::new(text)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+/// A string that is not the name it should be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not {what}")]
+pub struct NameError {
+    text: String,
+    what: &'static str,
+}
+
+fn is_base64url_id(text: &str) -> bool {
+    text.len() == 22
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+checked_string!(
+    /// A skill's name: `files`, `http-fetch`. Lowercase letters, digits and
+    /// `-`, starting with a letter, at most 63.
+    SkillName,
+    "a skill name (lowercase letters, digits and `-`, starting with a letter, at most 63)",
+    |s| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
+);
+
+checked_string!(
+    /// A tool's name within its skill: `read_file`. ASCII letters, digits,
+    /// `_` and `-`, at most 128.
+    ToolName,
+    "a tool name (ASCII letters, digits, `_` and `-`, at most 128)",
+    |s| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }
+);
+
+checked_string!(
+    /// A `sha256:` digest in lowercase hex: of a component, of canonical
+    /// arguments (`input_hash`), of a policy set.
+    Digest,
+    "a sha256: digest (sha256: and 64 lowercase hex digits)",
+    |s| {
+        s.strip_prefix("sha256:").is_some_and(|hex| {
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+    }
+);
+
+checked_string!(
+    /// The id of one call: 128 random bits, base64url.
+    CallId,
+    "a call id (22 base64url characters)",
+    is_base64url_id
+);
+
+checked_string!(
+    /// The id of one approval: 128 random bits, base64url.
+    ApprovalId,
+    "an approval id (22 base64url characters)",
+    is_base64url_id
+);
+
+impl Digest {
+    /// `sha256:` of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Digest(format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(bytes))
+        ))
+    }
+
+    /// The 64 hex digits, without `sha256:`.
+    pub fn hex(&self) -> &str {
+        self.0.trim_start_matches("sha256:")
+    }
+}
+
+impl CallId {
+    /// The id made of 16 random bytes.
+    pub fn from_random(bytes: [u8; 16]) -> Self {
+        CallId(base64url(&bytes))
+    }
+}
+
+impl ApprovalId {
+    /// The id made of 16 random bytes.
+    pub fn from_random(bytes: [u8; 16]) -> Self {
+        ApprovalId(base64url(&bytes))
+    }
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +446,22 @@ mod tests {
             GroupName::new("admin"),
             Err(GroupNameError::IsRole("admin".into()))
         );
+    }
+
+    #[test]
+    fn checked_strings_refuse_what_they_are_not() {
+        assert!(SkillName::new("http-fetch").is_ok());
+        assert!(SkillName::new("Files").is_err());
+        assert!(ToolName::new("read_file").is_ok());
+        assert!(ToolName::new("read.file").is_err());
+        assert!(ToolName::new("read_f\u{0456}le").is_err());
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert!(Digest::new(&digest).is_ok());
+        assert!(Digest::new(&digest.to_uppercase()).is_err());
+        assert!(CallId::new("AAAAAAAAAAAAAAAAAAAAAA").is_ok());
+        assert!(ApprovalId::new("../../etc/passwd").is_err());
+        let parsed: Result<SkillName, _> = serde_json::from_str("\"UPPER\"");
+        assert!(parsed.is_err(), "reading checks too");
     }
 
     #[test]
