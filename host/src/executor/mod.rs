@@ -9,8 +9,8 @@
 //! 4. spends the grant's nonce (insert-if-absent; a second use is refused),
 //! 5. runs the tool in its sandbox.
 //!
-//! Any failure on the way: the tool does not run, and the reason goes back
-//! to the caller and into the audit log. The nonce is spent before the tool
+//! Any failure on the way: the tool does not run, and the refusal (a stable
+//! code and the reason) goes back to the caller and into the audit log. The nonce is spent before the tool
 //! runs, so an executor that dies in between leaves a grant that can never
 //! run again (at most once, never twice).
 

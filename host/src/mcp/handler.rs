@@ -5,8 +5,9 @@
 //! for progress, hears every second which approval it waits for and where
 //! to decide it. A client's `notifications/cancelled` drops the proposal,
 //! which withdraws the approval. Denial, expiry and every other refusal are
-//! results with `isError: true` and the reason in words, not protocol
-//! errors: the agent (and its user) should read why.
+//! results with `isError: true`, the reason in words and the stable code in
+//! `_meta["tgw/refusal"]`, not protocol errors: the agent (and its user)
+//! should read why.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
