@@ -158,68 +158,6 @@ impl Audience {
     }
 }
 
-/// An executor pool: its name goes into subjects (`tgw.exec.<pool>`),
-/// nonce keys and the grant's `aud`. Lowercase letters, digits and `-`, at
-/// most 64.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Pool(String);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a pool name (lowercase letters, digits and -, at most 64)")]
-pub struct PoolNameError(String);
-
-impl Pool {
-    pub fn new(name: &str) -> Result<Self, PoolNameError> {
-        let ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
-            Ok(Pool(name.to_owned()))
-        } else {
-            Err(PoolNameError(name.to_owned()))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Default for Pool {
-    fn default() -> Self {
-        Pool("default".into())
-    }
-}
-
-impl TryFrom<String> for Pool {
-    type Error = PoolNameError;
-    fn try_from(name: String) -> Result<Self, PoolNameError> {
-        Pool::new(&name)
-    }
-}
-
-impl From<Pool> for String {
-    fn from(pool: Pool) -> String {
-        pool.0
-    }
-}
-
-impl std::str::FromStr for Pool {
-    type Err = PoolNameError;
-    fn from_str(name: &str) -> Result<Self, PoolNameError> {
-        Pool::new(name)
-    }
-}
-
-impl std::fmt::Display for Pool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// A string that was checked once: `Deref<Target = str>`, `Display`,
 /// serde as a plain string (checked again when read).
 macro_rules! checked_string {
@@ -326,6 +264,26 @@ fn is_base64url_id(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+checked_string!(
+    /// An executor pool: its name goes into subjects (`tgw.exec.<pool>`),
+    /// nonce keys and the grant's `aud`. Lowercase letters, digits and `-`,
+    /// at most 64.
+    Pool,
+    "a pool name (lowercase letters, digits and -, at most 64)",
+    |s| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
+);
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool("default".into())
+    }
 }
 
 checked_string!(
