@@ -94,7 +94,7 @@ fn main() {
         print("chain, embedded bus", &run_chain(&embedded).await, &direct);
 
         let server = nats::NatsServer::start();
-        let bus = tgw::backend::nats::backend(&server.url).await.unwrap();
+        let bus = nats::backend(&server.url).await;
         let on_nats =
             chain::chain_with(tempfile::tempdir().unwrap(), bus, GatewayConfig::default()).await;
         print(

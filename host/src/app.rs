@@ -11,13 +11,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::json;
 use tgw_proto::grant::{GrantSigner, TrustedKey};
+use tgw_proto::jws::JwsSigner;
 use tgw_proto::webauthn::RelyingParty;
 use tokio::task::JoinHandle;
 
 use crate::approval::{ApprovalConfig, ApprovalWorkflow, Approvals};
-use crate::audit::Audit;
-use crate::backend::{Backend, BucketName, LogName};
+use crate::audit::{Audit, AuditKind, AuditTrust, executor_chain, gateway_chain};
+use crate::backend::nats::{NatsConfig, Opener};
+use crate::backend::sealed::{Sealer, Tampered};
+use crate::backend::{Backend, BucketName, LogName, StoreError};
 use crate::executor::{ApprovalFloor, Executor, ExecutorSetup};
 use crate::gateway::{Gateway, GatewayConfig, GatewayParts};
 use crate::ids::Pool;
@@ -33,16 +37,95 @@ use crate::secrets::SecretStore;
 /// How often skill folders and the policy file are looked at for changes.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 
+/// The keys a gateway signs and checks with (see `keys.rs`).
+#[derive(Clone)]
+pub struct Identity {
+    /// The gateway's signing seed: grants, sealed records, its audit chain.
+    pub gateway_seed: [u8; 32],
+    /// Gateway keys that are accepted (grants, records, gateway chains).
+    pub trusted: Vec<TrustedKey>,
+    /// The OAuth access-token key's seed.
+    pub oauth_seed: [u8; 32],
+    /// The seed of the executor in this process.
+    pub executor_seed: [u8; 32],
+    /// Executor keys whose receipts are accepted (the in-process
+    /// executor's own key is added).
+    pub executors: Vec<TrustedKey>,
+    /// Names this gateway's audit chain.
+    pub instance: String,
+}
+
+impl Identity {
+    /// The identity kept under `data_dir` (keys made on first start).
+    pub fn load(data_dir: &std::path::Path) -> anyhow::Result<(Identity, Loaded)> {
+        let keys = KeyStore::new(data_dir);
+        let mut loaded = Loaded::default();
+        let signer = match keys.signer() {
+            Ok(signer) => signer,
+            Err(KeyError::NoSigningKey(_)) => {
+                let signer = keys.init()?;
+                loaded.new_signing_key = Some(signer.kid().to_owned());
+                signer
+            }
+            Err(e) => return Err(e.into()),
+        };
+        drop(signer);
+        Ok((
+            Identity {
+                gateway_seed: keys.signing_seed()?,
+                trusted: keys.trusted()?,
+                oauth_seed: keys.oauth_seed()?,
+                executor_seed: keys.executor_seed()?.0,
+                executors: keys.trusted_executors()?,
+                instance: keys.instance()?,
+            },
+            loaded,
+        ))
+    }
+
+    /// A fixed identity, for tests and benches: every key from `seed`,
+    /// and its own executor key trusted (executors elsewhere may be given
+    /// the same seed).
+    pub fn from_seed(seed: [u8; 32]) -> Identity {
+        let executor_seed = Self::executor_seed_of(seed);
+        Identity {
+            gateway_seed: seed,
+            trusted: vec![GrantSigner::from_seed(&seed).trusted_key()],
+            oauth_seed: [seed[0] ^ 0xaa; 32],
+            executor_seed,
+            executors: vec![TrustedKey::new(
+                JwsSigner::from_seed(&executor_seed).verifying_key(),
+            )],
+            instance: "test".into(),
+        }
+    }
+
+    /// The executor seed of [`Identity::from_seed`].
+    pub fn executor_seed_of(mut seed: [u8; 32]) -> [u8; 32] {
+        seed[0] ^= 0x55;
+        seed
+    }
+
+    pub fn grant_signer(&self) -> GrantSigner {
+        GrantSigner::from_seed(&self.gateway_seed)
+    }
+
+    pub fn record_signer(&self) -> Arc<JwsSigner> {
+        Arc::new(JwsSigner::from_seed(&self.gateway_seed))
+    }
+
+    pub fn executor_signer(&self) -> Arc<JwsSigner> {
+        Arc::new(JwsSigner::from_seed(&self.executor_seed))
+    }
+}
+
 /// What a gateway is made of.
 pub struct AppParts {
     pub backend: Backend,
     pub runtime: Arc<Runtime>,
     pub skills: Arc<LiveSkills>,
     pub policy: Arc<LivePolicy>,
-    /// The grant signing key.
-    pub signer: GrantSigner,
-    /// The grant keys the in-process executor accepts.
-    pub trusted: Vec<TrustedKey>,
+    pub identity: Identity,
     pub secrets: Arc<SecretStore>,
     pub config: GatewayConfig,
     /// Run an executor of the pool in this process.
@@ -55,7 +138,7 @@ pub struct DiskConfig {
     pub data_dir: PathBuf,
     pub skills_dir: PathBuf,
     /// NATS (JetStream) instead of the embedded backend.
-    pub nats: Option<String>,
+    pub nats: NatsConfig,
 }
 
 impl DiskConfig {
@@ -64,11 +147,34 @@ impl DiskConfig {
         Ok(Arc::new(Runtime::new(Some(&cache))?))
     }
 
-    pub async fn backend(&self) -> anyhow::Result<Backend> {
-        Ok(match &self.nats {
-            Some(url) => crate::backend::nats::backend(url).await?,
+    /// The backend, not yet sealed; `opener` says whether this process
+    /// may create NATS streams (only a gateway does).
+    pub async fn backend(&self, opener: Opener) -> anyhow::Result<Backend> {
+        Ok(match &self.nats.url {
+            Some(_) => crate::backend::nats::backend(&self.nats, opener).await?,
             None => crate::backend::embedded::backend(&self.data_dir)?,
         })
+    }
+
+    /// The backend as a gateway command sees it (`tgw users`, `tgw
+    /// tokens`): sealed with the gateway key of the data dir.
+    pub async fn gateway_backend(&self) -> anyhow::Result<Backend> {
+        let (identity, _) = Identity::load(&self.data_dir)?;
+        let backend = self.backend(Opener::Gateway).await?;
+        let sealer = Sealer {
+            signer: Some(identity.record_signer()),
+            trusted: Arc::new(identity.trusted.clone()),
+            on_tampered: Arc::new(|tampered: Tampered| {
+                tracing::error!(target: "tgw::backend", "record {}/{} refused: {}", tampered.bucket, tampered.key, tampered.reason);
+            }),
+        };
+        let (backend, sealed) = backend.seal(&sealer);
+        if backend.local_store {
+            for bucket in &sealed {
+                bucket.seal_unsealed().await?;
+            }
+        }
+        Ok(backend)
     }
 
     /// The skills of the skills folder, reloaded when a folder changes.
@@ -97,29 +203,18 @@ impl AppParts {
         config: GatewayConfig,
         executor: bool,
     ) -> anyhow::Result<(AppParts, Loaded)> {
-        let keys = KeyStore::new(&disk.data_dir);
-        let mut loaded = Loaded::default();
-        let signer = match keys.signer() {
-            Ok(signer) => signer,
-            Err(KeyError::NoSigningKey(_)) => {
-                let signer = keys.init()?;
-                loaded.new_signing_key = Some(signer.kid().to_owned());
-                signer
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (identity, loaded) = Identity::load(&disk.data_dir)?;
         let runtime = disk.runtime()?;
         let secrets = Arc::new(SecretStore::new(&disk.data_dir));
         let skills = disk.skills(&runtime, &secrets).await?;
         let policy = LivePolicy::load(runtime.clone(), policy)?;
-        let backend = disk.backend().await?;
+        let backend = disk.backend(Opener::Gateway).await?;
         let parts = AppParts {
             backend,
             runtime,
             skills,
             policy,
-            signer,
-            trusted: keys.trusted()?,
+            identity,
             secrets,
             config,
             executor,
@@ -131,10 +226,15 @@ impl AppParts {
 /// What an executor is made of (in `tgw up`, or alone in `tgw executor`).
 pub struct ExecutorParts {
     pub pool: Pool,
+    /// The backend, not yet sealed: the executor reads people records
+    /// sealed by a trusted gateway key and writes none.
     pub backend: Backend,
     pub runtime: Arc<Runtime>,
     pub skills: Arc<LiveSkills>,
+    /// The gateway keys it accepts grants and records from.
     pub trusted: Vec<TrustedKey>,
+    /// The executor's own key: receipts and its audit chain.
+    pub key: Arc<JwsSigner>,
     pub secrets: Arc<SecretStore>,
     /// Whose passkeys approve destructive tools.
     pub relying_party: RelyingParty,
@@ -146,30 +246,49 @@ pub async fn start_executor(
     parts: ExecutorParts,
 ) -> anyhow::Result<(Arc<Executor>, JoinHandle<()>)> {
     let requests = parts.backend.requests.clone();
-    let executor = build_executor(parts)?;
+    let executor = build_executor(parts).await?;
     let serving = executor.clone().serve(requests).await?;
     Ok((executor, serving))
 }
 
 /// Builds an executor, not yet serving.
-pub fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor>> {
+pub async fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor>> {
     let ExecutorParts {
         pool,
         backend,
         runtime,
         skills,
         trusted,
+        key,
         secrets,
         relying_party,
     } = parts;
+    let audit = Audit::writer(
+        backend.log(LogName::Audit),
+        backend.bucket(BucketName::AuditHeads),
+        AuditTrust {
+            gateways: trusted.clone(),
+            executors: vec![TrustedKey::new(key.verifying_key())],
+        },
+        executor_chain(pool.as_str(), key.kid()),
+        key.clone(),
+    );
+    let sealer = Sealer {
+        signer: None,
+        trusted: Arc::new(trusted.clone()),
+        on_tampered: tampered_to(&audit),
+    };
+    let (backend, _) = backend.seal(&sealer);
+    check_nonce_ledger(&backend, &Opener::Other).await?;
     let executor = Arc::new(Executor::new(
         pool,
         ExecutorSetup {
             runtime,
             trusted,
+            key,
             skills,
             nonces: backend.nonces.clone(),
-            audit: Audit::new(backend.log(LogName::Audit)),
+            audit,
             secrets,
             floor: ApprovalFloor {
                 relying_party,
@@ -178,6 +297,99 @@ pub fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor>> {
         },
     )?);
     Ok(executor)
+}
+
+/// Tells the audit log of each record that failed its seal.
+fn tampered_to(audit: &Audit) -> crate::backend::sealed::OnTampered {
+    let audit = audit.clone();
+    Arc::new(move |tampered: Tampered| {
+        tracing::error!(target: "tgw::backend", "record {}/{} refused: {}", tampered.bucket, tampered.key, tampered.reason);
+        let audit = audit.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                audit
+                    .record(
+                        AuditKind::RecordTampered,
+                        "",
+                        json!({"bucket": tampered.bucket, "key": tampered.key, "reason": tampered.reason}),
+                    )
+                    .await;
+            });
+        }
+    })
+}
+
+/// The people-bucket record of which `TGW_NONCES` this deployment uses.
+const NONCE_LEDGER_KEY: &str = "deployment.nonce-ledger";
+
+/// Checks that the nonce ledger is the one the deployment recorded (its
+/// signed record of the stream's identity), so a `TGW_NONCES` deleted and
+/// made again, empty, stops everything instead of letting grants seen
+/// before run again. The first gateway records it.
+pub async fn check_nonce_ledger(backend: &Backend, opener: &Opener) -> anyhow::Result<()> {
+    let Some(identity) = &backend.nonce_ledger_identity else {
+        return Ok(());
+    };
+    let people = backend.bucket(BucketName::People);
+    match people.get(NONCE_LEDGER_KEY).await? {
+        Some(entry) if entry.value == identity.as_bytes() => Ok(()),
+        Some(entry) => anyhow::bail!(
+            "refusing to start: TGW_NONCES is not the stream this deployment recorded (created {}, \
+             the record says {}): it was deleted and made again, so nonces spent before are \
+             forgotten. If you did this yourself, wait 60 s (every grant issued before has \
+             expired), then run `tgw nats accept-nonces` with the gateway's data dir.",
+            identity,
+            String::from_utf8_lossy(&entry.value)
+        ),
+        None if *opener == Opener::Gateway => {
+            match people.create(NONCE_LEDGER_KEY, identity.as_bytes()).await {
+                Ok(()) | Err(StoreError::Conflict) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        None => anyhow::bail!(
+            "refusing to start: no gateway has recorded this deployment's TGW_NONCES (start `tgw up \
+             --nats` first), or its record failed its signature check"
+        ),
+    }
+}
+
+/// Records the current `TGW_NONCES` as the deployment's (after an
+/// operator recreated it on purpose): `tgw nats accept-nonces`.
+pub async fn accept_nonce_ledger(backend: &Backend) -> anyhow::Result<()> {
+    let Some(identity) = &backend.nonce_ledger_identity else {
+        anyhow::bail!("the embedded backend has no NATS nonce ledger");
+    };
+    let people = backend.bucket(BucketName::People);
+    loop {
+        let result = match people.get(NONCE_LEDGER_KEY).await? {
+            Some(entry) => {
+                people
+                    .update(NONCE_LEDGER_KEY, identity.as_bytes(), entry.revision)
+                    .await
+            }
+            None => people.create(NONCE_LEDGER_KEY, identity.as_bytes()).await,
+        };
+        match result {
+            Err(StoreError::Conflict) => {}
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// An OAuth signing seed that older versions kept in the people bucket is
+/// wiped there (the key now lives in the data dir).
+async fn wipe_stored_oauth_seed(people: &dyn crate::backend::Bucket) -> Result<(), StoreError> {
+    const OLD_KEY: &str = "oauth.key";
+    if let Some(entry) = people.get(OLD_KEY).await?
+        && !entry.value.is_empty()
+    {
+        match people.update(OLD_KEY, b"", entry.revision).await {
+            Ok(()) | Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Background tasks of an app; they stop when it is dropped.
@@ -219,14 +431,43 @@ impl App {
             runtime,
             skills,
             policy,
-            signer,
-            trusted,
+            identity,
             secrets,
             config,
             executor,
         } = parts;
+        wipe_stored_oauth_seed(&*backend.bucket(BucketName::People)).await?;
+        let executor_key = identity.executor_signer();
+        let mut executors = identity.executors.clone();
+        if executor {
+            executors.push(TrustedKey::new(executor_key.verifying_key()));
+        }
+        let trust = AuditTrust {
+            gateways: identity.trusted.clone(),
+            executors: executors.clone(),
+        };
+        let audit = Audit::writer(
+            backend.log(LogName::Audit),
+            backend.bucket(BucketName::AuditHeads),
+            trust,
+            gateway_chain(&identity.instance),
+            identity.record_signer(),
+        );
+        let raw = backend.clone();
+        let sealer = Sealer {
+            signer: Some(identity.record_signer()),
+            trusted: Arc::new(identity.trusted.clone()),
+            on_tampered: tampered_to(&audit),
+        };
+        let (backend, sealed) = backend.seal(&sealer);
+        for bucket in &sealed {
+            if backend.local_store {
+                bucket.seal_unsealed().await?;
+            }
+            bucket.reseal().await?;
+        }
+        check_nonce_ledger(&backend, &Opener::Gateway).await?;
         let people = People::new(backend.bucket(BucketName::People));
-        let audit = Audit::new(backend.log(LogName::Audit));
         let relying_party = config.relying_party.clone();
         let approvals = Arc::new(ApprovalWorkflow::new(
             ApprovalConfig {
@@ -243,10 +484,11 @@ impl App {
         let executor = if executor {
             let (executor, serving) = start_executor(ExecutorParts {
                 pool: config.pool.clone(),
-                backend: backend.clone(),
+                backend: raw,
                 runtime: runtime.clone(),
                 skills: skills.clone(),
-                trusted,
+                trusted: identity.trusted.clone(),
+                key: executor_key,
                 secrets,
                 relying_party: relying_party.clone(),
             })
@@ -261,12 +503,17 @@ impl App {
             runtime: runtime.clone(),
             skills: skills.clone(),
             policy: policy.clone(),
-            signer,
+            signer: identity.grant_signer(),
+            executors,
             requests: backend.requests.clone(),
             approvals: approvals.clone(),
             audit: audit.clone(),
         }));
-        let oauth = OAuthState::new(&relying_party.origin, backend.bucket(BucketName::People));
+        let oauth = OAuthState::new(
+            &relying_party.origin,
+            backend.bucket(BucketName::People),
+            &identity.oauth_seed,
+        );
         let mcp = Arc::new(McpState::new(
             gateway.clone(),
             skills.clone(),

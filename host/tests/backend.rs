@@ -35,7 +35,7 @@ macro_rules! contract {
                 #[tokio::test]
                 async fn $case() {
                     let server = super::nats::NatsServer::start();
-                    let backend = tgw::backend::nats::backend(&server.url).await.unwrap();
+                    let backend = super::nats::backend(&server.url).await;
                     super::$case(&backend).await;
                 }
             )*
@@ -98,22 +98,41 @@ async fn buckets_are_apart_and_list_keys_by_prefix(backend: &Backend) {
 
 async fn a_log_appends_only_after_its_last_entry(backend: &Backend) {
     let log = backend.log(LogName::Audit);
-    assert_eq!(log.last().await, Ok(None));
-    log.append(1, b"first").await.unwrap();
-    log.append(2, b"second").await.unwrap();
+    assert_eq!(log.last("w1").await, Ok(None));
+    let first = log.append("w1", None, b"first").await.unwrap();
+    let second = log.append("w1", Some(first), b"second").await.unwrap();
     assert_eq!(
-        log.append(2, b"a rival second").await,
+        log.append("w1", Some(first), b"a rival second").await,
         Err(StoreError::Conflict),
-        "another writer took 2"
+        "another writer followed the first entry already"
     );
-    assert_eq!(log.append(4, b"a gap").await, Err(StoreError::Conflict));
-    assert_eq!(log.last().await, Ok(Some((2, b"second".to_vec()))));
     assert_eq!(
-        log.read(1, 10).await,
-        Ok(vec![(1, b"first".to_vec()), (2, b"second".to_vec())])
+        log.append("w1", None, b"a second start").await,
+        Err(StoreError::Conflict)
     );
-    assert_eq!(log.read(2, 1).await, Ok(vec![(2, b"second".to_vec())]));
-    assert_eq!(log.read(3, 10).await, Ok(vec![]));
+    // Another chain does not wait for the first.
+    let other = log.append("w2", None, b"other").await.unwrap();
+    assert!(first < second && second < other);
+    let last = log.last("w1").await.unwrap().unwrap();
+    assert_eq!(
+        (last.position, last.bytes.as_slice()),
+        (second, b"second".as_slice())
+    );
+    let all = log.read(1, 10).await.unwrap();
+    let seen: Vec<(&str, &[u8])> = all
+        .iter()
+        .map(|e| (e.chain.as_str(), e.bytes.as_slice()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("w1", b"first".as_slice()),
+            ("w1", b"second"),
+            ("w2", b"other")
+        ]
+    );
+    assert_eq!(log.read(second, 1).await.unwrap()[0].bytes, b"second");
+    assert_eq!(log.read(other + 1, 10).await, Ok(vec![]));
 }
 
 async fn a_nonce_is_spent_once(backend: &Backend) {
@@ -133,6 +152,7 @@ async fn a_request_reaches_one_server_and_comes_back(backend: &Backend) {
             while let Some(delivery) = deliveries.recv().await {
                 let mut reply = name.as_bytes().to_vec();
                 reply.extend_from_slice(&delivery.payload);
+                (delivery.ack)();
                 (delivery.reply)(reply);
             }
         })
@@ -143,7 +163,7 @@ async fn a_request_reaches_one_server_and_comes_back(backend: &Backend) {
         let payload = format!("{i}").into_bytes();
         let reply = backend
             .requests
-            .request(&subject, payload, Duration::from_secs(5))
+            .request(&subject, payload, deadlines(5000, 5000))
             .await
             .unwrap();
         let text = String::from_utf8(reply).unwrap();
@@ -161,13 +181,13 @@ async fn a_request_without_servers_or_answer_fails(backend: &Backend) {
     assert!(matches!(
         backend
             .requests
-            .request(&nobody, b"x".to_vec(), Duration::from_secs(2))
+            .request(&nobody, b"x".to_vec(), deadlines(2000, 2000))
             .await,
         Err(BusError::NoResponders(_))
     ));
-    // A server that takes the request and never answers.
-    let silent = exec_subject("silent");
-    let mut deliveries = backend.requests.serve(&silent).await.unwrap();
+    // A server that takes requests and never acknowledges them.
+    let deaf = exec_subject("deaf");
+    let mut deliveries = backend.requests.serve(&deaf).await.unwrap();
     let held = tokio::spawn(async move {
         let mut kept = Vec::new();
         while let Some(delivery) = deliveries.recv().await {
@@ -177,11 +197,36 @@ async fn a_request_without_servers_or_answer_fails(backend: &Backend) {
     assert!(matches!(
         backend
             .requests
-            .request(&silent, b"x".to_vec(), Duration::from_millis(300))
+            .request(&deaf, b"x".to_vec(), deadlines(200, 5000))
+            .await,
+        Err(BusError::NotAcknowledged(_))
+    ));
+    held.abort();
+    // A server that acknowledges and then never answers (it died).
+    let silent = exec_subject("silent");
+    let mut deliveries = backend.requests.serve(&silent).await.unwrap();
+    let held = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        while let Some(delivery) = deliveries.recv().await {
+            (delivery.ack)();
+            kept.push(delivery.reply);
+        }
+    });
+    assert!(matches!(
+        backend
+            .requests
+            .request(&silent, b"x".to_vec(), deadlines(2000, 300))
             .await,
         Err(BusError::Timeout(_))
     ));
     held.abort();
+}
+
+fn deadlines(ack_ms: u64, answer_ms: u64) -> tgw::backend::Deadlines {
+    tgw::backend::Deadlines {
+        ack: Duration::from_millis(ack_ms),
+        answer: Duration::from_millis(answer_ms),
+    }
 }
 
 async fn events_reach_every_subscriber_of_their_subjects(backend: &Backend) {

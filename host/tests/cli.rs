@@ -307,7 +307,12 @@ fn users_invite_list_and_disable() {
     // Redeem it through the library (the dashboard's enrollment does this).
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let bus = tgw::backend::embedded::backend(data.path()).unwrap();
+        let disk = tgw::app::DiskConfig {
+            data_dir: data.path().to_owned(),
+            skills_dir: data.path().join("skills"),
+            nats: Default::default(),
+        };
+        let bus = disk.gateway_backend().await.unwrap();
         let people = tgw::people::People::new(bus.bucket(tgw::backend::BucketName::People));
         people.redeem(&token, "bob").await.unwrap();
         assert!(

@@ -261,7 +261,8 @@ async fn flow() -> Flow {
         ),
     )
     .await;
-    let state = OAuthState::new("http://localhost:8400", people.store().clone());
+    // The gateway's own OAuth state: the same key signs and checks.
+    let state = chain.app.oauth.clone();
     Flow {
         router,
         state,

@@ -64,6 +64,7 @@ fn start(args: &[&str], data: &Path, skills: &Path, ready: &str) -> (Killed, Vec
 async fn until_no_executor(bus: &tgw::backend::Backend) {
     let probe = tgw::executor::ExecRequest {
         call: "probe".into(),
+        jti: String::new(),
         grant: String::new(),
         args: "{}".into(),
     };
@@ -129,45 +130,26 @@ async fn an_executor_process_serves_a_gateway_over_nats() {
     let dir = tempfile::tempdir().unwrap();
     let (skills_dir, policy_path) = chain::workspace(dir.path(), "default.toml");
 
-    // The executor's machine trusts the gateway's public key only.
-    let signer = GrantSigner::from_seed(&chain::SEED);
-    let executor_data = dir.path().join("executor");
-    KeyStore::new(&executor_data)
-        .trust(signer.trusted_key())
-        .unwrap();
+    // A gateway with no executor of its own: `tgw up --no-executor`. It
+    // creates the streams and records the deployment's nonce ledger.
+    let app = gateway_without_executor(&server, dir.path(), &skills_dir, &policy_path).await;
+
+    // The executor's machine trusts the gateway's public key only, and the
+    // gateway trusts the executor's key.
+    let executor_data = executor_data(dir.path());
     let (executor, _) = start(
         &["executor", "--nats", &server.url, "--pool", "default"],
         &executor_data,
         &skills_dir,
         "Executor of pool default",
     );
-
-    let runtime = chain::shared_runtime();
-    let secrets = SecretStore::new(dir.path());
-    let skills = Arc::new(
-        SkillSet::load(&runtime, &skills_dir, &secrets)
-            .await
-            .unwrap(),
-    );
-    let bus = tgw::backend::nats::backend(&server.url).await.unwrap();
-    // A gateway with no executor of its own: `tgw up --no-executor`.
-    let app = chain::app(
-        bus,
-        runtime,
-        tgw::registry::LiveSkills::fixed(skills),
-        &policy_path,
-        GatewayConfig::default(),
-        false,
-        dir.path(),
-    )
-    .await;
     let gateway = app.gateway.clone();
 
     let result = gateway
         .propose(chain::request("read_file", json!({"path": "report.txt"})))
         .await;
     assert_eq!(chain::done(result)["content"], "quarterly numbers\n");
-    // The executor wrote its entries into the same chain.
+    // The executor wrote its entry into its own chain of the same log.
     let kinds: Vec<&str> = app
         .audit
         .read(1, 100)
@@ -177,68 +159,19 @@ async fn an_executor_process_serves_a_gateway_over_nats() {
         .map(|e| e.kind.as_str())
         .collect();
     assert_eq!(kinds, ["proposal", "decision", "grant", "execution.done"]);
-    app.audit.verify().await.unwrap();
+    chain::verified(&app.audit).await;
 
     drop(executor);
-    until_no_executor(&tgw::backend::nats::backend(&server.url).await.unwrap()).await;
+    until_no_executor(&nats::backend(&server.url).await).await;
     let result = gateway
         .propose(chain::request("read_file", json!({"path": "report.txt"})))
         .await;
     assert_eq!(
         result,
         CallResult::Failed {
-            reason: "no executor of pool default is listening".into()
+            reason: "no executor of pool default took the call (none is running, or none answers)"
+                .into()
         }
-    );
-}
-
-#[tokio::test]
-async fn tgw_audit_verify_finds_a_changed_entry() {
-    let dir = tempfile::tempdir().unwrap();
-    let bus = tgw::backend::embedded::backend(&dir.path().join("data")).unwrap();
-    let chain = chain::chain_with(dir, bus, GatewayConfig::default()).await;
-    chain
-        .gateway
-        .propose(chain::request("read_file", json!({"path": "report.txt"})))
-        .await;
-    let data = chain.dir.path().join("data");
-    let audit = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_tgw"))
-            .args(args)
-            .env("TGW_DATA_DIR", &data)
-            .output()
-            .unwrap()
-    };
-    let ok = audit(&["audit", "verify"]);
-    assert!(ok.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&ok.stdout),
-        "The audit chain is intact: 4 entries.\n"
-    );
-    let tail = String::from_utf8_lossy(&audit(&["audit", "tail", "-n", "2"]).stdout).into_owned();
-    assert_eq!(tail.lines().count(), 2);
-    assert!(
-        tail.lines().last().unwrap().contains("execution.done"),
-        "{tail}"
-    );
-
-    // Someone edits the decision in the database.
-    let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
-    let changed = db
-        .execute(
-            "UPDATE logs SET entry = CAST(replace(CAST(entry AS TEXT), '\"verdict\":\"allow\"', '\"verdict\":\"deny\"') AS BLOB) \
-             WHERE log = 'TGW_AUDIT' AND seq = 2",
-            [],
-        )
-        .unwrap();
-    assert_eq!(changed, 1);
-    let broken = audit(&["audit", "verify"]);
-    assert!(!broken.status.success());
-    assert!(
-        String::from_utf8_lossy(&broken.stderr)
-            .contains("entry 2: its contents do not match its hash (it was changed)"),
-        "{}",
-        String::from_utf8_lossy(&broken.stderr)
     );
 }
 
@@ -247,7 +180,7 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
     use std::sync::atomic::{AtomicUsize, Ordering};
     let server = nats::NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let (skills_dir, _) = chain::workspace(dir.path(), "default.toml");
+    let (skills_dir, policy_path) = chain::workspace(dir.path(), "default.toml");
 
     // A tool that hangs: http-fetch against a server that never answers,
     // counting the requests that reach it.
@@ -275,22 +208,52 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
             r#"http = ["example.com", "www.rust-lang.org"]"#,
             &format!(r#"http = ["http://{addr}"]"#),
         )
-        .replace("timeout_ms = 10000", "timeout_ms = 120000");
+        .replace("timeout_ms = 10000", "timeout_ms = 3000");
     std::fs::write(fetch.join("skill.toml"), manifest).unwrap();
     std::fs::copy(repo.join("http_fetch.wasm"), fetch.join("http_fetch.wasm")).unwrap();
 
     let signer = GrantSigner::from_seed(&chain::SEED);
-    let executor_data = dir.path().join("executor");
-    KeyStore::new(&executor_data)
-        .trust(signer.trusted_key())
-        .unwrap();
+    let executor_data = executor_data(dir.path());
+    let app = gateway_without_executor(&server, dir.path(), &skills_dir, &policy_path).await;
+    let runtime = chain::shared_runtime();
+
+    // Through the gateway: the executor takes the call and is killed
+    // mid-call. The caller hears that it went away (after the skill's
+    // limit and a few seconds, not the old 330), and the call is not sent
+    // again.
+    let (mut first, _) = start(
+        &["executor", "--nats", &server.url],
+        &executor_data,
+        &skills_dir,
+        "Executor of pool default",
+    );
+    let gateway = app.gateway.clone();
+    let url = format!("http://{addr}/slow");
+    let call = tokio::spawn(async move {
+        gateway
+            .propose(chain::request_to("http-fetch", "get", json!({"url": url})))
+            .await
+    });
+    while hits.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    first.0.kill().unwrap(); // SIGKILL, mid-call
+    let _ = first.0.wait();
+    match call.await.unwrap() {
+        CallResult::Failed { reason } => {
+            assert!(reason.contains("went away"), "{reason}");
+            assert!(reason.contains("no answer within 8 s"), "{reason}");
+        }
+        other => panic!("expected the executor to be reported gone, got {other:?}"),
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the call was not run again");
+
     let args = tgw::canonical::canonicalize(
         json!({"url": format!("http://{addr}/slow")})
             .to_string()
             .as_bytes(),
     )
     .unwrap();
-    let runtime = chain::shared_runtime();
     let component = runtime.load_file(&fetch.join("http_fetch.wasm")).unwrap();
     let now = tgw::executor::unix_now();
     let claims = tgw::grant::Claims {
@@ -310,29 +273,33 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
     };
     let request = tgw::executor::ExecRequest {
         call: "crash".into(),
+        jti: claims.jti.clone(),
         grant: signer.sign(&claims).token().to_owned(),
         args: args.as_str().to_owned(),
     };
-    let bus = tgw::backend::nats::backend(&server.url).await.unwrap();
+    let bus = nats::backend(&server.url).await;
+    until_no_executor(&bus).await;
 
-    let (mut first, _) = start(
+    // A grant whose executor spent its nonce and died mid-call cannot run
+    // again on another executor.
+    let (mut second, _) = start(
         &["executor", "--nats", &server.url],
         &executor_data,
         &skills_dir,
         "Executor of pool default",
     );
-    let timeout = std::time::Duration::from_secs(3);
+    let timeout = std::time::Duration::from_secs(1);
     let sent = chain::exec(&bus, &request, timeout).await;
     assert!(
         matches!(sent, Err(tgw::backend::BusError::Timeout(_))),
         "{sent:?}"
     );
-    assert_eq!(hits.load(Ordering::SeqCst), 1, "the tool started once");
-    first.0.kill().unwrap(); // SIGKILL, mid-call
-    let _ = first.0.wait();
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "the tool started once more");
+    second.0.kill().unwrap(); // SIGKILL, mid-call
+    let _ = second.0.wait();
     until_no_executor(&bus).await;
 
-    let (_second, _) = start(
+    let (_third, _) = start(
         &["executor", "--nats", &server.url],
         &executor_data,
         &skills_dir,
@@ -351,7 +318,7 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
     );
     assert_eq!(
         hits.load(Ordering::SeqCst),
-        1,
+        2,
         "the tool did not run a second time"
     );
 }
@@ -554,4 +521,55 @@ fn tgw_connect_claude_ai_checks_discovery_from_the_outside() {
     let (passed, text) = connect_claude_ai(&format!("http://127.0.0.1:{}", nats::free_port()));
     assert!(!passed, "{text}");
     assert!(text.contains("does not answer"), "{text}");
+}
+
+/// An executor's data dir: it trusts the test gateway's key, and holds
+/// the executor key the test gateways trust.
+fn executor_data(dir: &Path) -> PathBuf {
+    let data = dir.join("executor");
+    KeyStore::new(&data)
+        .trust(GrantSigner::from_seed(&chain::SEED).trusted_key())
+        .unwrap();
+    executor_key_of_the_tests(&data);
+    data
+}
+
+/// Gives an executor's data dir the executor key the test gateways trust.
+fn executor_key_of_the_tests(data: &std::path::Path) {
+    use base64::Engine as _;
+    let seed = tgw::app::Identity::executor_seed_of(chain::SEED);
+    let keys = data.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(
+        keys.join("executor.key"),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(seed),
+    )
+    .unwrap();
+}
+
+/// A gateway over `server` with no executor of its own (`tgw up
+/// --no-executor`), serving the skills of `skills_dir`.
+async fn gateway_without_executor(
+    server: &nats::NatsServer,
+    dir: &Path,
+    skills_dir: &Path,
+    policy: &Path,
+) -> tgw::app::App {
+    let runtime = chain::shared_runtime();
+    let secrets = SecretStore::new(dir);
+    let skills = Arc::new(
+        SkillSet::load(&runtime, skills_dir, &secrets)
+            .await
+            .unwrap(),
+    );
+    chain::app(
+        nats::backend(&server.url).await,
+        runtime,
+        tgw::registry::LiveSkills::fixed(skills),
+        policy,
+        GatewayConfig::default(),
+        false,
+        dir,
+    )
+    .await
 }

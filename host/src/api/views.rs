@@ -57,44 +57,33 @@ pub async fn audit(
 ) -> Result<impl IntoResponse, ApiError> {
     signed_in(&state, &headers).await?;
     let audit = &state.audit;
-    let chain = match audit.verify().await {
-        Ok(count) => ChainStatus {
-            intact: true,
-            entries: Some(count),
-            problem: None,
-        },
-        Err(e) => ChainStatus {
-            intact: false,
-            entries: None,
-            problem: Some(e.to_string()),
-        },
+    let report = audit.verify().await.map_err(unavailable)?;
+    let chain = ChainStatus {
+        intact: report.intact(),
+        entries: Some(report.entries()),
+        problem: (!report.intact()).then(|| {
+            report
+                .problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }),
     };
-    let last = audit
-        .last()
-        .await
-        .map_err(unavailable)?
-        .map_or(0, |e| e.seq);
-    let mut entries = Vec::new();
-    let mut from = 1;
-    while from <= last {
-        let batch = audit.read(from, 1000).await.map_err(unavailable)?;
-        let Some(end) = batch.last().map(|e| e.seq) else {
-            break;
-        };
-        entries.extend(batch.into_iter().filter(|e| {
+    let entries = audit.entries().await.map_err(unavailable)?;
+    let newest: Vec<_> = entries
+        .into_iter()
+        .filter(|e| {
             query
                 .kind
                 .as_ref()
                 .is_none_or(|k| e.kind.as_str().starts_with(k.as_str()))
                 && query.call.as_ref().is_none_or(|c| &e.call == c)
-        }));
-        from = end + 1;
-    }
-    let newest: Vec<_> = entries
-        .into_iter()
+        })
         .rev()
         .take(query.limit.min(1000))
         .map(|e| dashboard::AuditEntry {
+            writer: e.writer,
             seq: e.seq,
             ts: e.ts,
             kind: e.kind.as_str().to_owned(),

@@ -212,6 +212,49 @@ impl ApprovalWorkflow {
         Ok(record)
     }
 
+    /// Checks, before a grant is signed, the passkey evidence of an
+    /// approval: whatever store the decision was read from, it must be an
+    /// assertion by `approver`'s own enrolled credential, `approver` an
+    /// active admin or approver (not the proposer, with four eyes on), over
+    /// the challenge that binds `record` (as this gateway opened it: its
+    /// id, input hash and component).
+    pub(super) async fn check_evidence(
+        &self,
+        record: &ApprovalRecord,
+        approver: &str,
+        evidence: &PasskeyEvidence,
+    ) -> Result<tgw_proto::grant::Approval, ApprovalError> {
+        self.check_approver(approver, Some(record)).await?;
+        let (credential, _) = self
+            .people
+            .credential(&evidence.credential_id)
+            .await?
+            .ok_or_else(|| not_allowed("the approval's passkey is not enrolled".into()))?;
+        if credential.user != approver {
+            return Err(not_allowed(format!(
+                "the approval's passkey belongs to {}, not {approver}",
+                credential.user
+            )));
+        }
+        let approval = tgw_proto::grant::Approval {
+            id: record.id.to_string(),
+            approver: approver.to_owned(),
+            credential_id: evidence.credential_id.clone(),
+            nonce: evidence.nonce.clone(),
+            authenticator_data: evidence.authenticator_data.clone(),
+            client_data_json: evidence.client_data_json.clone(),
+            signature: evidence.signature.clone(),
+        };
+        tgw_proto::webauthn::verify_approval_claim(
+            &approval,
+            &record.input_hash,
+            &record.component,
+            &credential.stored()?,
+            &self.config.relying_party,
+        )?;
+        Ok(approval)
+    }
+
     /// Denies a pending call; `approver` must be an active admin or
     /// approver.
     pub async fn deny(

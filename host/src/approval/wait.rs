@@ -87,10 +87,32 @@ impl ApprovalWorkflow {
                 _ = decided.changed() => {}
                 () = tokio::time::sleep_until(deadline) => break self.expire(&record.id).await,
                 () = tokio::time::sleep(LOOK_EVERY) => {
-                    if let Ok(Some(current)) = self.approvals.get(&record.id).await
-                        && current.state != ApprovalState::Pending
-                    {
-                        break current.state;
+                    match self.approvals.get(&record.id).await {
+                        Ok(Some(current)) if current.state != ApprovalState::Pending => {
+                            break current.state;
+                        }
+                        // The record this call opened is gone, or failed
+                        // its seal (the store names it in the audit log).
+                        Ok(None) => {
+                            guard.disarm();
+                            let refusal = Refusal::new(
+                                RefusalCode::RecordTampered,
+                                format!(
+                                    "the approval record {} was replaced by one no trusted gateway \
+                                     signed, or removed: the call is refused",
+                                    record.id
+                                ),
+                            );
+                            self.audit
+                                .record(
+                                    AuditKind::ApprovalDecided,
+                                    call,
+                                    json!({"approval": record.id, "state": "tampered", "code": refusal.code()}),
+                                )
+                                .await;
+                            return Err(refusal);
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -103,7 +125,31 @@ impl ApprovalWorkflow {
                 json!({"approval": record.id, "state": state}),
             )
             .await;
-        self.outcome(&record, state)
+        let approval = self.outcome(&record, state)?;
+        // Whatever store the decision came from, the human's signature
+        // is checked here, against the record as this call opened it.
+        match self
+            .check_evidence(&record, &approval.approver, &evidence(&approval))
+            .await
+        {
+            Ok(approval) => Ok(approval),
+            Err(e) => {
+                let refusal = Refusal::new(
+                    RefusalCode::NoHumanApproval,
+                    format!(
+                        "the approval's passkey evidence does not hold, so no grant is signed: {e}"
+                    ),
+                );
+                self.audit
+                    .record(
+                        AuditKind::RecordTampered,
+                        call,
+                        json!({"approval": record.id, "code": refusal.code(), "reason": refusal.as_reason()}),
+                    )
+                    .await;
+                Err(refusal)
+            }
+        }
     }
 
     /// The approval's time is up: it expires, unless it was decided at the
@@ -151,6 +197,16 @@ impl ApprovalWorkflow {
                 "the call was withdrawn",
             )),
         }
+    }
+}
+
+fn evidence(approval: &Approval) -> super::PasskeyEvidence {
+    super::PasskeyEvidence {
+        credential_id: approval.credential_id.clone(),
+        nonce: approval.nonce.clone(),
+        authenticator_data: approval.authenticator_data.clone(),
+        client_data_json: approval.client_data_json.clone(),
+        signature: approval.signature.clone(),
     }
 }
 

@@ -35,10 +35,18 @@ pub enum AuditKind {
     /// A person allowed or denied an OAuth client.
     #[serde(rename = "oauth.consent")]
     OauthConsent,
+    /// A record read from the store failed its signature check (forged,
+    /// moved or replayed) and was treated as absent.
+    #[serde(rename = "record.tampered")]
+    RecordTampered,
+    /// An answer on the bus that no trusted executor signed, or whose
+    /// receipt does not match the call: discarded, and the call failed.
+    #[serde(rename = "reply.forged")]
+    ReplyForged,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 10] = [
+    pub const ALL: [AuditKind; 12] = [
         AuditKind::Proposal,
         AuditKind::Decision,
         AuditKind::ApprovalPending,
@@ -49,6 +57,8 @@ impl AuditKind {
         AuditKind::ExecutionDone,
         AuditKind::ExecutionFailed,
         AuditKind::OauthConsent,
+        AuditKind::RecordTampered,
+        AuditKind::ReplyForged,
     ];
 
     /// The name in the log (`approval.pending`).
@@ -64,6 +74,8 @@ impl AuditKind {
             AuditKind::ExecutionDone => "execution.done",
             AuditKind::ExecutionFailed => "execution.failed",
             AuditKind::OauthConsent => "oauth.consent",
+            AuditKind::RecordTampered => "record.tampered",
+            AuditKind::ReplyForged => "reply.forged",
         }
     }
 }

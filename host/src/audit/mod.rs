@@ -1,26 +1,58 @@
 //! The audit log: every proposal, decision, approval, grant, refusal and
-//! execution, as a hash chain. Each entry carries the hash of the one
-//! before it, so changing or removing an entry breaks every hash after it;
-//! `tgw audit verify` walks the chain.
+//! execution, as one hash chain per writer.
+//!
+//! Each process that writes (a gateway, an executor) appends to its own
+//! chain, `gateway.<instance>` or `executor.<pool>.<key id>`, and signs
+//! every entry with its key: the gateway with its grant key, an executor
+//! with its executor key. An entry carries the hash of the one before it
+//! in its chain, so changing or removing an entry breaks every link after
+//! it, and a forged entry carries no trusted signature. Writers of
+//! different chains never wait for each other.
+//!
+//! A chain cut short at its end breaks no link; so each writer also keeps
+//! a signed checkpoint of its chain's head (`TGW_AUDIT_HEADS`, written
+//! shortly after each append), and `tgw audit verify` reports a chain
+//! shorter than its checkpoint. `verify.rs` checks; `tgw audit export`
+//! writes the log and checkpoints as JSONL for checking offline.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tgw_proto::grant::TrustedKey;
+use tgw_proto::jws::{JwsSigner, TokenType};
 
 mod kind;
+mod verify;
 pub use kind::AuditKind;
+pub use verify::{AuditReport, ChainSummary, Problem, check, read_export};
 
-use crate::backend::{Log, StoreError};
+use crate::backend::{Bucket, Log, StoreError};
 use crate::canonical::{Limits, canonicalize_with};
 
-/// The `prev` of the first entry.
+/// The `prev` of a chain's first entry.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a checkpoint of a chain's head is signed as.
+pub const CHECKPOINT: TokenType = TokenType {
+    typ: "tgw-audit-head+jws",
+    max_bytes: 2048,
+};
+
+/// How long after an append its chain's checkpoint is written (appends in
+/// between share one write).
+const CHECKPOINT_AFTER: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEntry {
-    /// 1, 2, 3, ... with no gaps.
+    /// The chain (writer) this entry belongs to.
+    pub writer: String,
+    /// 1, 2, 3, ... within its chain, with no gaps.
     pub seq: u64,
     /// Unix milliseconds.
     pub ts: i64,
@@ -28,9 +60,22 @@ pub struct AuditEntry {
     /// The call this entry is about (empty for `oauth.consent`).
     pub call: String,
     pub detail: Value,
-    /// `hash` of the entry before.
+    /// `hash` of the entry before it in its chain.
     pub prev: String,
     /// `sha256:` of the canonical JSON of every field above.
+    pub hash: String,
+    /// The key id of the writer's key.
+    pub kid: String,
+    /// Ed25519 over [`signed_bytes`] of `hash`, base64url.
+    pub sig: String,
+}
+
+/// A chain's head, as its writer signs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub writer: String,
+    pub seq: u64,
     pub hash: String,
 }
 
@@ -42,152 +87,369 @@ const ENTRY_LIMITS: Limits = Limits {
     max_abs_number: f64::MAX,
 };
 
-pub fn entry_hash(
-    seq: u64,
-    ts: i64,
-    kind: AuditKind,
-    call: &str,
-    detail: &Value,
-    prev: &str,
-) -> String {
-    let body =
-        json!({"seq": seq, "ts": ts, "kind": kind, "call": call, "detail": detail, "prev": prev});
+pub fn entry_hash(entry: &AuditEntry) -> String {
+    let body = json!({
+        "writer": entry.writer, "seq": entry.seq, "ts": entry.ts, "kind": entry.kind,
+        "call": entry.call, "detail": entry.detail, "prev": entry.prev,
+    });
     canonicalize_with(body.to_string().as_bytes(), &ENTRY_LIMITS)
         .map_or_else(|e| format!("unhashable: {e}"), |c| c.input_hash)
 }
 
-/// Appends to the chain, kept in a byte-level log (`TGW_AUDIT`): each
-/// entry is its canonical JSON, numbered as the log numbers it.
+/// What an entry's signature covers: its hash, under a label of its own,
+/// so no other signed message of the gateway can pass for an entry.
+pub fn signed_bytes(hash: &str) -> Vec<u8> {
+    [b"tgw-audit-entry\0".as_slice(), hash.as_bytes()].concat()
+}
+
+/// The keys entries may be signed with: a gateway chain's by a trusted
+/// gateway key, an executor chain's by a trusted executor key.
+#[derive(Debug, Clone, Default)]
+pub struct AuditTrust {
+    pub gateways: Vec<TrustedKey>,
+    pub executors: Vec<TrustedKey>,
+}
+
+impl AuditTrust {
+    /// The keys that may sign the chain `writer`.
+    fn keys_for(&self, writer: &str) -> &[TrustedKey] {
+        if writer.starts_with("gateway.") {
+            &self.gateways
+        } else if writer.starts_with("executor.") {
+            &self.executors
+        } else {
+            &[]
+        }
+    }
+}
+
+/// The chain name of a gateway (by its data dir's instance id).
+pub fn gateway_chain(instance: &str) -> String {
+    format!("gateway.{instance}")
+}
+
+/// The chain name of an executor of `pool` with the key `kid`.
+pub fn executor_chain(pool: &str, kid: &str) -> String {
+    format!("executor.{pool}.{kid}")
+}
+
+/// Who writes, and where its chain stands.
+struct Writer {
+    chain: String,
+    signer: Arc<JwsSigner>,
+    head: tokio::sync::Mutex<Option<Head>>,
+    checkpoint_due: AtomicBool,
+}
+
+#[derive(Clone)]
+struct Head {
+    seq: u64,
+    hash: String,
+    /// Where the chain's last entry is in the log.
+    position: Option<u64>,
+}
+
+/// The audit log of a deployment, and this process's chain in it.
 #[derive(Clone)]
 pub struct Audit {
     log: Arc<dyn Log>,
+    heads: Arc<dyn Bucket>,
+    writer: Option<Arc<Writer>>,
+    trust: Arc<AuditTrust>,
 }
 
-fn unreadable(seq: u64, e: &serde_json::Error) -> StoreError {
-    StoreError::Unavailable(format!("audit entry {seq} is unreadable: {e}"))
+fn unreadable(position: u64, e: &serde_json::Error) -> StoreError {
+    StoreError::Unavailable(format!("audit entry at {position} is unreadable: {e}"))
 }
 
 impl Audit {
-    pub fn new(log: Arc<dyn Log>) -> Self {
-        Audit { log }
-    }
-
-    /// The last entry of the chain.
-    pub async fn last(&self) -> Result<Option<AuditEntry>, StoreError> {
-        match self.log.last().await? {
-            Some((seq, bytes)) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| unreadable(seq, &e)),
-            None => Ok(None),
+    /// The log as a reader sees it (`tgw audit verify`): it writes nothing.
+    pub fn reader(log: Arc<dyn Log>, heads: Arc<dyn Bucket>, trust: AuditTrust) -> Self {
+        Audit {
+            log,
+            heads,
+            writer: None,
+            trust: Arc::new(trust),
         }
     }
 
-    /// Entries with sequence ≥ `from`, at most `limit`.
+    /// The log, with this process appending to `chain`, signed by `signer`.
+    pub fn writer(
+        log: Arc<dyn Log>,
+        heads: Arc<dyn Bucket>,
+        trust: AuditTrust,
+        chain: String,
+        signer: Arc<JwsSigner>,
+    ) -> Self {
+        Audit {
+            log,
+            heads,
+            writer: Some(Arc::new(Writer {
+                chain,
+                signer,
+                head: tokio::sync::Mutex::new(None),
+                checkpoint_due: AtomicBool::new(false),
+            })),
+            trust: Arc::new(trust),
+        }
+    }
+
+    /// The same log, written to `chain` with `signer` (an executor in the
+    /// gateway's process has a chain of its own).
+    pub fn for_writer(&self, chain: String, signer: Arc<JwsSigner>) -> Self {
+        Audit::writer(
+            self.log.clone(),
+            self.heads.clone(),
+            (*self.trust).clone(),
+            chain,
+            signer,
+        )
+    }
+
+    /// The chain this process writes, if it writes.
+    pub fn chain(&self) -> Option<&str> {
+        self.writer.as_deref().map(|w| w.chain.as_str())
+    }
+
+    /// Entries at log position `from` and on, across chains, in order.
     pub async fn read(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self
+            .read_at(from, limit)
+            .await?
+            .into_iter()
+            .map(|(_, entry)| entry)
+            .collect())
+    }
+
+    /// [`read`](Self::read), with each entry's position.
+    async fn read_at(&self, from: u64, limit: usize) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
         self.log
             .read(from, limit)
             .await?
             .into_iter()
-            .map(|(seq, bytes)| serde_json::from_slice(&bytes).map_err(|e| unreadable(seq, &e)))
+            .map(|stored| {
+                serde_json::from_slice(&stored.bytes)
+                    .map(|entry| (stored.position, entry))
+                    .map_err(|e| unreadable(stored.position, &e))
+            })
             .collect()
     }
 
-    /// Appends an entry; retries when another writer appended first.
+    /// Every entry, across chains, in log order.
+    pub async fn entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut from = 1;
+        loop {
+            let batch = self.read_at(from, 1000).await?;
+            let Some((last, _)) = batch.last() else {
+                return Ok(entries);
+            };
+            from = last + 1;
+            entries.extend(batch.into_iter().map(|(_, entry)| entry));
+        }
+    }
+
+    /// Appends an entry to this process's chain.
     pub async fn append(
         &self,
         kind: AuditKind,
         call: &str,
         detail: Value,
     ) -> Result<AuditEntry, StoreError> {
+        let writer = self.writer.as_deref().ok_or_else(|| {
+            StoreError::Unavailable("this process reads the audit log and writes none".into())
+        })?;
+        let mut head = writer.head.lock().await;
         loop {
-            let last = self.last().await?;
-            let (seq, prev) = last.map_or((1, GENESIS.to_owned()), |l| (l.seq + 1, l.hash));
-            let ts = now_millis();
-            let hash = entry_hash(seq, ts, kind, call, &detail, &prev);
-            let entry = AuditEntry {
-                seq,
-                ts,
+            let current = match head.clone() {
+                Some(current) => current,
+                None => self.load_head(&writer.chain).await?,
+            };
+            let mut entry = AuditEntry {
+                writer: writer.chain.clone(),
+                seq: current.seq + 1,
+                ts: now_millis(),
                 kind,
                 call: call.into(),
                 detail: detail.clone(),
-                prev,
-                hash,
+                prev: current.hash.clone(),
+                hash: String::new(),
+                kid: writer.signer.kid().to_owned(),
+                sig: String::new(),
             };
+            entry.hash = entry_hash(&entry);
+            entry.sig = B64.encode(writer.signer.sign_raw(&signed_bytes(&entry.hash)));
             // Our own entry is plain data: serde_json cannot fail on it.
             let bytes = serde_json::to_vec(&entry).unwrap_or_default();
-            match self.log.append(seq, &bytes).await {
-                Ok(()) => return Ok(entry),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e),
+            match self
+                .log
+                .append(&writer.chain, current.position, &bytes)
+                .await
+            {
+                Ok(position) => {
+                    *head = Some(Head {
+                        seq: entry.seq,
+                        hash: entry.hash.clone(),
+                        position: Some(position),
+                    });
+                    drop(head);
+                    self.checkpoint_soon();
+                    return Ok(entry);
+                }
+                // Another process writes this chain too (two processes
+                // with one identity): follow its entry and go on.
+                Err(StoreError::Conflict) => *head = None,
+                Err(e) => {
+                    *head = None;
+                    return Err(e);
+                }
             }
         }
     }
 
+    async fn load_head(&self, chain: &str) -> Result<Head, StoreError> {
+        Ok(match self.log.last(chain).await? {
+            Some(stored) => {
+                let entry: AuditEntry = serde_json::from_slice(&stored.bytes)
+                    .map_err(|e| unreadable(stored.position, &e))?;
+                Head {
+                    seq: entry.seq,
+                    hash: entry.hash,
+                    position: Some(stored.position),
+                }
+            }
+            None => Head {
+                seq: 0,
+                hash: GENESIS.to_owned(),
+                position: None,
+            },
+        })
+    }
+
     /// Appends, and logs loudly if the log cannot be written (the caller
     /// has already decided to refuse or has finished; losing the entry is
-    /// reported, not hidden).
+    /// reported, not hidden). On the way to execution, use [`append`]
+    /// and stop when it fails.
     pub async fn record(&self, kind: AuditKind, call: &str, detail: Value) {
         if let Err(e) = self.append(kind, call, detail).await {
             tracing::error!(target: "tgw::audit", "AUDIT ENTRY NOT WRITTEN ({kind} for call {call}): {e}");
         }
     }
 
-    /// Checks the whole chain; returns how many entries it holds.
-    pub async fn verify(&self) -> Result<u64, ChainError> {
-        let mut expected_prev = GENESIS.to_owned();
-        let mut next = 1;
+    /// Writes the chain's checkpoint shortly, once for every append made
+    /// until then.
+    fn checkpoint_soon(&self) {
+        let Some(writer) = &self.writer else { return };
+        if writer.checkpoint_due.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let audit = self.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                tokio::time::sleep(CHECKPOINT_AFTER).await;
+                if let Err(e) = audit.checkpoint().await {
+                    tracing::warn!(target: "tgw::audit", "the audit checkpoint was not written: {e}");
+                }
+            });
+        }
+    }
+
+    /// Writes the signed checkpoint of this process's chain now.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let Some(writer) = &self.writer else {
+            return Ok(());
+        };
+        writer.checkpoint_due.store(false, Ordering::SeqCst);
+        let Some(head) = writer.head.lock().await.clone() else {
+            return Ok(());
+        };
+        let token = writer.signer.sign(
+            &CHECKPOINT,
+            &Checkpoint {
+                writer: writer.chain.clone(),
+                seq: head.seq,
+                hash: head.hash,
+            },
+        );
         loop {
-            let batch = self
-                .read(next, 1000)
-                .await
-                .map_err(|e| ChainError::Unreadable(e.to_string()))?;
-            if batch.is_empty() {
-                return Ok(next - 1);
-            }
-            for entry in batch {
-                check(&entry, next, &expected_prev)?;
-                expected_prev = entry.hash.clone();
-                next += 1;
+            let result = match self.heads.get(&writer.chain).await? {
+                Some(stored) => {
+                    self.heads
+                        .update(&writer.chain, token.as_bytes(), stored.revision)
+                        .await
+                }
+                None => self.heads.create(&writer.chain, token.as_bytes()).await,
+            };
+            match result {
+                Err(StoreError::Conflict) => {}
+                other => return other,
             }
         }
     }
-}
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ChainError {
-    #[error("entry {seq}: expected sequence {expected} (an entry is missing or out of place)")]
-    Gap { seq: u64, expected: u64 },
-    #[error("entry {0}: it does not follow the entry before it (prev hash differs)")]
-    BrokenLink(u64),
-    #[error("entry {0}: its contents do not match its hash (it was changed)")]
-    Tampered(u64),
-    #[error("the audit log cannot be read: {0}")]
-    Unreadable(String),
-}
+    /// Every chain's checkpoint, as stored (checked by `verify`).
+    pub async fn checkpoints(&self) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for key in self.heads.keys("").await? {
+            if let Some(stored) = self.heads.get(&key).await? {
+                found.push(String::from_utf8_lossy(&stored.value).into_owned());
+            }
+        }
+        Ok(found)
+    }
 
-fn check(entry: &AuditEntry, expected_seq: u64, expected_prev: &str) -> Result<(), ChainError> {
-    if entry.seq != expected_seq {
-        return Err(ChainError::Gap {
-            seq: entry.seq,
-            expected: expected_seq,
-        });
+    /// Checks every chain and checkpoint of the log. An entry that is not
+    /// readable, or sits in another chain than it names, is a problem too.
+    pub async fn verify(&self) -> Result<AuditReport, StoreError> {
+        let mut entries = Vec::new();
+        let mut misplaced = Vec::new();
+        let mut from = 1;
+        loop {
+            let batch = self.log.read(from, 1000).await?;
+            let Some(last) = batch.last().map(|e| e.position) else {
+                break;
+            };
+            from = last + 1;
+            for stored in batch {
+                match serde_json::from_slice::<AuditEntry>(&stored.bytes) {
+                    Ok(entry) if entry.writer == stored.chain => entries.push(entry),
+                    Ok(entry) => misplaced.push(Problem::WrongChain {
+                        chain: stored.chain,
+                        seq: entry.seq,
+                        claimed: entry.writer,
+                    }),
+                    Err(e) => misplaced.push(Problem::Unreadable {
+                        line: usize::try_from(stored.position).unwrap_or(usize::MAX),
+                        reason: format!("chain {}: {e}", stored.chain),
+                    }),
+                }
+            }
+        }
+        let checkpoints = self.checkpoints().await?;
+        let mut report = verify::check(&entries, &checkpoints, &self.trust);
+        misplaced.append(&mut report.problems);
+        report.problems = misplaced;
+        Ok(report)
     }
-    if entry.prev != expected_prev {
-        return Err(ChainError::BrokenLink(entry.seq));
+
+    /// The whole log and its checkpoints, as JSONL (one `{"entry": …}` or
+    /// `{"checkpoint": "…"}` per line), for `tgw audit verify --file`.
+    pub async fn export(&self, out: &mut impl std::io::Write) -> anyhow::Result<usize> {
+        let entries = self.entries().await?;
+        for entry in &entries {
+            serde_json::to_writer(&mut *out, &json!({ "entry": entry }))?;
+            out.write_all(b"\n")?;
+        }
+        for checkpoint in self.checkpoints().await? {
+            serde_json::to_writer(&mut *out, &json!({ "checkpoint": checkpoint }))?;
+            out.write_all(b"\n")?;
+        }
+        Ok(entries.len())
     }
-    if entry.hash
-        != entry_hash(
-            entry.seq,
-            entry.ts,
-            entry.kind,
-            &entry.call,
-            &entry.detail,
-            &entry.prev,
-        )
-    {
-        return Err(ChainError::Tampered(entry.seq));
+
+    pub fn trust(&self) -> &AuditTrust {
+        &self.trust
     }
-    Ok(())
 }
 
 pub fn now_millis() -> i64 {

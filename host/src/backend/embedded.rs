@@ -11,8 +11,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
-    Backend, Bucket, BucketName, BusError, Delivery, Entry, Event, Events, LedgerError, Log,
-    LogName, NonceLedger, Requests, StoreError, subject_matches,
+    Backend, Bucket, BucketName, BusError, Deadlines, Delivery, Entry, Event, Events, LedgerError,
+    Log, LogEntry, LogName, NonceLedger, Requests, StoreError, subject_matches,
 };
 
 const SCHEMA: &str = "
@@ -22,13 +22,18 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS buckets (
         bucket TEXT NOT NULL, key TEXT NOT NULL, revision INTEGER NOT NULL,
         value BLOB NOT NULL, expires INTEGER, PRIMARY KEY (bucket, key));
-    CREATE TABLE IF NOT EXISTS logs (
-        log TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (log, seq));
+    CREATE TABLE IF NOT EXISTS chains (
+        position INTEGER PRIMARY KEY AUTOINCREMENT, log TEXT NOT NULL, chain TEXT NOT NULL,
+        entry BLOB NOT NULL);
+    CREATE INDEX IF NOT EXISTS chains_by_chain ON chains (log, chain, position);
 ";
 
 /// State written by earlier versions, one table per kind of record, moved
-/// into `buckets` and `logs` once (nothing is lost).
-const MIGRATIONS: [(&str, &str); 3] = [
+/// into `buckets` once (nothing is lost). The unsigned single-chain audit
+/// log of earlier versions (tables `audit` and `logs`) is kept, untouched,
+/// as `audit_before_signatures`: `tgw audit verify` checks signed chains
+/// only.
+const MIGRATIONS: [(&str, &str); 4] = [
     (
         "approvals",
         "INSERT OR IGNORE INTO buckets (bucket, key, revision, value, expires)
@@ -41,8 +46,12 @@ const MIGRATIONS: [(&str, &str); 3] = [
     ),
     (
         "audit",
-        "INSERT OR IGNORE INTO logs (log, seq, entry)
-         SELECT 'TGW_AUDIT', seq, CAST(entry AS BLOB) FROM audit",
+        "INSERT INTO audit_before_signatures (seq, entry) SELECT seq, entry FROM audit",
+    ),
+    (
+        "logs",
+        "INSERT INTO audit_before_signatures (seq, entry)
+         SELECT seq, entry FROM logs WHERE log = 'TGW_AUDIT'",
     ),
 ];
 
@@ -104,6 +113,10 @@ fn migrate(db: &mut Connection) -> rusqlite::Result<()> {
             |row| row.get(0),
         )?;
         if exists {
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS audit_before_signatures (seq INTEGER, entry BLOB)",
+                [],
+            )?;
             tx.execute(copy, [])?;
             tx.execute(&format!("DROP TABLE {table}"), [])?;
         }
@@ -254,57 +267,69 @@ impl Bucket for SqliteBucket {
     }
 }
 
-/// One log of the `logs` table.
+/// One log of the `chains` table: rows in order, each naming its chain.
 struct SqliteLog {
     state: SqliteState,
     name: &'static str,
 }
 
+fn log_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogEntry> {
+    Ok(LogEntry {
+        position: from_sql(row.get(0)?),
+        chain: row.get(1)?,
+        bytes: row.get(2)?,
+    })
+}
+
 #[async_trait]
 impl Log for SqliteLog {
-    async fn last(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    async fn last(&self, chain: &str) -> Result<Option<LogEntry>, StoreError> {
         self.state
             .with(|db| {
                 db.prepare_cached(
-                    "SELECT seq, entry FROM logs WHERE log = ?1 ORDER BY seq DESC LIMIT 1",
+                    "SELECT position, chain, entry FROM chains WHERE log = ?1 AND chain = ?2
+                     ORDER BY position DESC LIMIT 1",
                 )?
-                .query_row(params![self.name], |row| {
-                    Ok((from_sql(row.get(0)?), row.get(1)?))
-                })
+                .query_row(params![self.name, chain], log_entry)
                 .optional()
             })
             .map_err(unavailable)
     }
 
-    async fn append(&self, seq: u64, entry: &[u8]) -> Result<(), StoreError> {
-        // One statement: the row goes in only if the log ends at seq - 1,
-        // so two writers cannot both append after the same entry.
-        let inserted = self
-            .state
+    async fn append(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        bytes: &[u8],
+    ) -> Result<u64, StoreError> {
+        // One statement: the row goes in only if the chain still ends at
+        // `after`, so two writers of one chain cannot both follow it.
+        let after = after.map_or(0, to_sql);
+        self.state
             .with(|db| {
-                db.prepare_cached(
-                    "INSERT INTO logs (log, seq, entry)
-                     SELECT ?1, ?2, ?3 WHERE ?2 - 1 = (SELECT coalesce(max(seq), 0) FROM logs WHERE log = ?1)",
-                )?
-                .execute(params![self.name, to_sql(seq), entry])
+                let inserted = db
+                    .prepare_cached(
+                        "INSERT INTO chains (log, chain, entry)
+                         SELECT ?1, ?2, ?3 WHERE ?4 = (SELECT coalesce(max(position), 0)
+                             FROM chains WHERE log = ?1 AND chain = ?2)",
+                    )?
+                    .execute(params![self.name, chain, bytes, after])?;
+                Ok((inserted == 1).then(|| from_sql(db.last_insert_rowid())))
             })
-            .map_err(insert_error)?;
-        if inserted == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
-        }
+            .map_err(insert_error)?
+            .ok_or(StoreError::Conflict)
     }
 
-    async fn read(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    async fn read(&self, from: u64, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
         self.state
             .with(|db| {
                 let mut statement = db.prepare_cached(
-                    "SELECT seq, entry FROM logs WHERE log = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+                    "SELECT position, chain, entry FROM chains WHERE log = ?1 AND position >= ?2
+                     ORDER BY position LIMIT ?3",
                 )?;
                 let rows = statement.query_map(
                     params![self.name, to_sql(from), to_sql(limit as u64)],
-                    |row| Ok((from_sql(row.get(0)?), row.get(1)?)),
+                    log_entry,
                 )?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
@@ -312,8 +337,12 @@ impl Log for SqliteLog {
     }
 }
 
-/// A request and where its answer goes.
-type Pending = (Vec<u8>, oneshot::Sender<Vec<u8>>);
+/// A request, and where its acknowledgement and answer go.
+struct Pending {
+    payload: Vec<u8>,
+    ack: oneshot::Sender<()>,
+    answer: oneshot::Sender<Vec<u8>>,
+}
 type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>;
 
 /// In-process request/reply: one queue per subject, shared by its servers
@@ -343,7 +372,7 @@ impl Requests for Channels {
         &self,
         subject: &str,
         payload: Vec<u8>,
-        timeout: Duration,
+        deadlines: Deadlines,
     ) -> Result<Vec<u8>, BusError> {
         let (sender, queue) = self.subject(subject);
         // The queue's receiver is held by this struct too, so "nobody is
@@ -351,17 +380,27 @@ impl Requests for Channels {
         if Arc::strong_count(&queue) <= 2 {
             return Err(BusError::NoResponders(subject.to_owned()));
         }
-        let (reply, answer) = oneshot::channel();
+        let (ack, acked) = oneshot::channel();
+        let (answer, answered) = oneshot::channel();
         sender
-            .send((payload, reply))
+            .send(Pending {
+                payload,
+                ack,
+                answer,
+            })
             .await
             .map_err(|_| BusError::NoResponders(subject.to_owned()))?;
-        match tokio::time::timeout(timeout, answer).await {
+        let stopped = || BusError::Unavailable("the server stopped before answering".into());
+        // In one process a request is never lost, so it is never resent.
+        match tokio::time::timeout(deadlines.ack, acked).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(stopped()),
+            Err(_) => return Err(BusError::NotAcknowledged(deadlines.ack)),
+        }
+        match tokio::time::timeout(deadlines.answer, answered).await {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(_)) => Err(BusError::Unavailable(
-                "the server stopped before answering".into(),
-            )),
-            Err(_) => Err(BusError::Timeout(timeout)),
+            Ok(Err(_)) => Err(stopped()),
+            Err(_) => Err(BusError::Timeout(deadlines.answer)),
         }
     }
 
@@ -371,10 +410,20 @@ impl Requests for Channels {
         tokio::spawn(async move {
             loop {
                 let next = queue.lock().await.recv().await;
-                let Some((payload, reply)) = next else { return };
+                let Some(Pending {
+                    payload,
+                    ack,
+                    answer,
+                }) = next
+                else {
+                    return;
+                };
                 let delivery = Delivery {
                     payload,
-                    reply: Box::new(move |answer| drop(reply.send(answer))),
+                    ack: Box::new(move || {
+                        let _ = ack.send(());
+                    }),
+                    reply: Box::new(move |reply| drop(answer.send(reply))),
                 };
                 if deliveries.send(delivery).await.is_err() {
                     return; // the server is gone; `queue` drops with this task
@@ -437,6 +486,7 @@ pub fn backend(data_dir: &Path) -> Result<Backend, StoreError> {
     Ok(Backend {
         approvals: Arc::new(state.bucket(BucketName::Approvals)),
         people: Arc::new(state.bucket(BucketName::People)),
+        audit_heads: Arc::new(state.bucket(BucketName::AuditHeads)),
         audit: Arc::new(SqliteLog {
             state: state.clone(),
             name: LogName::Audit.name(),
@@ -444,6 +494,9 @@ pub fn backend(data_dir: &Path) -> Result<Backend, StoreError> {
         nonces: Arc::new(state),
         requests: Arc::new(Channels::default()),
         events: Arc::new(Broadcast::default()),
+        // The ledger is a table of a file in the data dir, next to the keys.
+        local_store: true,
+        nonce_ledger_identity: None,
         description: format!("embedded (state in {})", path.display()),
     })
 }
@@ -479,20 +532,20 @@ mod tests {
         );
         let person = backend.bucket(BucketName::People).get("user.ada").await;
         assert_eq!(person.ok().flatten().map(|e| e.revision), Some(3));
-        let audit = backend.log(LogName::Audit).read(1, 10).await;
-        assert_eq!(audit, Ok(vec![(1, br#"{"seq":1}"#.to_vec())]));
+        // The unsigned audit log is kept aside, not read as a chain.
+        assert_eq!(backend.log(LogName::Audit).read(1, 10).await, Ok(vec![]));
+        let kept = |dir: &Path| -> i64 {
+            let db = Connection::open(dir.join("state.db")).unwrap_or_else(|e| panic!("{e}"));
+            db.query_row("SELECT count(*) FROM audit_before_signatures", [], |r| {
+                r.get(0)
+            })
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(kept(dir.path()), 1);
         // Opening again finds nothing left to move and keeps it all.
         drop(backend);
         let again = super::backend(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            again
-                .log(LogName::Audit)
-                .last()
-                .await
-                .ok()
-                .flatten()
-                .map(|e| e.0),
-            Some(1)
-        );
+        drop(again);
+        assert_eq!(kept(dir.path()), 1);
     }
 }

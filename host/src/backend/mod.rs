@@ -17,6 +17,7 @@
 
 pub mod embedded;
 pub mod nats;
+pub mod sealed;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,18 +31,26 @@ pub enum BucketName {
     /// Pending and decided approvals.
     Approvals,
     /// People, passkeys, invitations, personal access tokens and OAuth
-    /// state (clients, codes, refresh-token families, the signing seed).
+    /// state (clients, codes, refresh-token families).
     People,
+    /// The latest signed head of every audit chain (a checkpoint, so a
+    /// chain cut short is noticed).
+    AuditHeads,
 }
 
 impl BucketName {
-    pub const ALL: [BucketName; 2] = [BucketName::Approvals, BucketName::People];
+    pub const ALL: [BucketName; 3] = [
+        BucketName::Approvals,
+        BucketName::People,
+        BucketName::AuditHeads,
+    ];
 
     /// The bucket's name, as NATS knows it.
     pub const fn name(self) -> &'static str {
         match self {
             BucketName::Approvals => "TGW_APPROVALS",
             BucketName::People => "TGW_PEOPLE",
+            BucketName::AuditHeads => "TGW_AUDIT_HEADS",
         }
     }
 
@@ -50,7 +59,7 @@ impl BucketName {
     pub const fn ttl(self) -> Option<Duration> {
         match self {
             BucketName::Approvals => Some(Duration::from_secs(7 * 24 * 3600)),
-            BucketName::People => None,
+            BucketName::People | BucketName::AuditHeads => None,
         }
     }
 }
@@ -58,7 +67,7 @@ impl BucketName {
 /// The append-only logs of a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogName {
-    /// The audit chain.
+    /// The audit log: one chain per writer.
     Audit,
 }
 
@@ -69,12 +78,32 @@ impl LogName {
         }
     }
 
-    /// The NATS subject its entries are published on.
-    pub const fn subject(self) -> &'static str {
+    /// The NATS subjects its chains are published on: `tgw.audit.<chain>`.
+    pub const fn subjects(self) -> &'static str {
         match self {
-            LogName::Audit => "tgw.audit",
+            LogName::Audit => "tgw.audit.>",
         }
     }
+
+    /// The subject of one chain.
+    pub fn subject(self, chain: &str) -> String {
+        match self {
+            LogName::Audit => format!("tgw.audit.{chain}"),
+        }
+    }
+}
+
+/// Whether `chain` may name a chain: NATS subject tokens of letters,
+/// digits, `-` and `_`, separated by dots.
+pub fn is_chain_name(chain: &str) -> bool {
+    !chain.is_empty()
+        && chain.len() <= 128
+        && chain.split('.').all(|token| {
+            !token.is_empty()
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// The subject the executors of `pool` listen on.
@@ -112,16 +141,35 @@ pub trait Bucket: Send + Sync {
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
 }
 
-/// An append-only log: entries numbered 1, 2, 3, … with no gaps.
+/// One entry of a log, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Where it is in the whole log (rising, across chains).
+    pub position: u64,
+    /// The chain it belongs to.
+    pub chain: String,
+    pub bytes: Vec<u8>,
+}
+
+/// An append-only log of many chains, one per writer. Writers of
+/// different chains never wait for each other; within a chain, an append
+/// names the entry it follows, so a chain cannot fork.
 #[async_trait]
 pub trait Log: Send + Sync {
-    /// The last entry and its sequence number.
-    async fn last(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
-    /// Appends `entry` as number `seq`; `Conflict` unless the log's last
-    /// entry is `seq - 1` (another writer took `seq`).
-    async fn append(&self, seq: u64, entry: &[u8]) -> Result<(), StoreError>;
-    /// Entries numbered `from` and on, at most `limit`.
-    async fn read(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// The last entry of `chain`.
+    async fn last(&self, chain: &str) -> Result<Option<LogEntry>, StoreError>;
+    /// Appends `bytes` to `chain` after the entry at position `after`
+    /// (`None`: the chain is empty); `Conflict` if the chain has moved on.
+    /// Returns the new entry's position.
+    async fn append(
+        &self,
+        chain: &str,
+        after: Option<u64>,
+        bytes: &[u8],
+    ) -> Result<u64, StoreError>;
+    /// Entries of every chain at position `from` and on, in order, at most
+    /// `limit`.
+    async fn read(&self, from: u64, limit: usize) -> Result<Vec<LogEntry>, StoreError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -143,32 +191,50 @@ pub trait NonceLedger: Send + Sync {
 pub enum BusError {
     #[error("nobody is listening on {0}")]
     NoResponders(String),
-    #[error("no answer within {} s", .0.as_secs())]
+    #[error("no server took the request within {} ms", .0.as_millis())]
+    NotAcknowledged(Duration),
+    #[error("a server took the request but sent no answer within {} s (it may have stopped)", .0.as_secs())]
     Timeout(Duration),
     #[error("the bus is unavailable: {0}")]
     Unavailable(String),
 }
 
-/// One request taken by a server, with the way to answer it.
+/// How long a requester waits: for a server to take the request (a
+/// request nobody took may go to another server), then for its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    pub ack: Duration,
+    pub answer: Duration,
+}
+
+/// One request taken by a server, with the ways to acknowledge and
+/// answer it.
 pub struct Delivery {
     pub payload: Vec<u8>,
+    /// Tells the requester at once that this server has the request.
+    pub ack: Box<dyn FnOnce() + Send>,
     pub reply: Box<dyn FnOnce(Vec<u8>) + Send>,
 }
 
 /// Request/reply: a request goes to one of the servers of its subject.
 #[async_trait]
 pub trait Requests: Send + Sync {
-    /// Sends `payload` to one server of `subject` and waits for its answer.
+    /// Sends `payload` to one server of `subject` and waits for its
+    /// acknowledgement, then its answer. A request nobody acknowledged in
+    /// time is sent again, a few times; one that was acknowledged never is.
     async fn request(
         &self,
         subject: &str,
         payload: Vec<u8>,
-        timeout: Duration,
+        deadlines: Deadlines,
     ) -> Result<Vec<u8>, BusError>;
     /// Takes the requests of `subject`, shared with its other servers
     /// (queue group [`EXECUTORS`]). Returns once serving.
     async fn serve(&self, subject: &str) -> Result<mpsc::Receiver<Delivery>, BusError>;
 }
+
+/// How many times a request nobody acknowledged is sent.
+pub const SEND_ATTEMPTS: u32 = 3;
 
 /// One published event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,10 +268,19 @@ pub fn subject_matches(subjects: &str, subject: &str) -> bool {
 pub struct Backend {
     approvals: Arc<dyn Bucket>,
     people: Arc<dyn Bucket>,
+    audit_heads: Arc<dyn Bucket>,
     audit: Arc<dyn Log>,
     pub nonces: Arc<dyn NonceLedger>,
     pub requests: Arc<dyn Requests>,
     pub events: Arc<dyn Events>,
+    /// What identifies the nonce ledger (NATS: when `TGW_NONCES` was
+    /// created), checked against the deployment's signed record of it, so
+    /// a ledger deleted and made again, empty, is noticed.
+    pub nonce_ledger_identity: Option<String>,
+    /// The store is a file in the data dir that nobody else writes (the
+    /// embedded backend): values an older version wrote unsealed may be
+    /// sealed on start.
+    pub local_store: bool,
     /// What it is, for people: "embedded (state in …)", "NATS at …".
     pub description: String,
 }
@@ -215,7 +290,27 @@ impl Backend {
         match name {
             BucketName::Approvals => self.approvals.clone(),
             BucketName::People => self.people.clone(),
+            BucketName::AuditHeads => self.audit_heads.clone(),
         }
+    }
+
+    /// The same backend with the buckets that carry authority (approvals,
+    /// people) sealed by `sealer`; the sealed buckets are returned too, for
+    /// upkeep (`seal_unsealed`, `reseal`).
+    pub fn seal(mut self, sealer: &sealed::Sealer) -> (Backend, Vec<Arc<sealed::SealedBucket>>) {
+        let approvals = Arc::new(sealed::SealedBucket::new(
+            self.approvals,
+            BucketName::Approvals,
+            sealer.clone(),
+        ));
+        let people = Arc::new(sealed::SealedBucket::new(
+            self.people,
+            BucketName::People,
+            sealer.clone(),
+        ));
+        self.approvals = approvals.clone();
+        self.people = people.clone();
+        (self, vec![approvals, people])
     }
 
     pub fn log(&self, name: LogName) -> Arc<dyn Log> {

@@ -1,7 +1,7 @@
 //! `tgw keys ...`: the gateway's grant-signing keys.
 
 use clap::Subcommand;
-use tgw::keys::{KeyStore, PublicKeyEntry, parse_entry};
+use tgw::keys::{KeyBundle, KeyStore, PublicKeyEntry, parse_entry};
 
 use super::Context;
 
@@ -14,8 +14,19 @@ pub enum KeysCommand {
     /// List the trusted public keys and which one signs.
     List,
     /// Print the trusted public keys as JSON, for `tgw keys trust` on an
-    /// executor's machine.
-    Export,
+    /// executor's machine; with --with-secrets, write the keys that the
+    /// gateways of one deployment share (the signing and OAuth keys: keep
+    /// the file secret) for `tgw keys import` on another gateway.
+    Export {
+        #[arg(long, requires = "out")]
+        with_secrets: bool,
+        /// Where to write (mode 0600).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Take the shared keys of another gateway of this deployment, from a
+    /// file made by `tgw keys export --with-secrets`.
+    Import { file: std::path::PathBuf },
     /// Trust the public keys in a JSON file made by `tgw keys export`
     /// (`-` for standard input).
     Trust { file: String },
@@ -52,10 +63,40 @@ pub fn run(context: &Context, command: KeysCommand) -> anyhow::Result<()> {
                 println!("{}  {role}  {}", entry.kid, entry.public_key);
             }
         }
-        KeysCommand::Export => println!(
-            "{}",
-            serde_json::to_string_pretty(&store.trusted_entries()?)?
-        ),
+        KeysCommand::Export {
+            with_secrets: true,
+            out: Some(out),
+        } => {
+            let bundle = serde_json::to_string_pretty(&store.export()?)?;
+            tgw::paths::write_secret(&out, &bundle)?;
+            println!(
+                "Wrote the deployment's shared keys to {}; import them on another gateway with \
+                 `tgw keys import`, then delete the file.",
+                out.display()
+            );
+        }
+        KeysCommand::Export { out, .. } => {
+            let text = serde_json::to_string_pretty(&store.trusted_entries()?)?;
+            match out {
+                Some(path) => std::fs::write(path, text)?,
+                None => println!("{text}"),
+            }
+        }
+        KeysCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let bundle: KeyBundle = serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not a `tgw keys export --with-secrets` file: {e}",
+                    file.display()
+                )
+            })?;
+            store.import(&bundle)?;
+            println!(
+                "Imported the deployment's keys into {}.",
+                context.data_dir.join("keys").display()
+            );
+        }
         KeysCommand::Trust { file } => {
             let text = if file == "-" {
                 std::io::read_to_string(std::io::stdin())?

@@ -3,9 +3,11 @@
 mod audit;
 mod claude_ai;
 mod connect;
+mod executors;
 mod http;
 mod keys;
 mod mcp;
+mod nats;
 mod secrets;
 mod skill;
 mod tokens;
@@ -30,6 +32,9 @@ pub struct Cli {
     /// The folder of skill folders (each with a skill.toml).
     #[arg(long, env = "TGW_SKILLS_DIR", global = true, default_value = "skills")]
     skills_dir: PathBuf,
+
+    #[command(flatten)]
+    nats: tgw::backend::nats::NatsConfig,
 
     #[command(subcommand)]
     command: Command,
@@ -63,6 +68,12 @@ enum Command {
     /// Manage the keys that sign execution grants.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Which executors' signed answers the gateway believes.
+    #[command(subcommand)]
+    Executors(executors::ExecutorsCommand),
+    /// The least-privilege NATS configuration of a deployment.
+    #[command(subcommand)]
+    Nats(nats::NatsCommand),
     /// Set the secrets that the host injects into a skill's HTTP requests.
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
@@ -72,16 +83,17 @@ enum Command {
 pub struct Context {
     pub data_dir: PathBuf,
     pub skills_dir: PathBuf,
+    /// NATS, when `--nats` is given (embedded without).
+    pub nats: tgw::backend::nats::NatsConfig,
 }
 
 impl Context {
-    /// Where the gateway's configuration is, with `nats` as its backend
-    /// (embedded without).
-    pub fn disk(&self, nats: Option<&str>) -> tgw::app::DiskConfig {
+    /// Where the gateway's configuration is, and its backend.
+    pub fn disk(&self) -> tgw::app::DiskConfig {
         tgw::app::DiskConfig {
             data_dir: self.data_dir.clone(),
             skills_dir: self.skills_dir.clone(),
-            nats: nats.map(str::to_owned),
+            nats: self.nats.clone(),
         }
     }
 }
@@ -90,11 +102,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let context = Context {
         data_dir: cli.data_dir,
         skills_dir: cli.skills_dir,
+        nats: cli.nats,
     };
     match cli.command {
         Command::Skill(command) => skill::run(&context, command).await,
         Command::Secrets(command) => secrets::run(&context, command),
         Command::Keys(command) => keys::run(&context, command),
+        Command::Executors(command) => executors::run(&context, command),
+        Command::Nats(command) => nats::run(&context, command).await,
         Command::Up(args) => up::up(&context, args).await,
         Command::Executor(args) => up::executor(&context, args).await,
         Command::Audit(command) => audit::run(&context, command).await,

@@ -19,20 +19,11 @@ pub enum TokensCommand {
             default_value = "mcp:execute,tools:list,tools:call"
         )]
         scopes: Vec<Scope>,
-        #[arg(long, env = "TGW_NATS")]
-        nats: Option<String>,
     },
     /// List tokens (never their secrets).
-    List {
-        #[arg(long, env = "TGW_NATS")]
-        nats: Option<String>,
-    },
+    List,
     /// Revoke a token by its id (the hex part after `tgw_pat_`).
-    Revoke {
-        id: String,
-        #[arg(long, env = "TGW_NATS")]
-        nats: Option<String>,
-    },
+    Revoke { id: String },
 }
 
 fn scopes(scopes: &[Scope]) -> String {
@@ -48,12 +39,8 @@ pub async fn run(context: &Context, command: TokensCommand) -> anyhow::Result<()
         TokensCommand::Create {
             user,
             scopes: wanted,
-            nats,
         } => {
-            let (token, record) = people(context, nats.as_deref())
-                .await?
-                .create_token(&user, &wanted)
-                .await?;
+            let (token, record) = people(context).await?.create_token(&user, &wanted).await?;
             println!("{token}");
             eprintln!(
                 "Token {} for {user} with scopes {}. It is shown only this once; \
@@ -62,8 +49,8 @@ pub async fn run(context: &Context, command: TokensCommand) -> anyhow::Result<()
                 scopes(&record.scopes)
             );
         }
-        TokensCommand::List { nats } => {
-            let tokens = people(context, nats.as_deref()).await?.tokens().await?;
+        TokensCommand::List => {
+            let tokens = people(context).await?.tokens().await?;
             if tokens.is_empty() {
                 println!("No tokens yet: `tgw tokens create --user NAME` makes one.");
             }
@@ -81,11 +68,8 @@ pub async fn run(context: &Context, command: TokensCommand) -> anyhow::Result<()
                 );
             }
         }
-        TokensCommand::Revoke { id, nats } => {
-            people(context, nats.as_deref())
-                .await?
-                .revoke_token(&id)
-                .await?;
+        TokensCommand::Revoke { id } => {
+            people(context).await?.revoke_token(&id).await?;
             println!("Token {id} is revoked.");
         }
     }

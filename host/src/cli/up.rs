@@ -19,10 +19,6 @@ use super::Context;
 
 #[derive(Args)]
 pub struct UpArgs {
-    /// Use NATS (JetStream) for messages and state instead of the embedded
-    /// bus, e.g. nats://127.0.0.1:4222.
-    #[arg(long, env = "TGW_NATS")]
-    nats: Option<String>,
     /// The policy file; reloaded when it changes.
     #[arg(long, env = "TGW_POLICY", default_value = "policy/default.toml")]
     policy: PathBuf,
@@ -59,9 +55,6 @@ pub struct UpArgs {
 
 #[derive(Args)]
 pub struct ExecutorArgs {
-    /// The NATS server the gateway uses.
-    #[arg(long, env = "TGW_NATS")]
-    nats: String,
     /// The pool to serve; executors of one pool share its work.
     #[arg(long, default_value = "default")]
     pool: Pool,
@@ -107,7 +100,7 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
         four_eyes: args.four_eyes,
         ..GatewayConfig::default()
     };
-    let disk = context.disk(args.nats.as_deref());
+    let disk = context.disk();
     let (parts, loaded) =
         AppParts::load(&disk, args.policy.clone(), config, !args.no_executor).await?;
     if let Some(kid) = loaded.new_signing_key {
@@ -192,13 +185,25 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
 }
 
 pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<()> {
-    let disk = context.disk(Some(&args.nats));
-    let trusted = KeyStore::new(&context.data_dir).trusted()?;
+    if context.nats.url.is_none() {
+        anyhow::bail!("an executor on its own needs NATS: pass --nats URL (or set TGW_NATS)");
+    }
+    let disk = context.disk();
+    let keys = KeyStore::new(&context.data_dir);
+    let trusted = keys.trusted()?;
+    let (seed, new) = keys.executor_seed()?;
+    let key = Arc::new(tgw::jws::JwsSigner::from_seed(&seed));
+    let public = tgw::keys::public_entry(&tgw::grant::TrustedKey::new(key.verifying_key()));
+    if new {
+        eprintln!("Created this executor's key {} (first start).", public.kid);
+    }
     let runtime = disk.runtime()?;
     let secrets = Arc::new(SecretStore::new(&context.data_dir));
     let skills = disk.skills(&runtime, &secrets).await?;
     let _skills_watch = skills.watch(Duration::from_secs(1));
-    let backend = disk.backend().await?;
+    let backend = disk
+        .backend(tgw::backend::nats::Opener::Executor(args.pool.to_string()))
+        .await?;
     let description = backend.description.clone();
     let (_, serving) = start_executor(ExecutorParts {
         pool: args.pool.clone(),
@@ -206,6 +211,7 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
         runtime,
         skills: skills.clone(),
         trusted,
+        key,
         secrets,
         relying_party: relying_party(&args.public_url)?,
     })
@@ -216,6 +222,10 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
         "Executor of pool {} serving {} over {description}. Stop with Ctrl-C.",
         args.pool,
         names.join(", ")
+    );
+    println!(
+        "  its key       {} (the gateway must trust it: `tgw executors trust {} {}`)",
+        public.kid, public.kid, public.public_key
     );
     tokio::select! {
         () = shutdown() => {}

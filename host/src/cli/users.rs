@@ -15,34 +15,15 @@ pub enum UsersCommand {
         /// The gateway's public URL, for the link.
         #[arg(long, env = "TGW_PUBLIC_URL", default_value = "http://localhost:8400")]
         public_url: String,
-        #[arg(long, env = "TGW_NATS")]
-        nats: Option<String>,
     },
     /// List users, their roles, groups and passkeys.
-    List {
-        #[arg(long, env = "TGW_NATS")]
-        nats: Option<String>,
-    },
+    List,
     /// Disable a user: their passkeys no longer approve anything.
-    Disable {
-        name: String,
-        #[arg(long, env = "TGW_NATS")]
-        nats: Option<String>,
-    },
+    Disable { name: String },
     /// Put a user in a group: they may use the skills of that group.
-    AddGroup {
-        name: String,
-        group: GroupName,
-        #[arg(long, env = "TGW_NATS")]
-        nats: Option<String>,
-    },
+    AddGroup { name: String, group: GroupName },
     /// Take a user out of a group.
-    RemoveGroup {
-        name: String,
-        group: GroupName,
-        #[arg(long, env = "TGW_NATS")]
-        nats: Option<String>,
-    },
+    RemoveGroup { name: String, group: GroupName },
 }
 
 fn groups_of(groups: &[GroupName]) -> String {
@@ -57,19 +38,15 @@ fn groups_of(groups: &[GroupName]) -> String {
     }
 }
 
-pub(super) async fn people(context: &Context, nats: Option<&str>) -> anyhow::Result<People> {
-    let backend = context.disk(nats).backend().await?;
+pub(super) async fn people(context: &Context) -> anyhow::Result<People> {
+    let backend = context.disk().gateway_backend().await?;
     Ok(People::new(backend.bucket(BucketName::People)))
 }
 
 pub async fn run(context: &Context, command: UsersCommand) -> anyhow::Result<()> {
     match command {
-        UsersCommand::Invite {
-            role,
-            public_url,
-            nats,
-        } => {
-            let invitation = people(context, nats.as_deref()).await?.invite(role).await?;
+        UsersCommand::Invite { role, public_url } => {
+            let invitation = people(context).await?.invite(role).await?;
             println!(
                 "{}/enroll#{}",
                 public_url.trim_end_matches('/'),
@@ -77,8 +54,8 @@ pub async fn run(context: &Context, command: UsersCommand) -> anyhow::Result<()>
             );
             eprintln!("Single use, valid 15 minutes, for the role {role:?}.");
         }
-        UsersCommand::List { nats } => {
-            let people = people(context, nats.as_deref()).await?;
+        UsersCommand::List => {
+            let people = people(context).await?;
             let users = people.users().await?;
             if users.is_empty() {
                 println!("No users yet: `tgw up` prints an enrollment link for the first admin.");
@@ -94,25 +71,16 @@ pub async fn run(context: &Context, command: UsersCommand) -> anyhow::Result<()>
                 );
             }
         }
-        UsersCommand::Disable { name, nats } => {
-            people(context, nats.as_deref())
-                .await?
-                .disable(&name)
-                .await?;
+        UsersCommand::Disable { name } => {
+            people(context).await?.disable(&name).await?;
             println!("{name} is disabled.");
         }
-        UsersCommand::AddGroup { name, group, nats } => {
-            let user = people(context, nats.as_deref())
-                .await?
-                .add_group(&name, &group)
-                .await?;
+        UsersCommand::AddGroup { name, group } => {
+            let user = people(context).await?.add_group(&name, &group).await?;
             println!("{name} is in the groups {}.", groups_of(&user.groups));
         }
-        UsersCommand::RemoveGroup { name, group, nats } => {
-            let user = people(context, nats.as_deref())
-                .await?
-                .remove_group(&name, &group)
-                .await?;
+        UsersCommand::RemoveGroup { name, group } => {
+            let user = people(context).await?.remove_group(&name, &group).await?;
             println!("{name} is in the groups {}.", groups_of(&user.groups));
         }
     }

@@ -9,6 +9,11 @@
 //! 4. spends the grant's nonce (insert-if-absent; a second use is refused),
 //! 5. runs the tool in its sandbox.
 //!
+//! Every answer carries a receipt signed with the executor's own key
+//! (`tgw_proto::receipt`), which also goes into its audit chain, and every
+//! request is acknowledged as soon as it is taken, so a gateway hears fast
+//! when an executor went away.
+//!
 //! Any failure on the way: the tool does not run, and the refusal (a stable
 //! code and the reason) goes back to the caller and into the audit log. The nonce is spent before the tool
 //! runs, so an executor that dies in between leaves a grant that can never
@@ -20,10 +25,12 @@ pub mod protocol;
 use std::sync::Arc;
 
 pub use floor::ApprovalFloor;
-pub use protocol::{ExecReply, ExecRequest};
+pub use protocol::{ExecAnswer, ExecReply, ExecRequest};
 
 use serde_json::json;
 use tgw_proto::grant::{Expectations, TrustedKey, UnverifiedGrant};
+use tgw_proto::jws::JwsSigner;
+use tgw_proto::receipt::{self, ReceiptClaims};
 use tgw_proto::refusal::{Refusal, RefusalCode};
 
 use crate::audit::{Audit, AuditKind};
@@ -39,6 +46,7 @@ pub struct Executor {
     runtime: Arc<Runtime>,
     verifier: LoadedVerifier,
     trusted: Vec<TrustedKey>,
+    key: Arc<JwsSigner>,
     skills: Arc<LiveSkills>,
     nonces: Arc<dyn NonceLedger>,
     audit: Audit,
@@ -51,6 +59,8 @@ pub struct ExecutorSetup {
     pub runtime: Arc<Runtime>,
     /// The gateway public keys it accepts grants from.
     pub trusted: Vec<TrustedKey>,
+    /// Its own key: receipts.
+    pub key: Arc<JwsSigner>,
     pub skills: Arc<LiveSkills>,
     pub nonces: Arc<dyn NonceLedger>,
     pub audit: Audit,
@@ -63,6 +73,7 @@ impl Executor {
         let ExecutorSetup {
             runtime,
             trusted,
+            key,
             skills,
             nonces,
             audit,
@@ -80,6 +91,7 @@ impl Executor {
             runtime,
             verifier,
             trusted,
+            key,
             skills,
             nonces,
             audit,
@@ -88,24 +100,54 @@ impl Executor {
         })
     }
 
-    /// Handles one request; never panics, always answers.
-    pub async fn execute(&self, request: &ExecRequest) -> ExecReply {
-        match self.check_and_run(request).await {
-            Ok(reply) => reply,
-            Err(refusal) => {
-                self.audit
-                    .record(
-                        AuditKind::ExecutionRefused,
-                        &request.call,
-                        json!({"pool": self.pool, "code": refusal.code(), "reason": refusal.as_reason()}),
-                    )
-                    .await;
-                ExecReply::refused(&refusal)
-            }
-        }
+    /// Handles one request; never panics, always answers, with a receipt
+    /// that is also in the audit entry of the outcome.
+    pub async fn execute(&self, request: &ExecRequest) -> ExecAnswer {
+        let (reply, fuel) = match self.check_and_run(request).await {
+            Ok(done) => done,
+            Err(refusal) => (ExecReply::refused(&refusal), None),
+        };
+        let receipt = self.receipt(&request.call, &request.jti, request.args.as_bytes(), &reply);
+        let (kind, detail) = match &reply {
+            ExecReply::Done { .. } => (
+                AuditKind::ExecutionDone,
+                json!({"pool": self.pool, "jti": request.jti, "fuel": fuel, "receipt": receipt}),
+            ),
+            ExecReply::Failed { reason } => (
+                AuditKind::ExecutionFailed,
+                json!({"pool": self.pool, "jti": request.jti, "reason": reason, "receipt": receipt}),
+            ),
+            ExecReply::Refused { code, reason } => (
+                AuditKind::ExecutionRefused,
+                json!({"pool": self.pool, "code": code, "reason": reason, "receipt": receipt}),
+            ),
+        };
+        self.audit.record(kind, &request.call, detail).await;
+        ExecAnswer { reply, receipt }
     }
 
-    async fn check_and_run(&self, request: &ExecRequest) -> Result<ExecReply, Refusal> {
+    /// The signed receipt of `reply` to the request for `call` and `jti`
+    /// with the argument bytes `args`.
+    fn receipt(&self, call: &str, jti: &str, args: &[u8], reply: &ExecReply) -> String {
+        let (outcome, text) = reply.outcome();
+        receipt::sign(
+            &self.key,
+            &ReceiptClaims {
+                call: call.to_owned(),
+                jti: jti.to_owned(),
+                input_hash: input_hash(args),
+                outcome,
+                output_hash: receipt::text_hash(text),
+                iat: unix_now(),
+            },
+        )
+    }
+
+    /// The checks, then the tool: its reply and the fuel it used.
+    async fn check_and_run(
+        &self,
+        request: &ExecRequest,
+    ) -> Result<(ExecReply, Option<u64>), Refusal> {
         let canonical = canonicalize(request.args.as_bytes()).map_err(|e| {
             Refusal::new(
                 RefusalCode::BadArguments,
@@ -147,6 +189,12 @@ impl Executor {
             ));
         }
         let claims = verified.claims();
+        if claims.jti != request.jti {
+            return Err(Refusal::new(
+                RefusalCode::GrantBadClaim,
+                "the request names another grant than the one it carries",
+            ));
+        }
 
         let skill = self.skills.current().get(&claims.skill).ok_or_else(|| {
             Refusal::new(
@@ -191,44 +239,32 @@ impl Executor {
             .invoke(&skill.component, &spec, &claims.tool, &request.args)
             .await;
         let reply = match outcome.result {
-            Ok(output) => {
-                self.audit
-                    .record(
-                        AuditKind::ExecutionDone,
-                        &request.call,
-                        json!({"pool": self.pool, "jti": claims.jti, "fuel": outcome.fuel_used}),
-                    )
-                    .await;
-                ExecReply::Done { output }
-            }
-            Err(e) => {
-                let reason = e.to_string();
-                self.audit
-                    .record(
-                        AuditKind::ExecutionFailed,
-                        &request.call,
-                        json!({"pool": self.pool, "jti": claims.jti, "reason": reason}),
-                    )
-                    .await;
-                ExecReply::Failed { reason }
-            }
+            Ok(output) => ExecReply::Done { output },
+            Err(e) => ExecReply::Failed {
+                reason: e.to_string(),
+            },
         };
-        Ok(reply)
+        Ok((reply, Some(outcome.fuel_used)))
     }
 
     /// Handles one request as it came off the bus: bytes that are not a
-    /// request are refused, in the same reply format.
-    pub async fn handle(&self, payload: &[u8]) -> ExecReply {
+    /// request are refused, in the same answer format.
+    pub async fn handle(&self, payload: &[u8]) -> ExecAnswer {
         match serde_json::from_slice::<ExecRequest>(payload) {
             Ok(request) => self.execute(&request).await,
-            Err(e) => ExecReply::refused(&Refusal::new(
-                RefusalCode::RequestUnreadable,
-                format!("the request is unreadable: {e}"),
-            )),
+            Err(e) => {
+                let reply = ExecReply::refused(&Refusal::new(
+                    RefusalCode::RequestUnreadable,
+                    format!("the request is unreadable: {e}"),
+                ));
+                let receipt = self.receipt("", "", payload, &reply);
+                ExecAnswer { reply, receipt }
+            }
         }
     }
 
-    /// Serves the pool's requests from `requests` until it closes.
+    /// Serves the pool's requests from `requests` until it closes: each is
+    /// acknowledged at once, then answered.
     pub async fn serve(
         self: Arc<Self>,
         requests: Arc<dyn Requests>,
@@ -236,13 +272,20 @@ impl Executor {
         let mut deliveries = requests.serve(&exec_subject(self.pool.as_str())).await?;
         Ok(tokio::spawn(async move {
             while let Some(delivery) = deliveries.recv().await {
+                (delivery.ack)();
                 let executor = self.clone();
                 tokio::spawn(async move {
-                    let reply = executor.handle(&delivery.payload).await;
-                    (delivery.reply)(protocol::encode(&reply));
+                    let answer = executor.handle(&delivery.payload).await;
+                    (delivery.reply)(protocol::encode(&answer));
                 });
             }
         }))
+    }
+
+    /// This executor's public key (the gateway trusts it with `tgw
+    /// executors trust`).
+    pub fn public_key(&self) -> TrustedKey {
+        TrustedKey::new(self.key.verifying_key())
     }
 }
 

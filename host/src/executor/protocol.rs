@@ -1,6 +1,6 @@
 //! What travels between the gateway and an executor on `tgw.exec.<pool>`:
 //! a grant with the canonical arguments it binds, and the executor's
-//! answer. JSON, `deny_unknown_fields`.
+//! answer with its signed receipt. JSON, `deny_unknown_fields`.
 
 use serde::{Deserialize, Serialize};
 use tgw_proto::refusal::{Refusal, RefusalCode};
@@ -11,6 +11,9 @@ use tgw_proto::refusal::{Refusal, RefusalCode};
 pub struct ExecRequest {
     /// The call this belongs to, for the audit log.
     pub call: String,
+    /// The grant's `jti`, echoed in the receipt (a grant that runs must
+    /// carry this one).
+    pub jti: String,
     pub grant: String,
     /// Canonical JSON text of the arguments.
     pub args: String,
@@ -28,7 +31,26 @@ pub enum ExecReply {
     Failed { reason: String },
 }
 
+/// An executor's answer and its receipt (`tgw_proto::receipt`), which
+/// binds the call, the grant, the input, the outcome and the answer's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecAnswer {
+    pub reply: ExecReply,
+    pub receipt: String,
+}
+
 impl ExecReply {
+    /// The outcome, and the text the receipt hashes.
+    pub fn outcome(&self) -> (tgw_proto::receipt::Outcome, &str) {
+        use tgw_proto::receipt::Outcome;
+        match self {
+            ExecReply::Done { output } => (Outcome::Done, output),
+            ExecReply::Refused { reason, .. } => (Outcome::Refused, reason),
+            ExecReply::Failed { reason } => (Outcome::Failed, reason),
+        }
+    }
+
     pub fn refused(refusal: &Refusal) -> Self {
         ExecReply::Refused {
             code: refusal.code(),

@@ -1,26 +1,65 @@
-//! Execute: one executor of the pool verifies the grant and runs the tool;
-//! its refusal keeps its code.
+//! Execute: one executor of the pool verifies the grant and runs the tool.
+//! Its answer counts only with a receipt signed by a trusted executor key
+//! that binds this call, this grant, these arguments, the outcome and the
+//! answer's text: anything else is a forgery on the bus, and the call
+//! fails closed. An executor's refusal keeps its code.
 
-use tgw_proto::refusal::Refusal;
+use serde_json::json;
+use tgw_proto::receipt::{self, Expected};
+use tgw_proto::refusal::{Refusal, RefusalCode};
 
 use super::{CallResult, Gateway};
-use crate::backend::{BusError, exec_subject};
-use crate::executor::protocol::{ExecReply, ExecRequest, encode};
+use crate::audit::AuditKind;
+use crate::backend::{BusError, Deadlines, exec_subject};
+use crate::executor::protocol::{ExecAnswer, ExecReply, ExecRequest, encode};
+use crate::policy::Proposal;
+
+/// How long a skill that names no limit may take.
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Gateway {
-    /// Execute: one executor of the pool verifies and runs; its refusal
-    /// keeps its code.
-    pub(super) async fn execute(&self, exec: ExecRequest) -> Result<CallResult, Refusal> {
+    /// Execute: one executor of the pool verifies and runs; its answer is
+    /// believed only with a matching signed receipt.
+    pub(super) async fn execute(
+        &self,
+        exec: ExecRequest,
+        proposal: &Proposal,
+    ) -> Result<CallResult, Refusal> {
         let subject = exec_subject(self.config.pool.as_str());
+        let timeout = self
+            .skills
+            .current()
+            .get(&proposal.skill)
+            .map_or(DEFAULT_TIMEOUT, |s| {
+                std::time::Duration::from_millis(s.skill.manifest.capabilities.timeout_ms)
+            });
+        let deadlines = Deadlines {
+            ack: self.config.exec_ack,
+            answer: timeout + self.config.exec_grace,
+        };
         let answer = match self
             .requests
-            .request(&subject, encode(&exec), self.config.exec_timeout)
+            .request(&subject, encode(&exec), deadlines)
             .await
         {
             Ok(answer) => answer,
-            Err(BusError::NoResponders(_)) => {
+            Err(BusError::NoResponders(_) | BusError::NotAcknowledged(_)) => {
                 return Ok(CallResult::Failed {
-                    reason: format!("no executor of pool {} is listening", self.config.pool),
+                    reason: format!(
+                        "no executor of pool {} took the call (none is running, or none answers)",
+                        self.config.pool
+                    ),
+                });
+            }
+            Err(BusError::Timeout(waited)) => {
+                return Ok(CallResult::Failed {
+                    reason: format!(
+                        "the executor took the call but went away: no answer within {} s (the \
+                         skill's limit and {} s more); the call was not sent again, and its \
+                         grant cannot run twice",
+                        waited.as_secs(),
+                        self.config.exec_grace.as_secs()
+                    ),
                 });
             }
             Err(e) => {
@@ -29,15 +68,58 @@ impl Gateway {
                 });
             }
         };
-        match serde_json::from_slice::<ExecReply>(&answer) {
-            Ok(ExecReply::Done { output }) => Ok(CallResult::Done { output }),
-            Ok(ExecReply::Refused { code, reason }) => {
+        let answer = self.believe(&exec, proposal, &answer).await?;
+        match answer {
+            ExecReply::Done { output } => Ok(CallResult::Done { output }),
+            ExecReply::Refused { code, reason } => {
                 Err(Refusal::new(code, reason).context("the executor refused"))
             }
-            Ok(ExecReply::Failed { reason }) => Ok(CallResult::Failed { reason }),
-            Err(e) => Ok(CallResult::Failed {
-                reason: format!("the executor's answer is unreadable: {e}"),
-            }),
+            ExecReply::Failed { reason } => Ok(CallResult::Failed { reason }),
+        }
+    }
+
+    /// The executor's reply, if its receipt is signed by a trusted
+    /// executor and says exactly what the reply says about this call.
+    async fn believe(
+        &self,
+        exec: &ExecRequest,
+        proposal: &Proposal,
+        bytes: &[u8],
+    ) -> Result<ExecReply, Refusal> {
+        let checked = serde_json::from_slice::<ExecAnswer>(bytes)
+            .map_err(|e| format!("the answer is unreadable: {e}"))
+            .and_then(|answer| {
+                let (outcome, text) = answer.reply.outcome();
+                let expected = Expected {
+                    call: &exec.call,
+                    jti: &exec.jti,
+                    input_hash: &proposal.args.input_hash,
+                    outcome,
+                    output: text,
+                };
+                receipt::verify(&answer.receipt, &self.executors, &expected)
+                    .map(|(_, executor)| (answer, executor))
+                    .map_err(|e| e.to_string())
+            });
+        match checked {
+            Ok((answer, _executor)) => Ok(answer.reply),
+            Err(why) => {
+                let shown: String = String::from_utf8_lossy(bytes).chars().take(512).collect();
+                self.audit
+                    .record(
+                        AuditKind::ReplyForged,
+                        &exec.call,
+                        json!({"jti": exec.jti, "reason": why, "answer": shown}),
+                    )
+                    .await;
+                Err(Refusal::new(
+                    RefusalCode::ForgedExecutorReply,
+                    format!(
+                        "forged executor reply: the answer on the bus is not signed by a trusted \
+                         executor for this call ({why}); it was discarded"
+                    ),
+                ))
+            }
         }
     }
 }

@@ -1,9 +1,11 @@
 //! Grant: the gateway signs an execution grant (at most 30 s) bound to the
 //! canonical arguments, the component and the policy that decided, and
-//! carrying the human approval when there was one.
+//! carrying the human approval when there was one. The grant's audit entry
+//! is written before the grant leaves: if it cannot be, nothing runs.
 
 use serde_json::json;
 use tgw_proto::grant::{Approval, Claims};
+use tgw_proto::refusal::{Refusal, RefusalCode};
 
 use super::Gateway;
 use crate::audit::AuditKind;
@@ -19,7 +21,7 @@ impl Gateway {
         proposal: &Proposal,
         decision: &Decision,
         approval: Option<Approval>,
-    ) -> ExecRequest {
+    ) -> Result<ExecRequest, Refusal> {
         let now = unix_now();
         let claims = Claims {
             iss: self.config.issuer.clone(),
@@ -38,16 +40,23 @@ impl Gateway {
         };
         let grant = self.signer.sign(&claims);
         self.audit
-            .record(
+            .append(
                 AuditKind::Grant,
                 call,
                 json!({"jti": claims.jti, "kid": self.signer.kid(), "aud": claims.aud, "exp": claims.exp}),
             )
-            .await;
-        ExecRequest {
+            .await
+            .map_err(|e| {
+                Refusal::new(
+                    RefusalCode::AuditUnavailable,
+                    format!("the grant's audit entry could not be written, so nothing runs: {e}"),
+                )
+            })?;
+        Ok(ExecRequest {
             call: call.to_owned(),
+            jti: claims.jti,
             grant: grant.token().to_owned(),
             args: proposal.args.as_str().to_owned(),
-        }
+        })
     }
 }

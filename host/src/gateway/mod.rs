@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tgw_proto::grant::GrantSigner;
+use tgw_proto::grant::{GrantSigner, TrustedKey};
 use tgw_proto::refusal::Refusal;
 use tgw_proto::webauthn::RelyingParty;
 use tokio::sync::oneshot;
@@ -37,8 +37,13 @@ pub struct GatewayConfig {
     pub pool: Pool,
     /// How long a call waits for a human.
     pub approval_expiry: Duration,
-    /// How long the gateway waits for an executor's answer.
-    pub exec_timeout: Duration,
+    /// How long the gateway waits for an executor to take a request (one
+    /// nobody took goes to another executor of the pool).
+    pub exec_ack: Duration,
+    /// How long past the skill's `timeout_ms` the gateway waits for the
+    /// answer of an executor that took the request, before telling the
+    /// caller the executor went away.
+    pub exec_grace: Duration,
     /// Grant lifetime, at most 30 s.
     pub grant_lifetime: Duration,
     /// Who passkeys are for: the RP ID and the dashboard's origin, from
@@ -54,7 +59,8 @@ impl Default for GatewayConfig {
             issuer: "tgw".into(),
             pool: Pool::default(),
             approval_expiry: crate::approval::DEFAULT_EXPIRY,
-            exec_timeout: Duration::from_secs(330),
+            exec_ack: Duration::from_secs(2),
+            exec_grace: Duration::from_secs(5),
             grant_lifetime: Duration::from_secs(30),
             relying_party: RelyingParty {
                 id: "localhost".into(),
@@ -109,6 +115,7 @@ pub struct Gateway {
     skills: Arc<LiveSkills>,
     policy: Arc<LivePolicy>,
     signer: GrantSigner,
+    executors: Vec<TrustedKey>,
     requests: Arc<dyn Requests>,
     approvals: Arc<ApprovalWorkflow>,
     audit: Audit,
@@ -121,6 +128,8 @@ pub struct GatewayParts {
     pub skills: Arc<LiveSkills>,
     pub policy: Arc<LivePolicy>,
     pub signer: GrantSigner,
+    /// The executor keys whose signed receipts are believed.
+    pub executors: Vec<TrustedKey>,
     /// Where execution requests go (`tgw.exec.<pool>`).
     pub requests: Arc<dyn Requests>,
     pub approvals: Arc<ApprovalWorkflow>,
@@ -135,6 +144,7 @@ impl Gateway {
             skills,
             policy,
             signer,
+            executors,
             requests,
             approvals,
             audit,
@@ -145,6 +155,7 @@ impl Gateway {
             skills,
             policy,
             signer,
+            executors,
             requests,
             approvals,
             audit,
@@ -199,7 +210,7 @@ impl Gateway {
             // `decide` refuses denials; should one come through, it is one.
             Verdict::Deny => return Err(decide::denied(&decision)),
         };
-        let exec = self.grant(call, &proposal, &decision, approval).await;
-        self.execute(exec).await
+        let exec = self.grant(call, &proposal, &decision, approval).await?;
+        self.execute(exec, &proposal).await
     }
 }

@@ -38,18 +38,19 @@ pub struct OAuthState {
     /// Where clients, codes and token families are kept (the people
     /// bucket).
     pub kv: Arc<dyn Bucket>,
-    /// The access-token key, read from the store on first use.
-    signer: Arc<tokio::sync::OnceCell<Arc<jwt::AccessSigner>>>,
+    /// The access-token key (its seed lives in the data dir, never in the
+    /// store).
+    pub signer: Arc<jwt::AccessSigner>,
     /// Authorization requests waiting for a person's consent.
     pub requests: Arc<authorize::Requests>,
 }
 
 impl OAuthState {
-    pub fn new(public_url: &str, kv: Arc<dyn Bucket>) -> Self {
+    pub fn new(public_url: &str, kv: Arc<dyn Bucket>, seed: &[u8; 32]) -> Self {
         OAuthState {
             issuer: Issuer::new(public_url),
             kv,
-            signer: Arc::default(),
+            signer: Arc::new(jwt::AccessSigner::from_seed(seed)),
             requests: Arc::default(),
         }
     }

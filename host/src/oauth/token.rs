@@ -81,34 +81,9 @@ struct FamilyRecord {
 
 pub(super) use crate::ids::random_b64 as random;
 
-/// The access-token signer of this bus, made on first use.
+/// The access-token signer.
 pub async fn signer(state: &OAuthState) -> Result<Arc<AccessSigner>, StoreError> {
-    state
-        .signer
-        .get_or_try_init(|| async {
-            loop {
-                if let Some(stored) = state.kv.get(&Key::OAuthSigningSeed.render()).await? {
-                    let seed = <[u8; 32]>::try_from(stored.value.as_slice()).map_err(|_| {
-                        StoreError::Unavailable("the stored OAuth key is not 32 bytes".into())
-                    })?;
-                    return Ok(Arc::new(AccessSigner::from_seed(&seed)));
-                }
-                let mut seed = [0u8; 32];
-                crate::ids::fill_random(&mut seed);
-                match state
-                    .kv
-                    .create(&Key::OAuthSigningSeed.render(), &seed)
-                    .await
-                {
-                    // Made here, or by another gateway at the same moment:
-                    // read back what the store holds.
-                    Ok(()) | Err(StoreError::Conflict) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-        })
-        .await
-        .cloned()
+    Ok(state.signer.clone())
 }
 
 /// Stores a code for `grant` and returns it (for `/authorize`).

@@ -20,8 +20,6 @@ pub enum Key<'a> {
     Token(&'a str),
     /// A registered OAuth client, by client id.
     OAuthClient(&'a str),
-    /// The seed of the OAuth access-token signing key.
-    OAuthSigningSeed,
     /// An authorization code (stored hashed).
     OAuthCode(&'a str),
     /// A refresh token (stored hashed).
@@ -62,7 +60,6 @@ impl Key<'_> {
             Key::Invitation(token) => format!("invite.{}", hashed(token)),
             Key::Token(id) => format!("{}{id}", Kind::Token.prefix()),
             Key::OAuthClient(id) => format!("client.{id}"),
-            Key::OAuthSigningSeed => "oauth.key".to_owned(),
             Key::OAuthCode(code) => format!("code.{}", hashed(code)),
             Key::OAuthRefresh(token) => format!("refresh.{}", hashed(token)),
             Key::OAuthFamily(id) => format!("{}{id}", Kind::OAuthFamily.prefix()),

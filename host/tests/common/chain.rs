@@ -154,14 +154,12 @@ pub async fn app(
     executor: bool,
     data_dir: &Path,
 ) -> App {
-    let signer = GrantSigner::from_seed(&SEED);
     App::build(AppParts {
         backend,
         runtime: runtime.clone(),
         skills,
         policy: LivePolicy::load(runtime, policy.to_owned()).unwrap(),
-        trusted: vec![signer.trusted_key()],
-        signer,
+        identity: identity(),
         secrets: Arc::new(SecretStore::new(data_dir)),
         config,
         executor,
@@ -173,16 +171,20 @@ pub async fn app(
 impl Chain {
     /// One more executor of the same pool over the same bus (as on
     /// another machine); not yet serving.
-    pub fn another_executor(&self) -> Arc<Executor> {
+    /// It signs with the same executor key as the chain's own (a machine
+    /// the gateway trusts).
+    pub async fn another_executor(&self) -> Arc<Executor> {
         tgw::app::build_executor(ExecutorParts {
             pool: tgw::ids::Pool::default(),
             backend: self.backend.clone(),
             runtime: self.runtime.clone(),
             skills: LiveSkills::fixed(self.skills.clone()),
             trusted: vec![GrantSigner::from_seed(&SEED).trusted_key()],
+            key: identity().executor_signer(),
             secrets: Arc::new(SecretStore::new(self.dir.path())),
             relying_party: relying_party(),
         })
+        .await
         .unwrap()
     }
 
@@ -223,11 +225,16 @@ impl Chain {
 }
 
 pub fn request(tool: &str, args: Value) -> CallRequest {
+    request_to("files", tool, args)
+}
+
+/// A call of `skill`'s `tool` by alice (an admin).
+pub fn request_to(skill: &str, tool: &str, args: Value) -> CallRequest {
     CallRequest {
         principal: "alice".into(),
         role: tgw::people::Role::Admin,
         groups: Vec::new(),
-        skill: "files".parse().unwrap(),
+        skill: skill.parse().unwrap(),
         tool: tool.parse().unwrap(),
         args: args.to_string().into_bytes(),
     }
@@ -240,17 +247,52 @@ pub fn done(result: CallResult) -> Value {
     }
 }
 
+/// The identity every test gateway signs with (keys from [`SEED`]).
+pub fn identity() -> tgw::app::Identity {
+    tgw::app::Identity::from_seed(SEED)
+}
+
 /// Sends `request` to pool `default` over `backend`, as the gateway does,
-/// and reads the executor's answer.
+/// and reads the executor's answer (its receipt is dropped).
 pub async fn exec(
     backend: &Backend,
     request: &tgw::executor::ExecRequest,
     timeout: std::time::Duration,
 ) -> Result<tgw::executor::ExecReply, tgw::backend::BusError> {
     let payload = serde_json::to_vec(request).unwrap();
+    let deadlines = tgw::backend::Deadlines {
+        ack: timeout,
+        answer: timeout,
+    };
     let answer = backend
         .requests
-        .request(&tgw::backend::exec_subject("default"), payload, timeout)
+        .request(&tgw::backend::exec_subject("default"), payload, deadlines)
         .await?;
-    Ok(serde_json::from_slice(&answer).unwrap())
+    let answer: tgw::executor::ExecAnswer = serde_json::from_slice(&answer).unwrap();
+    Ok(answer.reply)
+}
+
+/// The `jti` of a grant token (read without checking: for building
+/// requests in tests).
+pub fn jti_of(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["jti"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Checks the whole audit log and returns how many entries it holds.
+pub async fn verified(audit: &Audit) -> u64 {
+    let report = audit.verify().await.unwrap();
+    assert!(
+        report.intact(),
+        "the audit log does not verify: {:?}",
+        report.problems
+    );
+    report.entries()
 }

@@ -26,7 +26,7 @@ async fn an_auto_approved_read_runs() {
     assert_eq!(done(result)["content"], "quarterly numbers\n");
     let kinds: Vec<String> = audit_kinds(&chain).await.into_iter().map(|(k, _)| k).collect();
     assert_eq!(kinds, ["proposal", "decision", "grant", "execution.done"]);
-    assert_eq!(chain.audit.verify().await.unwrap(), 4);
+    assert_eq!(chain::verified(&chain.audit).await, 4);
 }
 
 #[tokio::test]
@@ -49,7 +49,7 @@ async fn a_destructive_call_waits_and_runs_after_approval() {
     assert!(chain.approvals.deny(&id, "carol", "too late").await.is_err());
     let kinds: Vec<String> = audit_kinds(&chain).await.into_iter().map(|(k, _)| k).collect();
     assert_eq!(kinds, ["proposal", "decision", "approval.pending", "approval.decided", "grant", "execution.done"]);
-    chain.audit.verify().await.unwrap();
+    chain::verified(&chain.audit).await;
 }
 
 #[tokio::test]
@@ -149,7 +149,7 @@ const WRITE: &str = r#"{"content":"pwned","path":"marker.txt"}"#;
 
 async fn refused_by_executor(chain: &chain::Chain, token: String, args: &str, code: RefusalCode) {
     let call = format!("case-{}-{}", code, args.len());
-    let reply = chain.executor.execute(&ExecRequest { call: call.clone(), grant: token, args: args.into() }).await;
+    let reply = chain.executor.execute(&ExecRequest { call: call.clone(), jti: chain::jti_of(&token), grant: token, args: args.into() }).await.reply;
     match reply {
         tgw::executor::ExecReply::Refused { code: got, reason } => assert_eq!(got, code, "{reason}"),
         other => panic!("expected a refusal with {code}, got {other:?}"),
@@ -200,15 +200,15 @@ async fn the_executor_refuses_every_bad_grant_and_says_why() {
     refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"other.txt"}"#, RefusalCode::GrantHashMismatch).await;
     refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"marker.txt","path":"x"}"#, RefusalCode::BadArguments).await;
     refused_by_executor(&chain, valid, r#"{"path":"marker.txt","content":"pwned"}"#, RefusalCode::ArgumentsNotCanonical).await;
-    chain.audit.verify().await.unwrap();
+    chain::verified(&chain.audit).await;
 }
 
 #[tokio::test]
 async fn a_grant_runs_once() {
     let chain = backend_default().await;
     let (token, args) = grant(&chain, "write_file", WRITE, |_| {});
-    let request = ExecRequest { call: "twice".into(), grant: token, args };
-    assert!(matches!(chain.executor.execute(&request).await, tgw::executor::ExecReply::Done { .. }));
+    let request = ExecRequest { call: "twice".into(), jti: chain::jti_of(&token), grant: token, args };
+    assert!(matches!(chain.executor.execute(&request).await.reply, tgw::executor::ExecReply::Done { .. }));
     std::fs::remove_file(chain.files.join("marker.txt")).unwrap();
     refused_by_executor(&chain, request.grant.clone(), &request.args, RefusalCode::NonceSpent).await;
 }
@@ -217,9 +217,10 @@ async fn a_grant_runs_once() {
 async fn two_executors_given_the_same_grant_at_once_run_it_once() {
     let chain = backend_default().await;
     let (token, args) = grant(&chain, "write_file", r#"{"content":"once","path":"counted.txt"}"#, |_| {});
-    let second = chain.another_executor();
-    let request = ExecRequest { call: "race".into(), grant: token, args };
+    let second = chain.another_executor().await;
+    let request = ExecRequest { call: "race".into(), jti: chain::jti_of(&token), grant: token, args };
     let (a, b) = tokio::join!(chain.executor.execute(&request), second.execute(&request));
+    let (a, b) = (a.reply, b.reply);
     let done = [&a, &b].iter().filter(|r| matches!(r, tgw::executor::ExecReply::Done { .. })).count();
     assert_eq!(done, 1, "{a:?} / {b:?}");
     let refused = [a, b].into_iter().find_map(|r| match r {
@@ -300,7 +301,7 @@ async fn a_destructive_tool_needs_a_valid_passkey_approval_in_its_grant() {
     // The real thing runs ...
     let claim = approval_claim(&mut bob, "bob", "approval-5", &hash, &component);
     let (token, args) = grant(&chain, "delete_file", DELETE, |c| c["approval"] = claim.clone());
-    let reply = chain.executor.execute(&ExecRequest { call: "ok".into(), grant: token, args }).await;
+    let reply = chain.executor.execute(&ExecRequest { call: "ok".into(), jti: chain::jti_of(&token), grant: token, args }).await.reply;
     assert!(matches!(reply, tgw::executor::ExecReply::Done { .. }), "{reply:?}");
     // ... but not once its approver is disabled.
     std::fs::write(chain.files.join("report.txt"), "again").unwrap();
@@ -311,7 +312,7 @@ async fn a_destructive_tool_needs_a_valid_passkey_approval_in_its_grant() {
 
 /// The floor's refusals share one code; `why` tells the cases apart.
 async fn refused_delete(chain: &chain::Chain, token: String, args: &str, why: &str) {
-    let reply = chain.executor.execute(&ExecRequest { call: "floor".into(), grant: token, args: args.into() }).await;
+    let reply = chain.executor.execute(&ExecRequest { call: "floor".into(), jti: chain::jti_of(&token), grant: token, args: args.into() }).await.reply;
     match reply {
         tgw::executor::ExecReply::Refused { code, reason } => {
             assert_eq!(code, RefusalCode::NoHumanApproval, "{reason}");

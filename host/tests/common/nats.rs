@@ -111,3 +111,14 @@ impl Drop for NatsServer {
         self.stop();
     }
 }
+
+/// The backend of a gateway on the open server at `url` (it creates the
+/// streams).
+pub async fn backend(url: &str) -> tgw::backend::Backend {
+    tgw::backend::nats::backend(
+        &tgw::backend::nats::NatsConfig::url(url),
+        tgw::backend::nats::Opener::Gateway,
+    )
+    .await
+    .unwrap()
+}

@@ -117,7 +117,7 @@ pub struct ChainStatus {
     /// How many entries it holds, when intact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<u64>,
-    /// The first problem found, when not.
+    /// The problems found, when not (one per line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
 }
@@ -125,6 +125,10 @@ pub struct ChainStatus {
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
+    /// The chain (writer) it belongs to: `gateway.<id>`, `executor.<pool>.<key>`.
+    #[serde(default)]
+    pub writer: String,
+    /// Its number within its chain.
     pub seq: u64,
     /// Unix milliseconds.
     pub ts: i64,

@@ -160,6 +160,12 @@ impl GrantSigner {
         self.0.kid()
     }
 
+    /// The key itself, for the other things the gateway signs (sealed
+    /// records, its audit chain).
+    pub fn jws(&self) -> &JwsSigner {
+        &self.0
+    }
+
     pub fn trusted_key(&self) -> TrustedKey {
         TrustedKey::new(self.0.verifying_key())
     }

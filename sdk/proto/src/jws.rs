@@ -88,6 +88,13 @@ impl JwsSigner {
         self.key.verifying_key()
     }
 
+    /// An Ed25519 signature over `message` itself, for the few signed
+    /// things that are not tokens (audit entries sign their hash under a
+    /// label of their own).
+    pub fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
     /// `payload` as a compact JWS of type `token_type`.
     pub fn sign(&self, token_type: &TokenType, payload: &impl Serialize) -> String {
         let header = Header {

@@ -9,10 +9,12 @@
 //! - [`grant`]: execution grants (Ed25519 JWTs): signing and verification.
 //! - [`webauthn`]: the relying-party checks of passkey registration and
 //!   approval assertions.
+//! - [`receipt`]: executor receipts, signed by the executor that ran a call.
 //! - [`refusal`]: why a call did not run, as a stable code and a sentence.
 
 pub mod canonical;
 pub mod grant;
 pub mod jws;
+pub mod receipt;
 pub mod refusal;
 pub mod webauthn;

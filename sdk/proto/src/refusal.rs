@@ -40,6 +40,15 @@ pub enum RefusalCode {
     /// The state the decision needs (approvals, people, audit) could not be
     /// read or written.
     StateUnavailable,
+    /// A record the decision rests on (an approval, a person) is not
+    /// signed by a trusted gateway key, or is older than one already seen.
+    RecordTampered,
+    /// The audit entry that must precede a step could not be written, so
+    /// the step did not happen.
+    AuditUnavailable,
+    /// The executor's answer is not signed by a trusted executor, or its
+    /// receipt does not match the call: a forgery on the bus.
+    ForgedExecutorReply,
 
     // The executor.
     /// The executor could not read the request.
@@ -100,6 +109,9 @@ impl RefusalCode {
             RefusalCode::ApprovalExpired => "approval-expired",
             RefusalCode::ApprovalWithdrawn => "approval-withdrawn",
             RefusalCode::StateUnavailable => "state-unavailable",
+            RefusalCode::RecordTampered => "record-tampered",
+            RefusalCode::AuditUnavailable => "audit-unavailable",
+            RefusalCode::ForgedExecutorReply => "forged-executor-reply",
             RefusalCode::RequestUnreadable => "request-unreadable",
             RefusalCode::ArgumentsNotCanonical => "arguments-not-canonical",
             RefusalCode::GrantMalformed => "grant-malformed",

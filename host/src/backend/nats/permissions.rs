@@ -1,0 +1,222 @@
+//! The least-privilege NATS configuration of a deployment: one nkey user
+//! per role in a config-file account (nats-server 2.9 supports these;
+//! operator mode cannot be mixed with users in the config file), and what
+//! each may publish and subscribe. This is the one place a permission is
+//! granted; `tgw nats config` writes it out, and each permission has a
+//! test that its absence is refused (`host/tests/nats_permissions.rs`).
+//!
+//! - The gateway creates the streams, writes approvals, people and OAuth
+//!   state, sends execution requests and appends its own audit chain. It
+//!   runs no executor (`tgw up --no-executor`), so it spends no nonces.
+//! - An executor of pool P takes only P's requests, answers them (at most
+//!   an acknowledgement and an answer each), spends nonces, appends the
+//!   audit chains of pool P and reads (never writes) the people records
+//!   its approval floor checks. It cannot read or write approvals or OAuth
+//!   state, nor join another pool.
+//! - The auditor reads the audit stream and its checkpoints, nothing else.
+//!
+//! Nobody may delete, purge or reconfigure a stream.
+
+use super::connect::inbox_prefix;
+use super::streams::NONCES;
+use crate::backend::{BucketName, LogName};
+
+/// One user of the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// `gateway`, `executor_<pool>`, `auditor`: the file its seed is in.
+    pub name: String,
+    pub publish: Vec<String>,
+    pub subscribe: Vec<String>,
+    /// How many answers it may send to each request it received.
+    pub responses: Option<u32>,
+}
+
+/// What nobody may do, whatever else is allowed.
+pub const DENIED: [&str; 5] = [
+    "$JS.API.STREAM.DELETE.>",
+    "$JS.API.STREAM.PURGE.>",
+    "$JS.API.STREAM.MSG.DELETE.>",
+    "$JS.API.STREAM.UPDATE.>",
+    "$JS.API.CONSUMER.DURABLE.CREATE.>",
+];
+
+fn kv(bucket: BucketName) -> String {
+    format!("KV_{}", bucket.name())
+}
+
+/// Reading one KV bucket: its info, direct and stored gets, and the
+/// ordered consumer that lists its keys.
+fn read_bucket(bucket: BucketName) -> Vec<String> {
+    let stream = kv(bucket);
+    vec![
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$JS.API.DIRECT.GET.{stream}"),
+        format!("$JS.API.DIRECT.GET.{stream}.>"),
+        format!("$JS.API.STREAM.MSG.GET.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
+    ]
+}
+
+/// What every identity needs: JetStream's account info, flow control of
+/// its own consumers, and the info of the streams it checks at start.
+fn common() -> Vec<String> {
+    let mut allow = vec!["$JS.API.INFO".to_owned(), "$JS.FC.>".to_owned()];
+    for stream in [NONCES.to_owned(), LogName::Audit.name().to_owned()]
+        .into_iter()
+        .chain(BucketName::ALL.map(kv))
+    {
+        allow.push(format!("$JS.API.STREAM.INFO.{stream}"));
+    }
+    allow
+}
+
+pub fn gateway() -> Role {
+    let mut publish = common();
+    for stream in [NONCES.to_owned(), LogName::Audit.name().to_owned()]
+        .into_iter()
+        .chain(BucketName::ALL.map(kv))
+    {
+        publish.push(format!("$JS.API.STREAM.CREATE.{stream}"));
+    }
+    for bucket in [BucketName::Approvals, BucketName::People] {
+        publish.extend(read_bucket(bucket));
+        publish.push(format!("$KV.{}.>", bucket.name()));
+    }
+    publish.extend(read_bucket(BucketName::AuditHeads));
+    publish.push(format!("$KV.{}.gateway.>", BucketName::AuditHeads.name()));
+    publish.push(format!("$JS.API.STREAM.MSG.GET.{}", LogName::Audit.name()));
+    publish.push(LogName::Audit.subject("gateway.>"));
+    publish.push("tgw.exec.>".into());
+    publish.push("tgw.events.>".into());
+    Role {
+        name: "gateway".into(),
+        publish,
+        subscribe: vec![
+            format!("{}.>", inbox_prefix("gateway")),
+            "tgw.events.>".into(),
+        ],
+        responses: None,
+    }
+}
+
+pub fn executor(pool: &str) -> Role {
+    let name = format!("executor_{pool}");
+    let mut publish = common();
+    publish.push("tgw.nonces.*".into());
+    publish.push(LogName::Audit.subject(&format!("executor.{pool}.*")));
+    publish.push(format!("$JS.API.STREAM.MSG.GET.{}", LogName::Audit.name()));
+    publish.extend(read_bucket(BucketName::People));
+    publish.extend(read_bucket(BucketName::AuditHeads));
+    publish.push(format!(
+        "$KV.{}.executor.{pool}.*",
+        BucketName::AuditHeads.name()
+    ));
+    Role {
+        subscribe: vec![
+            format!("{}.>", inbox_prefix(&name)),
+            format!("tgw.exec.{pool}"),
+        ],
+        name,
+        publish,
+        responses: Some(2),
+    }
+}
+
+pub fn auditor() -> Role {
+    let mut publish = common();
+    publish.push(format!("$JS.API.STREAM.MSG.GET.{}", LogName::Audit.name()));
+    publish.extend(read_bucket(BucketName::AuditHeads));
+    Role {
+        name: "auditor".into(),
+        publish,
+        subscribe: vec![format!("{}.>", inbox_prefix("auditor"))],
+        responses: None,
+    }
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// A nats-server configuration: the account `TGW` with one nkey user per
+/// role (`users` pairs each role with its public nkey), JetStream, and TLS
+/// when `tls` names the certificate, key and CA files.
+pub fn server_config(
+    listen: &str,
+    users: &[(Role, String)],
+    tls: Option<(&str, &str, &str)>,
+) -> String {
+    let mut out = String::new();
+    out.push_str("# Written by `tgw nats config`: the least-privilege configuration of a\n");
+    out.push_str("# Trust Gateway deployment. Each user is an nkey; its seed is in <name>.nk.\n");
+    out.push_str(&format!("listen: \"{listen}\"\n"));
+    out.push_str("jetstream: enabled\n");
+    if let Some((cert, key, ca)) = tls {
+        out.push_str(&format!(
+            "tls {{\n  cert_file: \"{cert}\"\n  key_file: \"{key}\"\n  ca_file: \"{ca}\"\n  timeout: 5\n}}\n"
+        ));
+    }
+    out.push_str("accounts {\n  TGW {\n    jetstream: enabled\n    users: [\n");
+    for (role, public) in users {
+        out.push_str(&format!("      # {}\n", role.name));
+        out.push_str(&format!(
+            "      {{\n        nkey: \"{public}\"\n        permissions: {{\n"
+        ));
+        out.push_str(&format!(
+            "          publish: {{ allow: {}, deny: {} }}\n",
+            list(&role.publish),
+            list(&DENIED.map(str::to_owned))
+        ));
+        out.push_str(&format!(
+            "          subscribe: {{ allow: {} }}\n",
+            list(&role.subscribe)
+        ));
+        if let Some(max) = role.responses {
+            out.push_str(&format!("          allow_responses: {{ max: {max} }}\n"));
+        }
+        out.push_str("        }\n      }\n");
+    }
+    out.push_str("    ]\n  }\n}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_executor_may_not_write_people_nor_touch_approvals_nor_other_pools() {
+        let role = executor("billing");
+        assert!(!role.publish.iter().any(|p| p.starts_with("$KV.TGW_PEOPLE")));
+        assert!(
+            !role
+                .publish
+                .iter()
+                .any(|p| p.contains("TGW_APPROVALS") && !p.contains("STREAM.INFO"))
+        );
+        assert_eq!(
+            role.subscribe
+                .iter()
+                .filter(|s| s.starts_with("tgw.exec."))
+                .collect::<Vec<_>>(),
+            ["tgw.exec.billing"]
+        );
+    }
+
+    #[test]
+    fn nobody_may_purge_or_delete() {
+        for role in [gateway(), executor("default"), auditor()] {
+            assert!(
+                !role
+                    .publish
+                    .iter()
+                    .any(|p| p.contains("DELETE") || p.contains("PURGE") || p.contains("UPDATE")),
+                "{}",
+                role.name
+            );
+        }
+    }
+}
