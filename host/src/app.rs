@@ -204,11 +204,13 @@ impl AppParts {
         executor: bool,
     ) -> anyhow::Result<(AppParts, Loaded)> {
         let (identity, loaded) = Identity::load(&disk.data_dir)?;
+        // The backend first: a deployment whose streams are unsafe is
+        // refused before anything is compiled.
+        let backend = disk.backend(Opener::Gateway).await?;
         let runtime = disk.runtime()?;
         let secrets = Arc::new(SecretStore::new(&disk.data_dir));
         let skills = disk.skills(&runtime, &secrets).await?;
         let policy = LivePolicy::load(runtime.clone(), policy)?;
-        let backend = disk.backend(Opener::Gateway).await?;
         let parts = AppParts {
             backend,
             runtime,

@@ -12,10 +12,11 @@
 mod chain;
 #[path = "common/nats.rs"]
 mod nats;
+#[path = "common/process.rs"]
+mod process;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -25,39 +26,7 @@ use tgw::keys::KeyStore;
 use tgw::registry::SkillSet;
 use tgw::secrets::SecretStore;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `tgw` with `args` and reads its stdout until a line starting
-/// with `ready`; returns the process and the lines read.
-fn start(args: &[&str], data: &Path, skills: &Path, ready: &str) -> (Killed, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tgw"))
-        .args(args)
-        .env("TGW_DATA_DIR", data)
-        .env("TGW_SKILLS_DIR", skills)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let child = Killed(child);
-    let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        let done = line.starts_with(ready);
-        lines.push(line);
-        if done {
-            return (child, lines);
-        }
-    }
-    panic!("tgw {args:?} ended before saying {ready:?}: {lines:?}");
-}
+use process::{Killed, start};
 
 /// Waits until NATS has noticed that a killed executor is gone (its
 /// subscription is dropped when the server sees the connection close).
@@ -572,4 +541,31 @@ async fn gateway_without_executor(
         dir,
     )
     .await
+}
+
+#[tokio::test]
+async fn tgw_up_refuses_a_nonce_ledger_that_can_forget() {
+    let server = nats::NatsServer::start();
+    let client = async_nats::connect(&server.url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    js.create_stream(async_nats::jetstream::stream::Config {
+        deny_purge: false,
+        max_age: std::time::Duration::from_secs(10),
+        ..tgw::backend::nats::streams::nonces_config()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tgw"))
+        .args(["up", "--nats", &server.url, "--listen", "127.0.0.1:0"])
+        .env("TGW_DATA_DIR", dir.path().join("data"))
+        .env("TGW_SKILLS_DIR", dir.path().join("skills"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "tgw up started");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("refusing to start"), "{said}");
+    assert!(said.contains("must deny purging (deny_purge)"), "{said}");
+    assert!(said.contains("keeps nonces for 10 s"), "{said}");
+    assert!(said.contains("nats stream edit"), "{said}");
 }

@@ -154,12 +154,40 @@ pub async fn app(
     executor: bool,
     data_dir: &Path,
 ) -> App {
+    app_with(
+        identity(),
+        backend,
+        runtime,
+        skills,
+        policy,
+        config,
+        executor,
+        data_dir,
+    )
+    .await
+}
+
+/// [`app`] with another identity (more trusted executors, say).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each part of a gateway, as `app` takes them"
+)]
+pub async fn app_with(
+    identity: tgw::app::Identity,
+    backend: Backend,
+    runtime: Arc<Runtime>,
+    skills: Arc<LiveSkills>,
+    policy: &Path,
+    config: GatewayConfig,
+    executor: bool,
+    data_dir: &Path,
+) -> App {
     App::build(AppParts {
         backend,
         runtime: runtime.clone(),
         skills,
         policy: LivePolicy::load(runtime, policy.to_owned()).unwrap(),
-        identity: identity(),
+        identity,
         secrets: Arc::new(SecretStore::new(data_dir)),
         config,
         executor,
@@ -190,18 +218,7 @@ impl Chain {
 
     /// Invites and enrolls `name` with a software passkey.
     pub async fn enroll(&self, name: &str, role: Role, seed: u8) -> SoftAuthenticator {
-        let people = &self.people;
-        let invitation = people.invite(role).await.unwrap();
-        people.redeem(&invitation.token, name).await.unwrap();
-        let authenticator = SoftAuthenticator::es256(seed);
-        let rp = relying_party();
-        let challenge = [7u8; 32];
-        let (client_data, attestation) =
-            authenticator.register(&rp.id, &rp.origin, &challenge, false);
-        let credential =
-            verify_registration(&rp, &challenge, &client_data, &attestation, true).unwrap();
-        people.add_credential(name, &credential).await.unwrap();
-        authenticator
+        enroll_in(&self.people, name, role, seed).await
     }
 
     /// What the dashboard does: ask for the challenge, sign, send.
@@ -211,17 +228,42 @@ impl Chain {
         name: &str,
         key: &mut SoftAuthenticator,
     ) -> Result<ApprovalRecord, ApprovalError> {
-        use base64::Engine as _;
-        let challenge = self.approvals.challenge(id, name).await?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(&challenge.challenge)
-            .unwrap();
-        let rp = relying_party();
-        let assertion = key.assert(&rp.id, &rp.origin, &bytes);
-        self.approvals
-            .approve_with_passkey(id, name, &challenge.nonce, &assertion)
-            .await
+        approve_in(&self.approvals, id, name, key).await
     }
+}
+
+/// Invites and enrolls `name` in `people` with a software passkey.
+pub async fn enroll_in(people: &People, name: &str, role: Role, seed: u8) -> SoftAuthenticator {
+    let invitation = people.invite(role).await.unwrap();
+    people.redeem(&invitation.token, name).await.unwrap();
+    let authenticator = SoftAuthenticator::es256(seed);
+    let rp = relying_party();
+    let challenge = [7u8; 32];
+    let (client_data, attestation) = authenticator.register(&rp.id, &rp.origin, &challenge, false);
+    let credential =
+        verify_registration(&rp, &challenge, &client_data, &attestation, true).unwrap();
+    people.add_credential(name, &credential).await.unwrap();
+    authenticator
+}
+
+/// Approves `id` in `approvals` as `name`, as the dashboard does: ask for
+/// the challenge, sign, send.
+pub async fn approve_in(
+    approvals: &ApprovalWorkflow,
+    id: &str,
+    name: &str,
+    key: &mut SoftAuthenticator,
+) -> Result<ApprovalRecord, ApprovalError> {
+    use base64::Engine as _;
+    let challenge = approvals.challenge(id, name).await?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&challenge.challenge)
+        .unwrap();
+    let rp = relying_party();
+    let assertion = key.assert(&rp.id, &rp.origin, &bytes);
+    approvals
+        .approve_with_passkey(id, name, &challenge.nonce, &assertion)
+        .await
 }
 
 pub fn request(tool: &str, args: Value) -> CallRequest {

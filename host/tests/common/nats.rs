@@ -15,6 +15,8 @@ pub struct NatsServer {
     pub port: u16,
     pub url: String,
     store: tempfile::TempDir,
+    /// A configuration file to start with (it names the port).
+    config: Option<std::path::PathBuf>,
 }
 
 pub fn free_port() -> u16 {
@@ -30,13 +32,20 @@ impl NatsServer {
     /// was free a moment ago may be taken by another test's server, so a
     /// server that exits at once is started again on another port.
     pub fn start() -> Self {
+        Self::start_with(|_| None, "nats")
+    }
+
+    /// Starts a server with the configuration `config(port)` writes (it
+    /// must listen on that port); its URL has `scheme`.
+    pub fn start_with(config: impl Fn(u16) -> Option<std::path::PathBuf>, scheme: &str) -> Self {
         for _ in 0..5 {
             let port = free_port();
             let mut server = NatsServer {
                 child: None,
                 port,
-                url: format!("nats://127.0.0.1:{port}"),
+                url: format!("{scheme}://127.0.0.1:{port}"),
                 store: tempfile::tempdir().unwrap(),
+                config: config(port),
             };
             if server.try_start() {
                 return server;
@@ -57,15 +66,13 @@ impl NatsServer {
     /// Spawns nats-server and waits until it listens; false if it exited
     /// (its port was taken).
     fn try_start(&mut self) -> bool {
-        let child = Command::new("nats-server")
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
+        let mut command = Command::new("nats-server");
+        match &self.config {
+            Some(config) => command.arg("-c").arg(config),
+            None => command.args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string()]),
+        };
+        let child = command
+            .arg("-sd")
             .arg(self.store.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -121,4 +128,63 @@ pub async fn backend(url: &str) -> tgw::backend::Backend {
     )
     .await
     .unwrap()
+}
+
+/// A deployment as `tgw nats config` makes it: the least-privilege
+/// configuration with TLS, its server, and each identity's seed.
+pub struct Deployment {
+    pub server: NatsServer,
+    pub dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    /// Writes the configuration with `tgw nats config` (pools `default` and
+    /// `billing`, TLS for 127.0.0.1) and starts a server with it.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_owned();
+        let server = NatsServer::start_with(
+            |port| {
+                let status = Command::new(env!("CARGO_BIN_EXE_tgw"))
+                    .args(["nats", "config", "--out"])
+                    .arg(&out)
+                    .args(["--pool", "default", "--pool", "billing"])
+                    .args(["--listen", &format!("127.0.0.1:{port}")])
+                    .args(["--tls-host", "127.0.0.1"])
+                    .stdout(Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "tgw nats config failed");
+                Some(out.join("nats-server.conf"))
+            },
+            "tls",
+        );
+        Deployment { server, dir }
+    }
+
+    pub fn path(&self, file: &str) -> std::path::PathBuf {
+        self.dir.path().join(file)
+    }
+
+    /// How `identity` (`gateway`, `executor_default`, `auditor`, …)
+    /// connects: its nkey, and the deployment's CA.
+    pub fn config(&self, identity: &str) -> tgw::backend::nats::NatsConfig {
+        tgw::backend::nats::NatsConfig {
+            nkey: Some(self.path(&format!("{identity}.nk"))),
+            ca: Some(self.path("ca.pem")),
+            ..tgw::backend::nats::NatsConfig::url(&self.server.url)
+        }
+    }
+
+    /// The flags of a `tgw` process connecting as `identity`.
+    pub fn flags(&self, identity: &str) -> Vec<String> {
+        vec![
+            "--nats".into(),
+            self.server.url.clone(),
+            "--nats-nkey".into(),
+            self.path(&format!("{identity}.nk")).display().to_string(),
+            "--nats-ca".into(),
+            self.path("ca.pem").display().to_string(),
+        ]
+    }
 }

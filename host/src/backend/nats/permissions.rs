@@ -59,10 +59,16 @@ fn read_bucket(bucket: BucketName) -> Vec<String> {
     ]
 }
 
-/// What every identity needs: JetStream's account info, flow control of
-/// its own consumers, and the info of the streams it checks at start.
-fn common() -> Vec<String> {
-    let mut allow = vec!["$JS.API.INFO".to_owned(), "$JS.FC.>".to_owned()];
+/// What every identity `name` needs: JetStream's account info, flow
+/// control of its own consumers, the info of the streams it checks at
+/// start, and its own inbox (a process publishes there to learn that its
+/// subscriptions are in place).
+fn common(name: &str) -> Vec<String> {
+    let mut allow = vec![
+        "$JS.API.INFO".to_owned(),
+        "$JS.FC.>".to_owned(),
+        format!("{}.>", inbox_prefix(name)),
+    ];
     for stream in [NONCES.to_owned(), LogName::Audit.name().to_owned()]
         .into_iter()
         .chain(BucketName::ALL.map(kv))
@@ -73,7 +79,7 @@ fn common() -> Vec<String> {
 }
 
 pub fn gateway() -> Role {
-    let mut publish = common();
+    let mut publish = common("gateway");
     for stream in [NONCES.to_owned(), LogName::Audit.name().to_owned()]
         .into_iter()
         .chain(BucketName::ALL.map(kv))
@@ -103,7 +109,7 @@ pub fn gateway() -> Role {
 
 pub fn executor(pool: &str) -> Role {
     let name = format!("executor_{pool}");
-    let mut publish = common();
+    let mut publish = common(&name);
     publish.push("tgw.nonces.*".into());
     publish.push(LogName::Audit.subject(&format!("executor.{pool}.*")));
     publish.push(format!("$JS.API.STREAM.MSG.GET.{}", LogName::Audit.name()));
@@ -125,7 +131,7 @@ pub fn executor(pool: &str) -> Role {
 }
 
 pub fn auditor() -> Role {
-    let mut publish = common();
+    let mut publish = common("auditor");
     publish.push(format!("$JS.API.STREAM.MSG.GET.{}", LogName::Audit.name()));
     publish.extend(read_bucket(BucketName::AuditHeads));
     Role {
