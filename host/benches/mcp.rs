@@ -7,6 +7,10 @@
 //! from a process of its own (`benches/mcp_wrk.lua`, one MCP session), so
 //! the load generator is not counted in the gateway's process.
 //!
+//! The `wrk` rows without a session are made again with the gateway and
+//! its executor on NATS (a nats-server of the bench's own), side by side
+//! with the embedded bus in the same run.
+//!
 //! `cargo bench -p tgw --bench mcp`. Prints p50/p99 latency and calls/s;
 //! results go in BENCHMARKS.md.
 
@@ -17,6 +21,8 @@
 
 #[path = "../tests/common/chain.rs"]
 mod chain;
+#[path = "../tests/common/nats.rs"]
+mod nats;
 #[path = "common/stats.rs"]
 mod stats;
 
@@ -197,6 +203,23 @@ async fn over_wrk(
     })
 }
 
+/// Serves `chain`'s router on a port of 127.0.0.1, as `tgw up` does, with
+/// a token for an admin: its address and the token.
+async fn serve(chain: &chain::Chain) -> (std::net::SocketAddr, String) {
+    let people = &chain.people;
+    let invitation = people.invite(Role::Admin).await.unwrap();
+    people.redeem(&invitation.token, "bench").await.unwrap();
+    let (token, _) = people.create_token("bench", &Scope::ALL).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = chain.app.router();
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (address, token)
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -207,18 +230,7 @@ fn main() {
         let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
         let config = GatewayConfig::default();
         let chain = chain::chain_with(dir, bus, config.clone()).await;
-        let people = chain.people;
-        let invitation = people.invite(Role::Admin).await.unwrap();
-        people.redeem(&invitation.token, "bench").await.unwrap();
-        let (token, _) = people.create_token("bench", &Scope::ALL).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let router = chain.app.router();
-        // As `tgw up` does.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let (address, token) = serve(&chain).await;
 
         let files = chain.skills.get("files").unwrap();
         let spec = files
@@ -311,6 +323,29 @@ fn main() {
                 }
             }
         }
+
+        // The same wrk rows (no session) with the gateway and its executor
+        // on NATS: sealed records, signed receipts, one audit chain per
+        // writer, all over the bus.
+        let server = nats::NatsServer::start();
+        let bus = nats::backend(&server.url).await;
+        let on_nats = chain::chain_with(tempfile::tempdir().unwrap(), bus, config).await;
+        let (nats_address, nats_token) = serve(&on_nats).await;
+        for concurrency in [1, 8, 64] {
+            for (name, address, token) in [
+                ("embedded", address, &token),
+                ("NATS", nats_address, &nats_token),
+            ] {
+                if let Some(stats) = over_wrk(address, token, concurrency, false).await {
+                    print(
+                        &format!("wrk, no session, {name}, concurrency {concurrency}"),
+                        &stats,
+                        &direct,
+                    );
+                }
+            }
+        }
+        drop(server);
     });
     // Skip the runtime's shutdown: the sessions still open would cancel
     // WASI tasks in flight, which wasmtime-wasi reports as panics.

@@ -299,6 +299,26 @@ async fn the_whole_chain_runs_over_tls_with_least_privilege_and_the_python_clien
     let (_first, _) = process::start(&args, &first_data, &skills_dir, "Executor of pool default");
     let (_second, _) = process::start(&args, &second_data, &skills_dir, "Executor of pool default");
 
+    let logs = || {
+        [&first_data, &second_data]
+            .map(|d| std::fs::read_to_string(d.join("stderr.log")).unwrap_or_default())
+            .join("\n---\n")
+    };
+    // The pool answers before the client starts.
+    let mut answered = false;
+    for _ in 0..60 {
+        let result = app
+            .gateway
+            .propose(chain::request("read_file", json!({"path": "report.txt"})))
+            .await;
+        if matches!(result, tgw::gateway::CallResult::Done { .. }) {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(answered, "the executors never answered: {}", logs());
+
     // The Python MCP client, as carol (an admin), with ada to approve.
     let people = app.people.clone();
     let invitation = people.invite(tgw::people::Role::Admin).await.unwrap();
@@ -334,7 +354,12 @@ async fn the_whole_chain_runs_over_tls_with_least_privilege_and_the_python_clien
     let tools = next().await;
     assert_eq!(tools["event"], "tools", "{tools}");
     let read = next().await;
-    assert_eq!(read["result"]["is_error"], false, "{read}");
+    assert_eq!(
+        read["result"]["is_error"],
+        false,
+        "{read}\nexecutors said: {}",
+        logs()
+    );
     assert!(read.to_string().contains("quarterly numbers"), "{read}");
     let waiting = next().await;
     assert_eq!(waiting["event"], "waiting", "{waiting}");
@@ -375,8 +400,9 @@ async fn the_whole_chain_runs_over_tls_with_least_privilege_and_the_python_clien
     assert_eq!(
         executors.len(),
         2,
-        "both executors ran calls, each in its own chain: {:?}",
-        report.chains
+        "both executors ran calls, each in its own chain: {:?}\nexecutors said: {}",
+        report.chains,
+        logs()
     );
     for key in [&first_key, &second_key] {
         assert!(

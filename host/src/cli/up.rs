@@ -219,13 +219,13 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
     let loaded = skills.current();
     let names: Vec<&str> = loaded.iter().map(|s| s.skill.name()).collect();
     println!(
+        "Executor key {} (the gateway must trust it: `tgw executors trust {} {}`).",
+        public.kid, public.kid, public.public_key
+    );
+    println!(
         "Executor of pool {} serving {} over {description}. Stop with Ctrl-C.",
         args.pool,
         names.join(", ")
-    );
-    println!(
-        "  its key       {} (the gateway must trust it: `tgw executors trust {} {}`)",
-        public.kid, public.kid, public.public_key
     );
     tokio::select! {
         () = shutdown() => {}

@@ -22,24 +22,31 @@ impl Drop for Killed {
 
 /// Starts `tgw` with `args` and reads its stdout until a line starting
 /// with `ready`; returns the process and the lines read.
+/// Its standard error goes to `<data>/stderr.log`.
 pub fn start(args: &[&str], data: &Path, skills: &Path, ready: &str) -> (Killed, Vec<String>) {
+    std::fs::create_dir_all(data).unwrap();
+    let stderr = std::fs::File::create(data.join("stderr.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tgw"))
         .args(args)
         .env("TGW_DATA_DIR", data)
         .env("TGW_SKILLS_DIR", skills)
         .env_remove("TGW_NATS")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let child = Killed(child);
     let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines() {
+    let mut reader = BufReader::new(stdout).lines();
+    for line in reader.by_ref() {
         let line = line.unwrap();
         let done = line.starts_with(ready);
         lines.push(line);
         if done {
+            // Keep reading what it prints later: a closed pipe would make
+            // its next line fail.
+            std::thread::spawn(move || reader.for_each(drop));
             return (child, lines);
         }
     }
