@@ -16,6 +16,7 @@
 
 #![expect(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "a benchmark that cannot set up or measure stops, loudly"
 )]
 
