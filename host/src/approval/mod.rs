@@ -9,9 +9,11 @@
 //! - `store.rs`: records on the `TGW_APPROVALS` bucket, decided exactly
 //!   once (compare-and-set), and the calls waiting in this process;
 //! - `wait.rs`: a call's wait: open, expiry, the look at the store for a
-//!   decision made by another gateway process, withdrawal when the caller
-//!   goes away;
-//! - `passkey.rs`: who may decide, and the passkey ceremony that approves;
+//!   decision made by another gateway process (a record that fails its
+//!   seal ends the call), withdrawal when the caller goes away, and the
+//!   check of the decision's passkey evidence before any grant;
+//! - `passkey.rs`: who may decide, the passkey ceremony that approves, and
+//!   the check of an approval's evidence against the record as opened;
 //! - `events.rs`: what every dashboard of this gateway hears.
 
 mod events;

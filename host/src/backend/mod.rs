@@ -4,16 +4,17 @@
 //!
 //! | | embedded (default, one machine) | NATS (many machines) |
 //! | --- | --- | --- |
-//! | KV buckets | SQLite table `buckets` | JetStream KV (`TGW_APPROVALS`, `TGW_PEOPLE`) |
-//! | logs | SQLite table `logs` | JetStream stream `TGW_AUDIT` |
+//! | KV buckets | SQLite table `buckets` | JetStream KV (`TGW_APPROVALS`, `TGW_PEOPLE`, `TGW_AUDIT_HEADS`) |
+//! | logs | SQLite table `chains` | JetStream stream `TGW_AUDIT`, a subject per chain |
 //! | nonce ledger | SQLite, UNIQUE key | stream `TGW_NONCES`, one message per subject |
-//! | request/reply | in-process channels | core NATS, queue group `executors` |
+//! | request/reply | in-process channels | core NATS, queue group `executors`; acknowledged, then answered |
 //! | events | an in-process broadcast | core NATS publish/subscribe |
 //!
 //! The domain modules (approvals, audit, people, OAuth, the executor's
 //! protocol) encode their own records on top; this module imports none of
-//! them. `host/tests/backend.rs` runs one contract suite against both
-//! implementations.
+//! them. `sealed.rs` wraps a bucket so that every value is signed by a
+//! gateway key and checked when read. `host/tests/backend.rs` runs one
+//! contract suite against both implementations.
 
 pub mod embedded;
 pub mod nats;

@@ -376,6 +376,25 @@ fn heard(message: &async_nats::Message) -> Heard {
     }
 }
 
+/// After an acknowledgement: the first answer within `deadline` (a late
+/// acknowledgement of an earlier attempt is not one).
+async fn answer(
+    replies: &mut async_nats::Subscriber,
+    deadline: Duration,
+) -> Result<Vec<u8>, BusError> {
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        match tokio::time::timeout_at(until, replies.next()).await {
+            Ok(Some(message)) => match heard(&message) {
+                Heard::Answer(answer) => return Ok(answer),
+                Heard::Ack | Heard::NoResponders => {}
+            },
+            Ok(None) => return Err(BusError::Unavailable("the connection closed".into())),
+            Err(_) => return Err(BusError::Timeout(deadline)),
+        }
+    }
+}
+
 #[async_trait]
 impl Requests for NatsRequests {
     async fn request(
@@ -401,18 +420,7 @@ impl Requests for NatsRequests {
                 Ok(Some(message)) => match heard(&message) {
                     Heard::NoResponders => return Err(BusError::NoResponders(subject.to_owned())),
                     Heard::Answer(answer) => return Ok(answer),
-                    Heard::Ack => {
-                        return match tokio::time::timeout(deadlines.answer, replies.next()).await {
-                            Ok(Some(message)) => match heard(&message) {
-                                Heard::Answer(answer) => Ok(answer),
-                                _ => Err(BusError::Unavailable(
-                                    "the executor acknowledged twice and did not answer".into(),
-                                )),
-                            },
-                            Ok(None) => Err(BusError::Unavailable("the connection closed".into())),
-                            Err(_) => Err(BusError::Timeout(deadlines.answer)),
-                        };
-                    }
+                    Heard::Ack => return answer(&mut replies, deadlines.answer).await,
                 },
                 Ok(None) => return Err(BusError::Unavailable("the connection closed".into())),
                 // Nobody took it: another server of the queue group may.
