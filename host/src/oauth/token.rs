@@ -9,9 +9,9 @@
 //!   of the same family. A spent refresh token used again revokes the
 //!   whole family, and with it the family's access tokens.
 //!
-//! The signing key is made on first use and kept in the bus state
-//! (`oauth.key`), so every gateway of one bus issues and accepts the same
-//! tokens.
+//! The signing key's seed lives in the data dir (`keys/oauth.key`), never
+//! in the bus state; the gateways of one deployment share it (`tgw keys
+//! export --with-secrets`), so each issues and accepts the same tokens.
 
 use std::sync::Arc;
 
