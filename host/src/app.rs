@@ -60,16 +60,9 @@ impl Identity {
     pub fn load(data_dir: &std::path::Path) -> anyhow::Result<(Identity, Loaded)> {
         let keys = KeyStore::new(data_dir);
         let mut loaded = Loaded::default();
-        let signer = match keys.signer() {
-            Ok(signer) => signer,
-            Err(KeyError::NoSigningKey(_)) => {
-                let signer = keys.init()?;
-                loaded.new_signing_key = Some(signer.kid().to_owned());
-                signer
-            }
-            Err(e) => return Err(e.into()),
-        };
-        drop(signer);
+        if let Err(KeyError::NoSigningKey(_)) = keys.signing_seed() {
+            loaded.new_signing_key = Some(keys.init()?.kid().to_owned());
+        }
         Ok((
             Identity {
                 gateway_seed: keys.signing_seed()?,
@@ -161,20 +154,7 @@ impl DiskConfig {
     pub async fn gateway_backend(&self) -> anyhow::Result<Backend> {
         let (identity, _) = Identity::load(&self.data_dir)?;
         let backend = self.backend(Opener::Gateway).await?;
-        let sealer = Sealer {
-            signer: Some(identity.record_signer()),
-            trusted: Arc::new(identity.trusted.clone()),
-            on_tampered: Arc::new(|tampered: Tampered| {
-                tracing::error!(target: "tgw::backend", "record {}/{} refused: {}", tampered.bucket, tampered.key, tampered.reason);
-            }),
-        };
-        let (backend, sealed) = backend.seal(&sealer);
-        if backend.local_store {
-            for bucket in &sealed {
-                bucket.seal_unsealed().await?;
-            }
-        }
-        Ok(backend)
+        sealed_for_gateway(backend, &identity, Arc::new(|t: Tampered| log_tampered(&t))).await
     }
 
     /// The skills of the skills folder, reloaded when a folder changes.
@@ -301,11 +281,36 @@ pub async fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor
     Ok(executor)
 }
 
+/// `backend` as a gateway sees it: the buckets that carry authority
+/// sealed with `identity`'s key, after the start-up upkeep (values sealed
+/// by an older key sealed again; on the embedded store, values an older
+/// version wrote unsealed sealed too).
+async fn sealed_for_gateway(
+    backend: Backend,
+    identity: &Identity,
+    on_tampered: crate::backend::sealed::OnTampered,
+) -> anyhow::Result<Backend> {
+    let sealer = Sealer {
+        signer: Some(identity.record_signer()),
+        trusted: Arc::new(identity.trusted.clone()),
+        on_tampered,
+    };
+    let (backend, sealed) = backend.seal(&sealer);
+    for bucket in &sealed {
+        bucket.upkeep(backend.local_store).await?;
+    }
+    Ok(backend)
+}
+
+fn log_tampered(tampered: &Tampered) {
+    tracing::error!(target: "tgw::backend", "record {}/{} refused: {}", tampered.bucket, tampered.key, tampered.reason);
+}
+
 /// Tells the audit log of each record that failed its seal.
 fn tampered_to(audit: &Audit) -> crate::backend::sealed::OnTampered {
     let audit = audit.clone();
     Arc::new(move |tampered: Tampered| {
-        tracing::error!(target: "tgw::backend", "record {}/{} refused: {}", tampered.bucket, tampered.key, tampered.reason);
+        log_tampered(&tampered);
         let audit = audit.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
@@ -363,20 +368,8 @@ pub async fn accept_nonce_ledger(backend: &Backend) -> anyhow::Result<()> {
         anyhow::bail!("the embedded backend has no NATS nonce ledger");
     };
     let people = backend.bucket(BucketName::People);
-    loop {
-        let result = match people.get(NONCE_LEDGER_KEY).await? {
-            Some(entry) => {
-                people
-                    .update(NONCE_LEDGER_KEY, identity.as_bytes(), entry.revision)
-                    .await
-            }
-            None => people.create(NONCE_LEDGER_KEY, identity.as_bytes()).await,
-        };
-        match result {
-            Err(StoreError::Conflict) => {}
-            other => return Ok(other?),
-        }
-    }
+    crate::backend::put(&*people, NONCE_LEDGER_KEY, identity.as_bytes()).await?;
+    Ok(())
 }
 
 /// An OAuth signing seed that older versions kept in the people bucket is
@@ -456,18 +449,7 @@ impl App {
             identity.record_signer(),
         );
         let raw = backend.clone();
-        let sealer = Sealer {
-            signer: Some(identity.record_signer()),
-            trusted: Arc::new(identity.trusted.clone()),
-            on_tampered: tampered_to(&audit),
-        };
-        let (backend, sealed) = backend.seal(&sealer);
-        for bucket in &sealed {
-            if backend.local_store {
-                bucket.seal_unsealed().await?;
-            }
-            bucket.reseal().await?;
-        }
+        let backend = sealed_for_gateway(backend, &identity, tampered_to(&audit)).await?;
         check_nonce_ledger(&backend, &Opener::Gateway).await?;
         let people = People::new(backend.bucket(BucketName::People));
         let relying_party = config.relying_party.clone();

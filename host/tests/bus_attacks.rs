@@ -74,9 +74,13 @@ async fn audited(chain: &chain::Chain, kind: AuditKind, wanted: impl Fn(&AuditEn
     panic!("no {kind} entry as expected in the audit log");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pending_approval_rewritten_as_approved_runs_nothing() {
-    let a = attack().await;
+/// Proposes a write (it waits for a human), lets `forge` replace its
+/// pending approval record in the bucket, given the key and the record as
+/// read there, and returns the key and how the call ended.
+async fn forged_approval(
+    a: &Attack,
+    forge: impl FnOnce(&str, Value) -> Bytes,
+) -> (String, CallResult) {
     let gateway = a.chain.gateway.clone();
     let call = tokio::spawn(async move {
         gateway
@@ -87,28 +91,50 @@ async fn a_pending_approval_rewritten_as_approved_runs_nothing() {
             .await
     });
     let kv = a.js.get_key_value("TGW_APPROVALS").await.unwrap();
-    let (key, stored) = loop {
-        let mut keys = kv.keys().await.unwrap();
-        if let Some(key) = keys.next().await {
-            let key = key.unwrap();
-            break (key.clone(), kv.get(&key).await.unwrap().unwrap());
+    let key = loop {
+        if let Some(key) = kv.keys().await.unwrap().next().await {
+            break key.unwrap();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    // The record as it was, made "approved" with junk evidence, written
-    // back as plain JSON: what the gateway's one-second look trusted.
-    let mut record = unsealed(&stored);
-    record["state"] = json!({
-        "state": "approved", "by": "alice", "at": 1,
-        "evidence": {"credential_id": "AAAA", "nonce": "AAAA", "authenticator_data": "AAAA",
-                     "client_data_json": "AAAA", "signature": "AAAA"}
-    });
-    kv.put(&key, Bytes::from(record.to_string())).await.unwrap();
-
+    let record = unsealed(&kv.get(&key).await.unwrap().unwrap());
+    kv.put(&key, forge(&key, record)).await.unwrap();
     let result = tokio::time::timeout(Duration::from_secs(10), call)
         .await
         .unwrap()
         .unwrap();
+    (key, result)
+}
+
+/// `record` made "approved" by `by` with junk passkey evidence for
+/// `credential`.
+fn approved(mut record: Value, by: &str, credential: &str) -> Value {
+    record["state"] = json!({
+        "state": "approved", "by": by, "at": 1,
+        "evidence": {"credential_id": credential, "nonce": "AAAA", "authenticator_data": "AAAA",
+                     "client_data_json": "AAAA", "signature": "AAAA"}
+    });
+    record
+}
+
+/// `record` sealed as `version` of `key` by `signer`, as a gateway seals.
+fn sealed_by(signer: &tgw::jws::JwsSigner, key: &str, version: u64, record: &Value) -> Bytes {
+    Bytes::from(signer.sign(
+        &tgw::backend::sealed::TOKEN_TYPE,
+        &json!({"bucket": "TGW_APPROVALS", "key": key, "version": version,
+                "value": B64.encode(record.to_string())}),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_approval_rewritten_as_approved_runs_nothing() {
+    let a = attack().await;
+    // The record as it was, made "approved" with junk evidence, written
+    // back as plain JSON: what the gateway's one-second look trusted.
+    let (key, result) = forged_approval(&a, |_, record| {
+        Bytes::from(approved(record, "alice", "AAAA").to_string())
+    })
+    .await;
     let refusal = result.refusal().expect("the call is refused");
     assert_eq!(refusal.code(), RefusalCode::RecordTampered, "{refusal:?}");
     assert!(!a.chain.files.join("marker.txt").exists(), "the tool ran");
@@ -130,39 +156,11 @@ async fn a_pending_approval_rewritten_as_approved_runs_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_resealed_with_a_key_of_the_attackers_own_runs_nothing() {
     let a = attack().await;
-    let gateway = a.chain.gateway.clone();
-    let call = tokio::spawn(async move {
-        gateway
-            .propose(chain::request(
-                "write_file",
-                json!({"path": "marker.txt", "content": "pwned"}),
-            ))
-            .await
-    });
-    let kv = a.js.get_key_value("TGW_APPROVALS").await.unwrap();
-    let key = loop {
-        if let Some(key) = kv.keys().await.unwrap().next().await {
-            break key.unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let mut record = unsealed(&kv.get(&key).await.unwrap().unwrap());
-    record["state"] = json!({
-        "state": "approved", "by": "alice", "at": 1,
-        "evidence": {"credential_id": "AAAA", "nonce": "AAAA", "authenticator_data": "AAAA",
-                     "client_data_json": "AAAA", "signature": "AAAA"}
-    });
     let stranger = tgw::jws::JwsSigner::from_seed(&[66; 32]);
-    let sealed = stranger.sign(
-        &tgw::backend::sealed::TOKEN_TYPE,
-        &json!({"bucket": "TGW_APPROVALS", "key": key, "version": 99,
-                "value": B64.encode(record.to_string())}),
-    );
-    kv.put(&key, Bytes::from(sealed)).await.unwrap();
-    let result = tokio::time::timeout(Duration::from_secs(10), call)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, result) = forged_approval(&a, |key, record| {
+        sealed_by(&stranger, key, 99, &approved(record, "alice", "AAAA"))
+    })
+    .await;
     assert_eq!(
         result.refusal().map(tgw::refusal::Refusal::code),
         Some(RefusalCode::RecordTampered),
@@ -280,6 +278,15 @@ async fn the_nonce_ledger_cannot_be_purged_and_a_recreated_one_stops_everything(
         e.detail["code"] == "ledger-unavailable"
     })
     .await;
+    let entries = a.chain.audit.read(1, 1000).await.unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.kind == AuditKind::ExecutionDone)
+            .count(),
+        1,
+        "only the call before the stream was replaced ran"
+    );
 
     // A gateway starting now refuses the recreated stream.
     let fresh = tgw::backend::nats::backend(
@@ -407,42 +414,14 @@ async fn even_an_approval_sealed_with_the_gateways_key_needs_a_humans_signature(
     // checked before any grant is signed.
     let a = attack().await;
     a.chain.enroll("bob", tgw::people::Role::Approver, 5).await;
-    let gateway = a.chain.gateway.clone();
-    let call = tokio::spawn(async move {
-        gateway
-            .propose(chain::request(
-                "write_file",
-                json!({"path": "marker.txt", "content": "pwned"}),
-            ))
-            .await
-    });
-    let kv = a.js.get_key_value("TGW_APPROVALS").await.unwrap();
-    let key = loop {
-        if let Some(key) = kv.keys().await.unwrap().next().await {
-            break key.unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let mut record = unsealed(&kv.get(&key).await.unwrap().unwrap());
     let credential = a.chain.people.credentials_of("bob").await.unwrap()[0]
         .id
         .clone();
-    record["state"] = json!({
-        "state": "approved", "by": "bob", "at": 1,
-        "evidence": {"credential_id": credential, "nonce": "AAAA", "authenticator_data": "AAAA",
-                     "client_data_json": "AAAA", "signature": "AAAA"}
-    });
     let gateway_key = tgw::jws::JwsSigner::from_seed(&chain::SEED);
-    let sealed = gateway_key.sign(
-        &tgw::backend::sealed::TOKEN_TYPE,
-        &json!({"bucket": "TGW_APPROVALS", "key": key, "version": 2,
-                "value": B64.encode(record.to_string())}),
-    );
-    kv.put(&key, Bytes::from(sealed)).await.unwrap();
-    let result = tokio::time::timeout(Duration::from_secs(10), call)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, result) = forged_approval(&a, |key, record| {
+        sealed_by(&gateway_key, key, 2, &approved(record, "bob", &credential))
+    })
+    .await;
     assert_eq!(
         result.refusal().map(tgw::refusal::Refusal::code),
         Some(RefusalCode::NoHumanApproval),

@@ -31,7 +31,7 @@ mod verify;
 pub use kind::AuditKind;
 pub use verify::{AuditReport, ChainSummary, Problem, check, read_export};
 
-use crate::backend::{Bucket, Log, StoreError};
+use crate::backend::{Bucket, Log, LogEntry, StoreError};
 use crate::canonical::{Limits, canonicalize_with};
 
 /// The `prev` of a chain's first entry.
@@ -158,8 +158,15 @@ pub struct Audit {
     trust: Arc<AuditTrust>,
 }
 
-fn unreadable(position: u64, e: &serde_json::Error) -> StoreError {
-    StoreError::Unavailable(format!("audit entry at {position} is unreadable: {e}"))
+/// A stored entry, read; one that does not parse makes the log
+/// unavailable rather than a guess.
+fn parse(stored: &LogEntry) -> Result<AuditEntry, StoreError> {
+    serde_json::from_slice(&stored.bytes).map_err(|e| {
+        StoreError::Unavailable(format!(
+            "audit entry at {} is unreadable: {e}",
+            stored.position
+        ))
+    })
 }
 
 impl Audit {
@@ -213,39 +220,29 @@ impl Audit {
 
     /// Entries at log position `from` and on, across chains, in order.
     pub async fn read(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        Ok(self
-            .read_at(from, limit)
-            .await?
-            .into_iter()
-            .map(|(_, entry)| entry)
-            .collect())
-    }
-
-    /// [`read`](Self::read), with each entry's position.
-    async fn read_at(&self, from: u64, limit: usize) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
         self.log
             .read(from, limit)
             .await?
-            .into_iter()
-            .map(|stored| {
-                serde_json::from_slice(&stored.bytes)
-                    .map(|entry| (stored.position, entry))
-                    .map_err(|e| unreadable(stored.position, &e))
-            })
+            .iter()
+            .map(parse)
             .collect()
     }
 
     /// Every entry, across chains, in log order.
     pub async fn entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        self.stored().await?.iter().map(parse).collect()
+    }
+
+    /// Every entry as stored, across chains, in log order.
+    async fn stored(&self) -> Result<Vec<LogEntry>, StoreError> {
         let mut entries = Vec::new();
-        let mut from = 1;
         loop {
-            let batch = self.read_at(from, 1000).await?;
-            let Some((last, _)) = batch.last() else {
+            let from = entries.last().map_or(1, |e: &LogEntry| e.position + 1);
+            let batch = self.log.read(from, 1000).await?;
+            if batch.is_empty() {
                 return Ok(entries);
-            };
-            from = last + 1;
-            entries.extend(batch.into_iter().map(|(_, entry)| entry));
+            }
+            entries.extend(batch);
         }
     }
 
@@ -310,8 +307,7 @@ impl Audit {
     async fn load_head(&self, chain: &str) -> Result<Head, StoreError> {
         Ok(match self.log.last(chain).await? {
             Some(stored) => {
-                let entry: AuditEntry = serde_json::from_slice(&stored.bytes)
-                    .map_err(|e| unreadable(stored.position, &e))?;
+                let entry = parse(&stored)?;
                 Head {
                     seq: entry.seq,
                     hash: entry.hash,
@@ -371,20 +367,7 @@ impl Audit {
                 hash: head.hash,
             },
         );
-        loop {
-            let result = match self.heads.get(&writer.chain).await? {
-                Some(stored) => {
-                    self.heads
-                        .update(&writer.chain, token.as_bytes(), stored.revision)
-                        .await
-                }
-                None => self.heads.create(&writer.chain, token.as_bytes()).await,
-            };
-            match result {
-                Err(StoreError::Conflict) => {}
-                other => return other,
-            }
-        }
+        crate::backend::put(&*self.heads, &writer.chain, token.as_bytes()).await
     }
 
     /// Every chain's checkpoint, as stored (checked by `verify`).
@@ -403,26 +386,18 @@ impl Audit {
     pub async fn verify(&self) -> Result<AuditReport, StoreError> {
         let mut entries = Vec::new();
         let mut misplaced = Vec::new();
-        let mut from = 1;
-        loop {
-            let batch = self.log.read(from, 1000).await?;
-            let Some(last) = batch.last().map(|e| e.position) else {
-                break;
-            };
-            from = last + 1;
-            for stored in batch {
-                match serde_json::from_slice::<AuditEntry>(&stored.bytes) {
-                    Ok(entry) if entry.writer == stored.chain => entries.push(entry),
-                    Ok(entry) => misplaced.push(Problem::WrongChain {
-                        chain: stored.chain,
-                        seq: entry.seq,
-                        claimed: entry.writer,
-                    }),
-                    Err(e) => misplaced.push(Problem::Unreadable {
-                        line: usize::try_from(stored.position).unwrap_or(usize::MAX),
-                        reason: format!("chain {}: {e}", stored.chain),
-                    }),
-                }
+        for stored in self.stored().await? {
+            match serde_json::from_slice::<AuditEntry>(&stored.bytes) {
+                Ok(entry) if entry.writer == stored.chain => entries.push(entry),
+                Ok(entry) => misplaced.push(Problem::WrongChain {
+                    chain: stored.chain,
+                    seq: entry.seq,
+                    claimed: entry.writer,
+                }),
+                Err(e) => misplaced.push(Problem::Unreadable {
+                    line: usize::try_from(stored.position).unwrap_or(usize::MAX),
+                    reason: format!("chain {}: {e}", stored.chain),
+                }),
             }
         }
         let checkpoints = self.checkpoints().await?;

@@ -142,6 +142,21 @@ pub trait Bucket: Send + Sync {
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
 }
 
+/// Writes `value` under `key` whatever is there: compare-and-set on the
+/// revision read, again when someone else wrote first.
+pub async fn put(bucket: &dyn Bucket, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    loop {
+        let result = match bucket.get(key).await? {
+            Some(entry) => bucket.update(key, value, entry.revision).await,
+            None => bucket.create(key, value).await,
+        };
+        match result {
+            Err(StoreError::Conflict) => {}
+            other => return other,
+        }
+    }
+}
+
 /// One entry of a log, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {
@@ -297,7 +312,7 @@ impl Backend {
 
     /// The same backend with the buckets that carry authority (approvals,
     /// people) sealed by `sealer`; the sealed buckets are returned too, for
-    /// upkeep (`seal_unsealed`, `reseal`).
+    /// upkeep (`SealedBucket::upkeep`).
     pub fn seal(mut self, sealer: &sealed::Sealer) -> (Backend, Vec<Arc<sealed::SealedBucket>>) {
         let approvals = Arc::new(sealed::SealedBucket::new(
             self.approvals,

@@ -211,60 +211,41 @@ impl SealedBucket {
         Ok(version + 1)
     }
 
-    /// Seals every value of the bucket that is not sealed yet, with this
-    /// gateway's key. Only for a store that nobody else can write (the
-    /// embedded one, in the data dir): there, an unsigned value is one an
-    /// older version of tgw wrote, not a forgery.
-    pub async fn seal_unsealed(&self) -> Result<usize, StoreError> {
-        let mut sealed = 0;
+    /// The start-up upkeep, in one pass over the bucket. A value sealed by
+    /// another trusted key (after `tgw keys rotate`) is sealed again with
+    /// the current key, so the old key can be untrusted without losing
+    /// records. With `unsealed_too`, a value that is not sealed is sealed:
+    /// only for a store nobody else can write (the embedded one, in the
+    /// data dir), where an unsigned value is one an older version of tgw
+    /// wrote, not a forgery. Returns how many values it wrote.
+    pub async fn upkeep(&self, unsealed_too: bool) -> Result<usize, StoreError> {
+        let current = self.signer()?.kid().to_owned();
+        let mut written = 0;
         for key in self.inner.keys("").await? {
             let Some(entry) = self.inner.get(&key).await? else {
                 continue;
             };
-            if self.open(&key, &entry.value, entry.revision).is_ok() {
-                continue;
-            }
-            let bytes = self.seal(&key, 1, &entry.value)?;
-            match self.inner.update(&key, &bytes, entry.revision).await {
-                Ok(()) => sealed += 1,
-                Err(StoreError::Conflict) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(sealed)
-    }
-
-    /// Seals again, with the current key, every value sealed by another
-    /// trusted key (after `tgw keys rotate`, so that the old key can be
-    /// untrusted without losing records).
-    pub async fn reseal(&self) -> Result<usize, StoreError> {
-        let signer = self.signer()?.kid().to_owned();
-        let mut resealed = 0;
-        for key in self.inner.keys("").await? {
-            let Some(entry) = self.inner.get(&key).await? else {
-                continue;
+            let (value, version) = match self.open(&key, &entry.value, entry.revision) {
+                Ok(_) if kid_of(&entry.value).is_some_and(|kid| kid == current) => continue,
+                Ok((value, version)) => (value, version + 1),
+                Err(_) if unsealed_too => (entry.value, 1),
+                Err(_) => continue,
             };
-            if kid_of(&entry.value).is_none_or(|kid| kid == signer) {
-                continue;
-            }
-            let Ok((value, version)) = self.open(&key, &entry.value, entry.revision) else {
-                continue;
-            };
-            let bytes = self.seal(&key, version + 1, &value)?;
+            let bytes = self.seal(&key, version, &value)?;
             match self.inner.update(&key, &bytes, entry.revision).await {
                 Ok(()) => {
                     let highest = Highest {
-                        version: version + 1,
+                        version,
                         after: entry.revision,
                     };
                     remember(&mut self.seen().versions, &key, highest);
-                    resealed += 1;
+                    written += 1;
                 }
                 Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(resealed)
+        Ok(written)
     }
 }
 
