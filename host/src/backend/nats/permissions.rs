@@ -45,41 +45,45 @@ fn kv(bucket: BucketName) -> String {
     format!("KV_{}", bucket.name())
 }
 
-/// Reading one KV bucket: its info, direct and stored gets, and the
-/// ordered consumer that lists its keys.
-fn read_bucket(bucket: BucketName) -> Vec<String> {
-    let stream = kv(bucket);
-    vec![
-        format!("$JS.API.STREAM.INFO.{stream}"),
-        format!("$JS.API.DIRECT.GET.{stream}"),
-        format!("$JS.API.DIRECT.GET.{stream}.>"),
-        format!("$JS.API.STREAM.MSG.GET.{stream}"),
-        format!("$JS.API.CONSUMER.CREATE.{stream}"),
-        format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
-    ]
+/// How a role reads a KV bucket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Gets by key: the bucket's info and direct gets of a key's last
+    /// value.
+    Keys,
+    /// Gets, and listing its keys: an ordered consumer, whose flow control
+    /// the reader answers.
+    AndList,
 }
 
-/// What every identity `name` needs: JetStream's account info, flow
-/// control of its own consumers, the info of the streams it checks at
-/// start, and its own inbox (a process publishes there to learn that its
-/// subscriptions are in place).
-fn common(name: &str) -> Vec<String> {
+fn read_bucket(bucket: BucketName, read: Read) -> Vec<String> {
+    let stream = kv(bucket);
     let mut allow = vec![
-        "$JS.API.INFO".to_owned(),
-        "$JS.FC.>".to_owned(),
-        format!("{}.>", inbox_prefix(name)),
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$JS.API.DIRECT.GET.{stream}.>"),
     ];
-    for stream in [NONCES.to_owned(), LogName::Audit.name().to_owned()]
-        .into_iter()
-        .chain(BucketName::ALL.map(kv))
-    {
-        allow.push(format!("$JS.API.STREAM.INFO.{stream}"));
+    if read == Read::AndList {
+        allow.push(format!("$JS.API.CONSUMER.CREATE.{stream}"));
     }
     allow
 }
 
+/// What every identity `name` needs: the info of the streams it checks at
+/// start, and its own inbox for the answers to its requests.
+fn common(name: &str) -> (Vec<String>, Vec<String>) {
+    let publish = [NONCES.to_owned(), LogName::Audit.name().to_owned()]
+        .into_iter()
+        .chain(BucketName::ALL.map(kv))
+        .map(|stream| format!("$JS.API.STREAM.INFO.{stream}"))
+        .collect();
+    (publish, vec![format!("{}.>", inbox_prefix(name))])
+}
+
+/// Answering the flow control of the ordered consumers that list keys.
+const FLOW_CONTROL: &str = "$JS.FC.>";
+
 pub fn gateway() -> Role {
-    let mut publish = common("gateway");
+    let (mut publish, subscribe) = common("gateway");
     for stream in [NONCES.to_owned(), LogName::Audit.name().to_owned()]
         .into_iter()
         .chain(BucketName::ALL.map(kv))
@@ -87,43 +91,41 @@ pub fn gateway() -> Role {
         publish.push(format!("$JS.API.STREAM.CREATE.{stream}"));
     }
     for bucket in [BucketName::Approvals, BucketName::People] {
-        publish.extend(read_bucket(bucket));
+        publish.extend(read_bucket(bucket, Read::AndList));
         publish.push(format!("$KV.{}.>", bucket.name()));
     }
-    publish.extend(read_bucket(BucketName::AuditHeads));
+    publish.extend(read_bucket(BucketName::AuditHeads, Read::AndList));
     publish.push(format!("$KV.{}.gateway.>", BucketName::AuditHeads.name()));
+    publish.push(FLOW_CONTROL.into());
     publish.push(format!("$JS.API.STREAM.MSG.GET.{}", LogName::Audit.name()));
     publish.push(LogName::Audit.subject("gateway.>"));
     publish.push("tgw.exec.>".into());
-    publish.push("tgw.events.>".into());
     Role {
         name: "gateway".into(),
         publish,
-        subscribe: vec![
-            format!("{}.>", inbox_prefix("gateway")),
-            "tgw.events.>".into(),
-        ],
+        subscribe,
         responses: None,
     }
 }
 
 pub fn executor(pool: &str) -> Role {
     let name = format!("executor_{pool}");
-    let mut publish = common(&name);
+    let (mut publish, mut subscribe) = common(&name);
+    // It learns that its subscription is in place from a message to
+    // itself (`round_trip`).
+    publish.push(format!("{}.>", inbox_prefix(&name)));
     publish.push("tgw.nonces.*".into());
     publish.push(LogName::Audit.subject(&format!("executor.{pool}.*")));
     publish.push(format!("$JS.API.STREAM.MSG.GET.{}", LogName::Audit.name()));
-    publish.extend(read_bucket(BucketName::People));
-    publish.extend(read_bucket(BucketName::AuditHeads));
+    publish.extend(read_bucket(BucketName::People, Read::Keys));
+    publish.extend(read_bucket(BucketName::AuditHeads, Read::Keys));
     publish.push(format!(
         "$KV.{}.executor.{pool}.*",
         BucketName::AuditHeads.name()
     ));
+    subscribe.push(format!("tgw.exec.{pool}"));
     Role {
-        subscribe: vec![
-            format!("{}.>", inbox_prefix(&name)),
-            format!("tgw.exec.{pool}"),
-        ],
+        subscribe,
         name,
         publish,
         responses: Some(2),
@@ -131,13 +133,14 @@ pub fn executor(pool: &str) -> Role {
 }
 
 pub fn auditor() -> Role {
-    let mut publish = common("auditor");
+    let (mut publish, subscribe) = common("auditor");
     publish.push(format!("$JS.API.STREAM.MSG.GET.{}", LogName::Audit.name()));
-    publish.extend(read_bucket(BucketName::AuditHeads));
+    publish.extend(read_bucket(BucketName::AuditHeads, Read::AndList));
+    publish.push(FLOW_CONTROL.into());
     Role {
         name: "auditor".into(),
         publish,
-        subscribe: vec![format!("{}.>", inbox_prefix("auditor"))],
+        subscribe,
         responses: None,
     }
 }
@@ -165,7 +168,16 @@ pub fn server_config(
             "tls {{\n  cert_file: \"{cert}\"\n  key_file: \"{key}\"\n  ca_file: \"{ca}\"\n  timeout: 5\n}}\n"
         ));
     }
-    out.push_str("accounts {\n  TGW {\n    jetstream: enabled\n    users: [\n");
+    out.push_str("accounts {\n");
+    out.push_str(&account("TGW", users));
+    out.push_str("}\n");
+    out
+}
+
+/// One account of a configuration (inside `accounts { … }`): JetStream,
+/// and its users with what each may publish and subscribe.
+pub fn account(name: &str, users: &[(Role, String)]) -> String {
+    let mut out = format!("  {name} {{\n    jetstream: enabled\n    users: [\n");
     for (role, public) in users {
         out.push_str(&format!("      # {}\n", role.name));
         out.push_str(&format!(
@@ -176,16 +188,21 @@ pub fn server_config(
             list(&role.publish),
             list(&DENIED.map(str::to_owned))
         ));
-        out.push_str(&format!(
-            "          subscribe: {{ allow: {} }}\n",
-            list(&role.subscribe)
-        ));
+        // An empty allow list means "anything" to nats-server.
+        if role.subscribe.is_empty() {
+            out.push_str("          subscribe: { deny: [\">\"] }\n");
+        } else {
+            out.push_str(&format!(
+                "          subscribe: {{ allow: {} }}\n",
+                list(&role.subscribe)
+            ));
+        }
         if let Some(max) = role.responses {
             out.push_str(&format!("          allow_responses: {{ max: {max} }}\n"));
         }
         out.push_str("        }\n      }\n");
     }
-    out.push_str("    ]\n  }\n}\n");
+    out.push_str("    ]\n  }\n");
     out
 }
 
