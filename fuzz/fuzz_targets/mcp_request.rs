@@ -1,5 +1,5 @@
 //! What an MCP request brings before it is trusted: a bearer token, and
-//! the methods a POST body names.
+//! the methods a POST body names, and whether it names a key twice.
 
 #![no_main]
 
@@ -12,4 +12,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         assert!(!secret.is_empty());
     }
     let _ = tgw_parse::mcp::methods_in(data);
+    if let Some((key, at)) = tgw_proto::canonical::duplicate_key(data) {
+        assert!(at < data.len());
+        // Only JSON has keys: what names one twice is UTF-8.
+        assert!(std::str::from_utf8(data).is_ok(), "{key:?}");
+    }
 });

@@ -21,10 +21,11 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// Everything the listener serves: the dashboard's `api`, the `mcp`
 /// sessions (their tokens checked against `people` and `oauth`), OAuth.
 pub fn router(api: ApiState, mcp: Arc<McpState>, people: &People, oauth: &OAuthState) -> Router {
+    let audit = api.audit.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(crate::api::router(api))
-        .merge(crate::mcp::routes(mcp, people, oauth))
+        .merge(crate::mcp::routes(mcp, people, oauth, &audit))
         .merge(crate::oauth::routes(oauth.clone()))
         .layer(axum::middleware::map_response(security_headers))
 }

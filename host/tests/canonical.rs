@@ -206,3 +206,39 @@ fn hostile_input_is_refused_with_a_reason() {
     let message = refused(br#"{"a":1,"a":2}"#).to_string();
     assert_eq!(message, "duplicate key \"a\" at byte 7");
 }
+
+#[test]
+fn a_message_names_a_key_twice_at_any_depth_or_not() {
+    use tgw::canonical::duplicate_key;
+    let message = |arguments: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/call","params":{{"name":"files.delete_file","arguments":{arguments}}}}}"#
+        )
+    };
+    // An id beyond 2^53 is not an argument: the scan is not held to their
+    // limits, so only the duplicate counts.
+    assert_eq!(duplicate_key(message(r#"{"cmd":"ls"}"#).as_bytes()), None);
+    let (key, at) = duplicate_key(message(r#"{"cmd":"ls","cmd":"rm -rf /"}"#).as_bytes()).unwrap();
+    assert_eq!(key, "cmd");
+    assert!(at > 80, "{at}");
+    // Deep inside, in an array of objects, spelled with an escape.
+    assert_eq!(
+        duplicate_key(message(r#"{"a":[{"b":{"c":1,"\u0063":2}}]}"#).as_bytes()).map(|d| d.0),
+        Some("c".into())
+    );
+    // In the envelope: a second `method`, a second `params`.
+    assert_eq!(
+        duplicate_key(br#"{"method":"ping","method":"tools/call","id":1}"#).map(|d| d.0),
+        Some("method".into())
+    );
+    // In a batch.
+    assert_eq!(
+        duplicate_key(br#"[{"id":1},{"id":2,"id":3}]"#).map(|d| d.0),
+        Some("id".into())
+    );
+    // The same key in two objects is no duplicate; neither is text that
+    // is not JSON (the door's own parser answers it).
+    assert_eq!(duplicate_key(br#"[{"a":1},{"a":2}]"#), None);
+    assert_eq!(duplicate_key(b"not json"), None);
+    assert_eq!(duplicate_key(b""), None);
+}

@@ -8,6 +8,7 @@
 //! venv, installed by .ci/run, or here on first use).
 
 #![expect(
+    clippy::expect_used,
     clippy::unwrap_used,
     reason = "a test fails by panicking: unwrap and expect say what must hold"
 )]
@@ -324,6 +325,60 @@ async fn python_client_over_streamable_http_and_sse() {
         assert!(!served.chain.files.join("old.txt").exists());
         client.expect("done").await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_named_twice_is_refused_at_the_door_and_audited() {
+    ensure_clients();
+    let served = serve().await;
+    let mut client = {
+        let mut command = Command::new(clients().join(".venv/bin/python"));
+        command
+            .arg("py_duplicate.py")
+            .args([&served.mcp, &served.token, "keep.txt", "old.txt"])
+            .current_dir(clients().join("scripts"));
+        Speaker::spawn("py_duplicate", command)
+    };
+    let sent = client.expect("sent").await;
+    assert!(
+        sent["body"]
+            .as_str()
+            .unwrap()
+            .contains(r#""path":"keep.txt","path":"old.txt""#),
+        "{sent}"
+    );
+    let refused = client.expect("refused").await;
+    assert_eq!(refused["data"]["tgw/refusal"], "duplicate-key", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains(r#"the key "path" twice"#),
+        "{refused}"
+    );
+    assert_eq!(client.expect("after").await["is_error"], false);
+    client.expect("done").await;
+
+    // Neither file was deleted, nothing was proposed or decided, and the
+    // log names the key.
+    for file in ["keep.txt", "old.txt"] {
+        assert!(served.chain.files.join(file).exists(), "{file} was deleted");
+    }
+    let entries = served.chain.audit.entries().await.unwrap();
+    let refusal = entries
+        .iter()
+        .find(|e| e.kind == tgw::audit::AuditKind::RequestRefused)
+        .expect("the refusal is audited");
+    assert_eq!(refusal.detail["code"], "duplicate-key");
+    assert_eq!(refusal.detail["key"], "path");
+    assert_eq!(refusal.detail["door"], "mcp");
+    assert_eq!(refusal.detail["principal"], "carol");
+    let proposals: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == tgw::audit::AuditKind::Proposal)
+        .map(|e| e.detail["tool"].clone())
+        .collect();
+    assert_eq!(proposals, ["read_file"], "only the call after was proposed");
 }
 
 /// Runs the Inspector CLI; returns its stdout (JSON).

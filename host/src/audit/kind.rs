@@ -20,6 +20,10 @@ pub enum AuditKind {
     /// The gateway signed an execution grant.
     #[serde(rename = "grant")]
     Grant,
+    /// A door refused a request before it became a call (MCP, OAuth, the
+    /// dashboard): which door, who if known, the refusal code.
+    #[serde(rename = "request.refused")]
+    RequestRefused,
     /// The gateway refused the call, with the refusal code.
     #[serde(rename = "call.refused")]
     CallRefused,
@@ -46,12 +50,13 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 12] = [
+    pub const ALL: [AuditKind; 13] = [
         AuditKind::Proposal,
         AuditKind::Decision,
         AuditKind::ApprovalPending,
         AuditKind::ApprovalDecided,
         AuditKind::Grant,
+        AuditKind::RequestRefused,
         AuditKind::CallRefused,
         AuditKind::ExecutionRefused,
         AuditKind::ExecutionDone,
@@ -69,6 +74,7 @@ impl AuditKind {
             AuditKind::ApprovalPending => "approval.pending",
             AuditKind::ApprovalDecided => "approval.decided",
             AuditKind::Grant => "grant",
+            AuditKind::RequestRefused => "request.refused",
             AuditKind::CallRefused => "call.refused",
             AuditKind::ExecutionRefused => "execution.refused",
             AuditKind::ExecutionDone => "execution.done",

@@ -5,7 +5,12 @@
 //!    or loopback: DNS-rebinding protection. Otherwise 403.
 //! 2. A bearer token must check out (`People::authenticate`) and carry
 //!    `mcp:execute`. Otherwise 401 with `WWW-Authenticate: Bearer`, or 403.
-//! 3. A POST's messages are read once here: `tools/list` needs the
+//! 3. A POST's body is read once here. A key named twice in one object,
+//!    anywhere in it, is refused (`duplicate-key`) and audited before
+//!    anything else reads it: rmcp's parser keeps the last of duplicate
+//!    keys, so `{"cmd":"ls","cmd":"rm -rf /"}` would otherwise mean one
+//!    thing to the client and another to the gateway.
+//! 4. The messages a POST names: `tools/list` needs the
 //!    `tools:list` scope and `tools/call` needs `tools:call` (403 with
 //!    `error="insufficient_scope"`), and the guard notes whether the body
 //!    opens a session (`initialize`), for the routing in `mod.rs`.
@@ -20,7 +25,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::audit::{Audit, AuditKind};
 use crate::people::{Caller, People, Scope};
+use crate::refusal::{Refusal, RefusalCode};
 
 /// The largest MCP message accepted (as rmcp's own default).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -52,6 +59,8 @@ pub struct GuardState {
     /// For OAuth access tokens (JWTs); personal access tokens are checked
     /// by `people`.
     pub oauth: crate::oauth::OAuthState,
+    /// Where the door's refusals are written.
+    pub audit: Audit,
 }
 
 const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
@@ -228,6 +237,9 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
             )
                 .into_response();
         };
+        if let Some((key, at)) = tgw_proto::canonical::duplicate_key(&bytes) {
+            return duplicate_key(&state.audit, &caller, &bytes, &key, at).await;
+        }
         // Unparseable bodies go on to rmcp, which answers them properly.
         for method in methods_in(&bytes) {
             if let Some(scope) = needed(&method).filter(|s| !caller.may(*s)) {
@@ -242,6 +254,57 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
     parts.extensions.insert(caller);
     parts.extensions.insert(peeked);
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Refuses a message that names `key` twice: audited, and answered as a
+/// JSON-RPC error carrying the refusal code, for the message's id when it
+/// has one that is not itself in doubt.
+async fn duplicate_key(
+    audit: &Audit,
+    caller: &Caller,
+    body: &[u8],
+    key: &str,
+    at: usize,
+) -> Response {
+    let refusal = Refusal::new(
+        RefusalCode::DuplicateKey,
+        format!(
+            "the request names the key {key:?} twice in one object (at byte {at}); JSON parsers \
+             disagree about which one counts, so nothing in it was read or decided"
+        ),
+    );
+    audit
+        .record(
+            AuditKind::RequestRefused,
+            "",
+            json!({
+                "door": "mcp",
+                "principal": caller.user,
+                "code": refusal.code(),
+                "reason": refusal.as_reason(),
+                "key": key,
+            }),
+        )
+        .await;
+    let id = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(message) if key != "id" => message.get("id").cloned().unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    let status = if id.is_null() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let error = json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {
+            "code": -32602,
+            "message": refusal.as_reason(),
+            "data": {"tgw/refusal": refusal.code()},
+        },
+    });
+    (status, axum::Json(error)).into_response()
 }
 
 #[cfg(test)]

@@ -68,7 +68,12 @@ async fn streamable(State(services): State<Streamable>, request: Request) -> Res
 
 /// The MCP routes, served for the sessions of `state`; `people` and
 /// `oauth` check the tokens.
-pub fn routes(state: Arc<McpState>, people: &People, oauth: &OAuthState) -> Router {
+pub fn routes(
+    state: Arc<McpState>,
+    people: &People,
+    oauth: &OAuthState,
+    audit: &crate::audit::Audit,
+) -> Router {
     let allowed = Allowed::from_public_url(&oauth.issuer.url);
     let factory = {
         let state = state.clone();
@@ -103,6 +108,7 @@ pub fn routes(state: Arc<McpState>, people: &People, oauth: &OAuthState) -> Rout
         allowed,
         issuer: oauth.issuer.clone(),
         oauth: oauth.clone(),
+        audit: audit.clone(),
     };
     Router::new()
         .route("/v1/mcp", any(streamable).with_state(services))

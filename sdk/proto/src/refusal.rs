@@ -24,6 +24,9 @@ pub enum RefusalCode {
     NotInGroups,
     /// The access token lacks the scope for this request.
     MissingScope,
+    /// The request names a key twice in one object, anywhere in it: two
+    /// parsers could read it differently, so it is refused at the door.
+    DuplicateKey,
     /// The arguments are not acceptable JSON (duplicate keys, NaN, too big,
     /// too deep, numbers beyond 2^53, not an object).
     BadArguments,
@@ -103,6 +106,7 @@ impl RefusalCode {
             RefusalCode::UnknownTool => "unknown-tool",
             RefusalCode::NotInGroups => "not-in-groups",
             RefusalCode::MissingScope => "missing-scope",
+            RefusalCode::DuplicateKey => "duplicate-key",
             RefusalCode::BadArguments => "bad-arguments",
             RefusalCode::PolicyDenied => "policy-denied",
             RefusalCode::ApprovalDenied => "approval-denied",

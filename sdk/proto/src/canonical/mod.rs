@@ -52,6 +52,28 @@ impl Limits {
         max_depth: 64,
         max_abs_number: MAX_SAFE_INTEGER,
     };
+
+    /// A whole request as it reaches a door (an MCP message): read only
+    /// to find keys named twice, so numbers may be as large as JSON
+    /// parsers read them and nesting as deep as serde_json allows; the
+    /// arguments inside are held to [`Limits::ARGUMENTS`] later.
+    pub const MESSAGE: Limits = Limits {
+        max_bytes: 4 << 20,
+        max_depth: 128,
+        max_abs_number: f64::MAX,
+    };
+}
+
+/// A key named twice in one object of `input`, anywhere in it, or `None`.
+/// Input that is not JSON at all has none (the door's own parser answers
+/// it); what the parser refuses before reaching a duplicate is refused by
+/// serde_json too (NaN, lone surrogates, numbers beyond f64), so nothing
+/// with a duplicate gets through that way.
+pub fn duplicate_key(input: &[u8]) -> Option<(String, usize)> {
+    match parse_with(input, &Limits::MESSAGE) {
+        Err(CanonError::DuplicateKey { key, at }) => Some((key, at)),
+        _ => None,
+    }
 }
 
 /// Why input is not canonicalisable. Positions are byte offsets.
