@@ -507,6 +507,10 @@ impl App {
             skills.clone(),
             mcp.clone(),
         )));
+        tasks.push(tokio::spawn(audit_refused_skills(
+            skills.clone(),
+            audit.clone(),
+        )));
         let api = crate::api::ApiState::new(crate::api::ApiParts {
             approvals: approvals.clone(),
             audit: audit.clone(),
@@ -556,6 +560,25 @@ impl App {
 
 /// A skill added, removed or rebuilt: every MCP session hears
 /// `notifications/tools/list_changed`.
+/// Audits each skill folder that is left out (`skill.refused`), once per
+/// reason, at start and after every reload.
+async fn audit_refused_skills(skills: Arc<LiveSkills>, audit: Audit) {
+    let mut changed = skills.subscribe();
+    let mut told = std::collections::HashSet::new();
+    loop {
+        for why in skills.current().refused() {
+            if told.insert(why.clone()) {
+                audit
+                    .record(AuditKind::SkillRefused, "", json!({"reason": why}))
+                    .await;
+            }
+        }
+        if changed.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 async fn announce_tool_changes(skills: Arc<LiveSkills>, mcp: Arc<McpState>) {
     let mut changed = skills.subscribe();
     while changed.changed().await.is_ok() {

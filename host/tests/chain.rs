@@ -38,3 +38,81 @@ async fn an_unreachable_ledger_fails_closed() {
     db.execute_batch("DROP TABLE nonces").unwrap();
     refused_by_executor(&chain, token, &args, RefusalCode::LedgerUnavailable).await;
 }
+
+/// Copies the `files` skill of `skills` into the folder `name` (the same
+/// skill name, another folder).
+fn copy_files_skill(skills: &std::path::Path, name: &str) {
+    let copy = skills.join(name);
+    std::fs::create_dir_all(&copy).unwrap();
+    for file in ["skill.toml", "files.wasm"] {
+        std::fs::copy(skills.join("files").join(file), copy.join(file)).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_folder_with_a_taken_skill_name_is_refused_and_the_first_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (skills_dir, policy) = chain::workspace(dir.path(), "default.toml");
+    copy_files_skill(&skills_dir, "files-copy");
+    let runtime = chain::shared_runtime();
+    let secrets = std::sync::Arc::new(tgw::secrets::SecretStore::new(dir.path()));
+    let live = tgw::registry::LiveSkills::load(runtime.clone(), &skills_dir, secrets)
+        .await
+        .unwrap();
+    let serving =
+        |live: &tgw::registry::LiveSkills| live.current().get("files").unwrap().skill.dir.clone();
+    assert_eq!(serving(&live), skills_dir.join("files"));
+    let refused = live.current().refused().to_vec();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    for folder in ["files-copy", "files"] {
+        assert!(
+            refused[0].contains(&skills_dir.join(folder).display().to_string()),
+            "{refused:?}"
+        );
+    }
+
+    // A gateway over these skills audits the refusal.
+    let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
+    let app = chain::app(
+        bus,
+        runtime,
+        live.clone(),
+        &policy,
+        GatewayConfig::default(),
+        true,
+        dir.path(),
+    )
+    .await;
+    // A folder that sorts first arrives later: the one serving keeps the
+    // name, and the newcomer is refused and audited too.
+    copy_files_skill(&skills_dir, "a-files");
+    live.reload().await.unwrap();
+    assert_eq!(serving(&live), skills_dir.join("files"));
+    let result = app
+        .gateway
+        .propose(request("read_file", json!({"path": "report.txt"})))
+        .await;
+    assert!(done(result).to_string().contains("quarterly numbers"));
+    let mut audited = Vec::new();
+    for _ in 0..50 {
+        audited = app
+            .audit
+            .entries()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == AuditKind::SkillRefused)
+            .map(|e| e.detail["reason"].as_str().unwrap().to_owned())
+            .collect();
+        if audited.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(audited.len(), 2, "{audited:?}");
+    assert!(audited.iter().any(|r| r.contains("a-files")), "{audited:?}");
+    assert!(
+        audited.iter().all(|r| r.contains("taken by the folder")),
+        "{audited:?}"
+    );
+}

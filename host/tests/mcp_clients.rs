@@ -8,7 +8,6 @@
 //! venv, installed by .ci/run, or here on first use).
 
 #![expect(
-    clippy::expect_used,
     clippy::unwrap_used,
     reason = "a test fails by panicking: unwrap and expect say what must hold"
 )]

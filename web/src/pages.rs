@@ -409,10 +409,16 @@ pub fn Skills() -> impl IntoView {
         <h1>"Skills"</h1>
         {loaded(|| "/api/skills".into(), |skills: Skills| {
             let list = skills.skills;
+            let refused = (!skills.refused.is_empty()).then(|| view! {
+                <div class="panel refused">
+                    <h2>"Left out"</h2>
+                    <ul>{skills.refused.into_iter().map(|why| view! { <li class="error">{why}</li> }).collect_view()}</ul>
+                </div>
+            });
             if list.is_empty() {
-                return view! { <div class="panel empty">"No skills are loaded. Put skill folders in the skills directory and restart."</div> }.into_any();
+                return view! { {refused} <div class="panel empty">"No skills are loaded. Put skill folders in the skills directory and restart."</div> }.into_any();
             }
-            list.into_iter().map(|skill| {
+            let cards = list.into_iter().map(|skill| {
                 let caps = &skill.capabilities;
                 let dirs: Vec<String> = caps.dirs.iter().map(|d| format!("{} ({})", d.guest, d.access)).collect();
                 let audience = if skill.groups.is_empty() && skill.roles.is_empty() {
@@ -447,7 +453,8 @@ pub fn Skills() -> impl IntoView {
                         </table>
                     </div>
                 }
-            }).collect_view().into_any()
+            }).collect_view();
+            view! { {refused} {cards} }.into_any()
         })}
     }
 }

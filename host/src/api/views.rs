@@ -104,9 +104,8 @@ pub async fn skills(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     signed_in(&state, &headers).await?;
-    let skills = state
-        .skills
-        .current()
+    let current = state.skills.current();
+    let skills = current
         .iter()
         .map(|s| {
             let manifest = &s.skill.manifest;
@@ -159,7 +158,10 @@ pub async fn skills(
             }
         })
         .collect();
-    Ok(Json(Skills { skills }))
+    Ok(Json(Skills {
+        skills,
+        refused: current.refused().to_vec(),
+    }))
 }
 
 pub async fn policy(

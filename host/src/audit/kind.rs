@@ -43,6 +43,10 @@ pub enum AuditKind {
     /// moved or replayed) and was treated as absent.
     #[serde(rename = "record.tampered")]
     RecordTampered,
+    /// A skill folder was left out: a bad manifest, a name another folder
+    /// has, a component that does not load.
+    #[serde(rename = "skill.refused")]
+    SkillRefused,
     /// An answer on the bus that no trusted executor signed, or whose
     /// receipt does not match the call: discarded, and the call failed.
     #[serde(rename = "reply.forged")]
@@ -50,7 +54,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 13] = [
+    pub const ALL: [AuditKind; 14] = [
         AuditKind::Proposal,
         AuditKind::Decision,
         AuditKind::ApprovalPending,
@@ -63,6 +67,7 @@ impl AuditKind {
         AuditKind::ExecutionFailed,
         AuditKind::OauthConsent,
         AuditKind::RecordTampered,
+        AuditKind::SkillRefused,
         AuditKind::ReplyForged,
     ];
 
@@ -81,6 +86,7 @@ impl AuditKind {
             AuditKind::ExecutionFailed => "execution.failed",
             AuditKind::OauthConsent => "oauth.consent",
             AuditKind::RecordTampered => "record.tampered",
+            AuditKind::SkillRefused => "skill.refused",
             AuditKind::ReplyForged => "reply.forged",
         }
     }

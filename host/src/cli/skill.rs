@@ -36,7 +36,7 @@ pub async fn run(context: &Context, command: SkillCommand) -> anyhow::Result<()>
 }
 
 fn list(context: &Context) -> anyhow::Result<()> {
-    let (skills, errors) = registry::load_all(&context.skills_dir)
+    let (skills, errors) = registry::load_all(&context.skills_dir, &|_| None)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", context.skills_dir.display()))?;
     if skills.is_empty() && errors.is_empty() {
         println!(

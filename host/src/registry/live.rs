@@ -123,7 +123,14 @@ impl LiveSkills {
         let Some(source) = &self.source else {
             return Ok(false);
         };
-        let set = SkillSet::load(&source.runtime, &source.dir, &source.secrets).await?;
+        let set = SkillSet::load_after(
+            &source.runtime,
+            &source.dir,
+            &source.secrets,
+            &self.current(),
+        )
+        .await?;
+        let refused_changed = set.refused() != self.current().refused();
         let changed = identity(&set) != identity(&self.current());
         *self
             .current
@@ -131,6 +138,8 @@ impl LiveSkills {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
         if changed {
             tracing::info!(target: "tgw::registry", "skills reloaded: {:?}", identity(&self.current()));
+        }
+        if changed || refused_changed {
             self.changed.send_modify(|n| *n += 1);
         }
         Ok(changed)

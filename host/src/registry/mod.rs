@@ -91,8 +91,14 @@ impl Skill {
 }
 
 /// Every skill folder under `skills_dir` (each subfolder with a
-/// `skill.toml`), and the manifests that could not be used.
-pub fn load_all(skills_dir: &Path) -> std::io::Result<(Vec<Skill>, Vec<ManifestError>)> {
+/// `skill.toml`), and the manifests that could not be used. Names are
+/// unique: of two folders with one name, the one `serving` names (the
+/// folder serving it now) keeps it, else the first in order, and the
+/// other is refused, naming both.
+pub fn load_all(
+    skills_dir: &Path,
+    serving: &dyn Fn(&str) -> Option<PathBuf>,
+) -> std::io::Result<(Vec<Skill>, Vec<ManifestError>)> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(skills_dir)?
         .filter_map(|entry| Some(entry.ok()?.path()))
         .filter(|dir| dir.join(MANIFEST_FILE).is_file())
@@ -105,12 +111,39 @@ pub fn load_all(skills_dir: &Path) -> std::io::Result<(Vec<Skill>, Vec<ManifestE
             Err(e) => errors.push(e),
         }
     }
-    Ok((skills, errors))
+    let mut unique: Vec<Skill> = Vec::with_capacity(skills.len());
+    for skill in skills {
+        let Some(taken) = unique.iter().position(|s| s.name() == skill.name()) else {
+            unique.push(skill);
+            continue;
+        };
+        let serves = serving(skill.name()).as_deref() == Some(skill.dir.as_path());
+        let refused = if serves {
+            std::mem::replace(&mut unique[taken], skill)
+        } else {
+            skill
+        };
+        errors.push(name_taken(&refused, &unique[taken]));
+    }
+    Ok((unique, errors))
+}
+
+fn name_taken(refused: &Skill, keeper: &Skill) -> ManifestError {
+    ManifestError::whole(
+        &refused.dir.join(MANIFEST_FILE),
+        format!(
+            "the skill name {:?} is taken by the folder {}, which keeps serving it; this folder {} \
+             is refused (rename the skill in one of them)",
+            refused.name(),
+            keeper.dir.display(),
+            refused.dir.display()
+        ),
+    )
 }
 
 /// The skill named `name` under `skills_dir`.
 pub fn find(skills_dir: &Path, name: &str) -> anyhow::Result<Skill> {
-    let (skills, errors) = load_all(skills_dir).map_err(|e| {
+    let (skills, errors) = load_all(skills_dir, &|_| None).map_err(|e| {
         anyhow::anyhow!(
             "cannot read the skills folder {}: {e}",
             skills_dir.display()
@@ -148,32 +181,50 @@ impl LoadedSkill {
 #[derive(Default)]
 pub struct SkillSet {
     skills: std::collections::BTreeMap<String, std::sync::Arc<LoadedSkill>>,
+    /// Why each folder that is not served was left out.
+    refused: Vec<String>,
 }
 
 impl SkillSet {
     /// Loads every skill under `skills_dir`: compiles its component and
     /// reads its tools in its sandbox. A skill that cannot be loaded is
-    /// left out with an error in the log, not served half-working.
+    /// left out with an error in the log (and in [`SkillSet::refused`]),
+    /// not served half-working.
     pub async fn load(
         runtime: &crate::runtime::Runtime,
         skills_dir: &Path,
         secrets: &SecretStore,
     ) -> anyhow::Result<Self> {
-        let (skills, errors) = load_all(skills_dir).map_err(|e| {
+        Self::load_after(runtime, skills_dir, secrets, &SkillSet::default()).await
+    }
+
+    /// [`load`](Self::load) again, while `serving` serves: of two folders
+    /// with one skill name, the one serving it keeps it.
+    pub async fn load_after(
+        runtime: &crate::runtime::Runtime,
+        skills_dir: &Path,
+        secrets: &SecretStore,
+        serving: &SkillSet,
+    ) -> anyhow::Result<Self> {
+        let folder = |name: &str| serving.get(name).map(|s| s.skill.dir.clone());
+        let (skills, errors) = load_all(skills_dir, &folder).map_err(|e| {
             anyhow::anyhow!(
                 "cannot read the skills folder {}: {e}",
                 skills_dir.display()
             )
         })?;
+        let mut set = SkillSet::default();
         for error in errors {
             tracing::error!(target: "tgw::registry", "skill left out: {error}");
+            set.refused.push(error.to_string());
         }
-        let mut set = SkillSet::default();
         for skill in skills {
             let component = match runtime.load_file(&skill.component_path()) {
                 Ok(component) => component,
                 Err(e) => {
                     tracing::error!(target: "tgw::registry", "skill {} left out: {e}", skill.name());
+                    set.refused
+                        .push(format!("skill {} left out: {e}", skill.name()));
                     continue;
                 }
             };
@@ -184,7 +235,12 @@ impl SkillSet {
             {
                 Ok(tools) => tools,
                 Err(e) => {
-                    tracing::error!(target: "tgw::registry", "skill {} left out: listing its tools failed: {e}", skill.name());
+                    let why = format!(
+                        "skill {} left out: listing its tools failed: {e}",
+                        skill.name()
+                    );
+                    tracing::error!(target: "tgw::registry", "{why}");
+                    set.refused.push(why);
                     continue;
                 }
             };
@@ -206,5 +262,10 @@ impl SkillSet {
 
     pub fn iter(&self) -> impl Iterator<Item = &std::sync::Arc<LoadedSkill>> {
         self.skills.values()
+    }
+
+    /// Why each skill folder that is not served was left out, in words.
+    pub fn refused(&self) -> &[String] {
+        &self.refused
     }
 }

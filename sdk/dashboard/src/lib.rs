@@ -193,6 +193,10 @@ pub struct SkillView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skills {
     pub skills: Vec<SkillView>,
+    /// Why each skill folder that is not served was left out (a bad
+    /// manifest, a name another folder has, a component that fails).
+    #[serde(default)]
+    pub refused: Vec<String>,
 }
 
 /// `GET /api/policy`.
