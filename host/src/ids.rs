@@ -33,3 +33,10 @@ pub fn new_approval_id() -> ApprovalId {
     fill_random(&mut bytes);
     ApprovalId::from_random(bytes)
 }
+
+/// Whether a presented secret (a CSRF token, a hash of one) is the stored
+/// one, in time that does not depend on where they first differ.
+pub fn same_secret(presented: &str, stored: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    presented.as_bytes().ct_eq(stored.as_bytes()).into()
+}

@@ -726,3 +726,37 @@ async fn a_skills_groups_decide_who_sees_and_calls_its_tools() {
     let seen = names(&gateway.post(Some(&bob), &[], list()).await.message());
     assert!(seen.is_empty(), "{seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_belongs_to_whoever_opened_it() {
+    let gateway = gateway().await;
+    let alice = gateway.token("alice", Role::Admin, &ALL).await;
+    let mallory = gateway.token("mallory", Role::Admin, &ALL).await;
+    let init = gateway.post(Some(&alice), &[], initialize()).await;
+    let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    gateway.initialized(&alice, &session).await;
+
+    // Mallory holds the id: she can neither use nor end the session.
+    let used = gateway
+        .post(Some(&mallory), &[("mcp-session-id", &session)], list())
+        .await;
+    assert_eq!(used.status, StatusCode::NOT_FOUND, "{}", used.body);
+    let end = |token: &str| {
+        Request::delete("/v1/mcp")
+            .header(header::HOST, "localhost:8400")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header("mcp-session-id", &session)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ended = gateway.router.clone().oneshot(end(&mallory)).await.unwrap();
+    assert_eq!(ended.status(), StatusCode::NOT_FOUND);
+
+    // Alice's session goes on, and she may end it.
+    let listed = gateway
+        .post(Some(&alice), &[("mcp-session-id", &session)], list())
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let ended = gateway.router.clone().oneshot(end(&alice)).await.unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+}

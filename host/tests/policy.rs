@@ -150,8 +150,10 @@ async fn the_payments_example() {
                     &["billing"],
                     json!({"amount_cents": "lots"}),
                 ),
-                RequireApproval,
+                Deny,
             ),
+            (create(-1, "bob"), Deny),
+            (create(0, "bob"), Allow),
             (
                 call(
                     "invoices.refund_invoice",

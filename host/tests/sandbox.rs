@@ -437,3 +437,63 @@ async fn guest_output_is_captured_with_a_cap() {
     );
     assert_eq!(outcome.stderr, "to stderr\n");
 }
+
+#[tokio::test]
+async fn a_guest_hoarding_handles_hits_the_resource_limit() {
+    let folders = folders();
+    let runtime = runtime();
+    let spec = fs_spec(&folders);
+    let outcome = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &spec,
+        "hoard_handles",
+        json!({"path": "/ro/kept.txt"}),
+    )
+    .await;
+    let error = outcome.result.unwrap_err();
+    assert!(
+        matches!(error, CallError::ResourceLimit { max: 4096 }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().starts_with("resource limit exceeded"),
+        "{error}"
+    );
+    assert_still_serving(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_request_with_too_many_headers_is_refused_before_it_leaves() {
+    let server = start_server("unused").await;
+    let runtime = runtime();
+    let spec = with_http(spec(), &[&server.allow_entry()]);
+    let outcome = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &spec,
+        "many_headers",
+        json!({"url": server.url("/"), "count": 65}),
+    )
+    .await;
+    match outcome.result {
+        // The guest's HTTP library adds one of its own.
+        Err(CallError::HttpRefused(message)) => assert!(
+            message.starts_with("http refused: the request has 6")
+                && message.ends_with("headers; a skill may send at most 64"),
+            "{message}"
+        ),
+        other => panic!("expected the request to be refused, got {other:?}"),
+    }
+    assert!(server.seen.lock().unwrap().is_empty(), "the request left");
+    // Within the cap, it goes.
+    let outcome = call(
+        &runtime,
+        GUEST_HOSTILE,
+        &spec,
+        "many_headers",
+        json!({"url": server.url("/"), "count": 60}),
+    )
+    .await;
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+}

@@ -10,8 +10,10 @@
 //!
 //! For a call whose `skill.tool` matches `tool`: a `field` (a top-level
 //! name or a JSON pointer) over `max` gives `decision` (default
-//! require-approval); a field that is present but not a number gives it too,
-//! since the rule cannot tell. Otherwise the rule abstains.
+//! require-approval). A field that is present but not a number, or a
+//! negative number, is denied with the reason: the rule cannot tell what
+//! such an amount moves (a negative charge may be a refund), so it does not
+//! guess. Otherwise the rule abstains.
 
 use serde::Deserialize;
 use tgw_rule_sdk::{
@@ -41,14 +43,19 @@ fn evaluate(config: Config, proposal: &Proposal) -> Result<Decision, Decision> {
         return Ok(Decision::Abstain);
     };
     Ok(match value.as_f64() {
+        Some(amount) if amount < 0.0 => Decision::Deny(format!(
+            "{} is {amount}: a negative amount is refused, since the limit of {} cannot \
+             say what it moves",
+            config.field, config.max
+        )),
         Some(amount) if amount > config.max => config.decision.decide(format!(
             "{} is {amount}, over the limit of {}",
             config.field, config.max
         )),
         Some(_) => Decision::Abstain,
-        None => config.decision.decide(format!(
-            "{} is not a number, so the limit cannot be checked",
-            config.field
+        None => Decision::Deny(format!(
+            "{} is {value}, not a number, so the limit of {} cannot be checked",
+            config.field, config.max
         )),
     })
 }

@@ -141,7 +141,7 @@ pub async fn changing(state: &ApiState, headers: &HeaderMap) -> Result<(Session,
     check_origin(state, headers)?;
     let (session, user) = signed_in(state, headers).await?;
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if token != Some(session.csrf.as_str()) {
+    if !token.is_some_and(|t| crate::ids::same_secret(t, &session.csrf)) {
         return Err(ApiError::forbidden(
             "missing or wrong CSRF token: reload the page",
         ));

@@ -5,7 +5,9 @@
 //!   transport (`sse.rs`).
 //!
 //! Every request first passes `guard.rs` (Host, Origin, bearer token,
-//! scopes). Claude.ai sometimes drops `Mcp-Session-Id` on later requests:
+//! scopes, keys named twice). A Streamable HTTP session belongs to the
+//! principal who opened it: anyone else's request with its id gets 404,
+//! as SSE sessions do. Claude.ai sometimes drops `Mcp-Session-Id` on later requests:
 //! such a request is not refused but served on its own by a session-less
 //! rmcp service (its progress still streams back on its response). A
 //! missing `MCP-Protocol-Version` header is read as 2025-03-26, as the spec
@@ -16,7 +18,8 @@ mod handler;
 mod sse;
 pub mod tools;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -40,28 +43,89 @@ type Sessionless = StreamableHttpService<McpHandler, NeverSessionManager>;
 struct Streamable {
     sessions: Sessions,
     sessionless: Sessionless,
+    manager: Arc<LocalSessionManager>,
+    /// Who opened each session: only they may use or end it.
+    owners: Arc<Mutex<HashMap<String, String>>>,
+}
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+fn session_of(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+impl Streamable {
+    fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.owners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records who opened `session`, and forgets the sessions rmcp has
+    /// closed since (so the map holds live sessions only).
+    async fn opened(&self, session: String, user: String) {
+        let live: Vec<String> = self
+            .manager
+            .sessions
+            .read()
+            .await
+            .keys()
+            .map(ToString::to_string)
+            .collect();
+        let mut owners = self.owners();
+        owners.retain(|id, _| live.contains(id));
+        owners.insert(session, user);
+    }
 }
 
 /// `/v1/mcp`: with a session id (or opening one) to the session service;
-/// a request that lost its session id to the session-less one.
+/// a request that lost its session id to the session-less one. A session
+/// belongs to whoever opened it: another principal's request with its id
+/// is answered as if the session did not exist.
 async fn streamable(State(services): State<Streamable>, request: Request) -> Response {
     let opens_session = request
         .extensions()
         .get::<guard::Peeked>()
         .is_some_and(|p| p.initialize);
-    let lost_session = request.method() == http::Method::POST
-        && !opens_session
-        && !request.headers().contains_key("mcp-session-id");
+    let user = request
+        .extensions()
+        .get::<crate::people::Caller>()
+        .map(|c| c.user.clone())
+        .unwrap_or_default();
+    let session = session_of(request.headers());
+    if let Some(id) = &session
+        && services
+            .owners()
+            .get(id)
+            .is_some_and(|owner| *owner != user)
+    {
+        return (
+            http::StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"error": "no such session"})),
+        )
+            .into_response();
+    }
+    let lost_session =
+        request.method() == http::Method::POST && !opens_session && session.is_none();
     let deleting = request.method() == http::Method::DELETE;
     let mut response = if lost_session {
         services.sessionless.handle(request).await.into_response()
     } else {
         services.sessions.handle(request).await.into_response()
     };
+    if opens_session && let Some(id) = session_of(response.headers()) {
+        services.opened(id, user).await;
+    }
     // rmcp says 202 to a DELETE that ended the session; clients expect 200
     // or 204 (the Python SDK logs a failure otherwise).
     if deleting && response.status() == http::StatusCode::ACCEPTED {
         *response.status_mut() = http::StatusCode::NO_CONTENT;
+        if let Some(id) = &session {
+            services.owners().remove(id);
+        }
     }
     response
 }
@@ -87,12 +151,11 @@ pub fn routes(
         .with_allowed_hosts(allowed.hosts())
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_max_request_body_bytes(MAX_BODY);
+    let manager = Arc::new(LocalSessionManager::default());
     let services = Streamable {
-        sessions: StreamableHttpService::new(
-            factory.clone(),
-            Arc::new(LocalSessionManager::default()),
-            config.clone(),
-        ),
+        manager: manager.clone(),
+        owners: Arc::default(),
+        sessions: StreamableHttpService::new(factory.clone(), manager, config.clone()),
         sessionless: StreamableHttpService::new(
             factory,
             Arc::new(NeverSessionManager::default()),

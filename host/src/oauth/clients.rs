@@ -207,7 +207,9 @@ pub async fn read(
         .map(hash);
     match client(&state, &id).await {
         Ok(Some(client))
-            if presented.as_deref() == Some(client.registration_token_hash.as_str()) =>
+            if presented
+                .as_deref()
+                .is_some_and(|p| crate::ids::same_secret(p, &client.registration_token_hash)) =>
         {
             (
                 [(header::CACHE_CONTROL, "no-store")],

@@ -328,7 +328,7 @@ async fn spend_code(
         ));
     }
     let challenge = B64.encode(Sha256::digest(verifier.as_bytes()));
-    if challenge != grant.code_challenge {
+    if !crate::ids::same_secret(&challenge, &grant.code_challenge) {
         return Err(invalid_grant(
             "the code_verifier does not match the code_challenge",
         ));

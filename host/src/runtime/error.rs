@@ -15,6 +15,11 @@ pub enum CallError {
     Timeout { limit: Duration },
     #[error("memory limit {mib} MiB exceeded")]
     MemoryLimit { mib: u64 },
+    #[error(
+        "resource limit exceeded: the tool held more than {max} open handles (files, streams, \
+         requests) at once"
+    )]
+    ResourceLimit { max: usize },
     /// The sandbox refused an outgoing HTTP request the tool made.
     #[error("{0}")]
     HttpRefused(String),

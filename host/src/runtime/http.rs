@@ -95,6 +95,10 @@ impl WasiHttpHooks for OutboundHttp {
     }
 }
 
+/// The most headers one outgoing request may carry (wasi-http bounds
+/// their bytes, not their number).
+pub const MAX_OUTGOING_HEADERS: usize = 64;
+
 struct Refusal {
     message: String,
     code: HttpError,
@@ -112,6 +116,15 @@ async fn admit(
     policy: &OutboundPolicy,
     mut request: http::Request<WasiBody>,
 ) -> Result<Admitted, Refusal> {
+    if request.headers().len() > MAX_OUTGOING_HEADERS {
+        return Err(refuse(
+            format!(
+                "http refused: the request has {} headers; a skill may send at most {MAX_OUTGOING_HEADERS}",
+                request.headers().len()
+            ),
+            HttpError::HttpRequestHeaderSectionSize(None),
+        ));
+    }
     let uri = request.uri();
     let https = match uri.scheme() {
         Some(s) if *s == Scheme::HTTPS => true,

@@ -403,6 +403,9 @@ fn classify<T>(
             Some(Trap::Interrupt) => CallError::Timeout {
                 limit: limits.timeout,
             },
+            _ if is_table_full(&e) => CallError::ResourceLimit {
+                max: sandbox::MAX_RESOURCES,
+            },
             _ if refusal.is_some() => CallError::HttpRefused(refusal.unwrap_or_default()),
             _ => CallError::Trap(format!("{}", e.root_cause())),
         }),
@@ -410,6 +413,16 @@ fn classify<T>(
         Ok(_) if refusal.is_some() => Err(CallError::HttpRefused(refusal.unwrap_or_default())),
         Ok(result) => Ok(result),
     }
+}
+
+/// The guest asked for one host resource more than its table holds.
+fn is_table_full(error: &wasmtime::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    })
 }
 
 fn tool_info(tool: wit::Tool) -> Result<ToolInfo, String> {

@@ -96,6 +96,12 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
+/// How many host resources (open files, streams, HTTP requests and
+/// responses, …) one call may hold at once. Each lives outside the guest's
+/// memory, so the memory cap does not bound them; wasmtime's default is a
+/// million.
+pub const MAX_RESOURCES: usize = 4096;
+
 /// The `T` of each call's `Store<T>` (opaque outside the runtime).
 pub struct CallState {
     wasi: WasiCtx,
@@ -154,10 +160,12 @@ impl CallState {
                 .build(),
             hit: false,
         };
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
         let state = CallState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
+            table,
             hooks: OutboundHttp {
                 policy: spec.outbound.clone(),
                 refusals: trace.refusals.clone(),

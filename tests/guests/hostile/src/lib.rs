@@ -17,6 +17,7 @@ struct Args {
     content: String,
     url: String,
     bytes: usize,
+    count: usize,
 }
 
 impl Guest for Hostile {
@@ -31,6 +32,8 @@ impl Guest for Hostile {
             "http_get",
             "print",
             "peek",
+            "hoard_handles",
+            "many_headers",
         ]
         .iter()
         .map(|name| {
@@ -120,6 +123,28 @@ impl Guest for Hostile {
                     "config": config,
                     "root": root,
                 }))
+            }
+            "hoard_handles" => {
+                // Open `path` again and again, keeping every handle: each
+                // is an entry in the store's resource table.
+                let mut handles = Vec::new();
+                loop {
+                    let file = fs::File::open(&args.path).map_err(failed)?;
+                    handles.push(file);
+                    std::hint::black_box(&handles);
+                }
+            }
+            "many_headers" => {
+                let headers: Vec<(String, String)> = (0..args.count)
+                    .map(|i| (format!("x-filler-{i}"), "x".into()))
+                    .collect();
+                let headers: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let response = http::send("GET", &args.url, &headers, None, 1 << 20)
+                    .map_err(ToolError::Failed)?;
+                Ok(format!("{}", response.status))
             }
             _ => Err(ToolError::UnknownTool(tool)),
         }
