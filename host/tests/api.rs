@@ -691,3 +691,114 @@ async fn anonymous_sign_in_challenges_cannot_grow_memory_without_bound() {
         .await;
     assert_eq!(status, StatusCode::OK, "{signed}");
 }
+
+/// Signs in on a fresh client with `key`; the status and the answer.
+async fn sign_in(client: &Client, key: &mut SoftAuthenticator) -> (StatusCode, Value) {
+    let fresh = Client {
+        router: client.router.clone(),
+        cookie: None,
+        csrf: None,
+    };
+    let (_, _, begin) = fresh.post("/api/login/begin", json!({})).await;
+    let body = login(begin["challenge"].as_str().unwrap(), key);
+    let (status, _, answer) = fresh.post("/api/login/finish", body).await;
+    (status, answer)
+}
+
+async fn audited(chain: &chain::Chain, kind: tgw::audit::AuditKind) -> Vec<Value> {
+    chain
+        .audit
+        .entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.detail)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_passkey_whose_counter_goes_back_is_suspended_until_an_admin_enables_it() {
+    use tgw::audit::AuditKind;
+    let (chain, mut admin) = setup().await;
+    let ada = SoftAuthenticator::es256(21);
+    enroll(&mut admin, &chain, "ada", Role::Admin, &ada).await;
+    let mut bob = chain::enroll_in(&chain.people, "bob", Role::Approver, 31).await;
+    // A copy of bob's authenticator, made before he used it.
+    let mut copy = SoftAuthenticator::es256(31);
+    assert_eq!(sign_in(&admin, &mut bob).await.0, StatusCode::OK);
+
+    // The copy signs with a counter that went back: refused, suspended.
+    let (status, refused) = sign_in(&admin, &mut copy).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("counter went back"),
+        "{refused}"
+    );
+    let suspended = audited(&chain, AuditKind::PasskeySuspended).await;
+    assert_eq!(suspended.len(), 1, "{suspended:?}");
+    assert_eq!(suspended[0]["user"], "bob");
+    assert!(suspended[0]["reason"].as_str().unwrap().contains("cloned"));
+    // Bob's own authenticator is refused too, until an admin looks.
+    let (status, refused) = sign_in(&admin, &mut bob).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("suspended"),
+        "{refused}"
+    );
+    // The People page shows it.
+    let (_, _, people) = admin.send("GET", "/api/people", None, &[]).await;
+    let person = people["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "bob")
+        .unwrap()
+        .clone();
+    let passkey = &person["passkeys"][0];
+    assert!(
+        passkey["suspended"].as_str().unwrap().contains("went back"),
+        "{person}"
+    );
+
+    // A pending approval cannot be given with it either.
+    let mut events = chain.approvals.subscribe();
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move {
+        gateway
+            .propose(chain::request("delete_file", json!({"path": "report.txt"})))
+            .await
+    });
+    let id = loop {
+        if let ApprovalEvent::Pending(record) = events.recv().await.unwrap() {
+            break record.id.to_string();
+        }
+    };
+    let refused = chain::approve_in(&chain.approvals, &id, "bob", &mut bob)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "passkey-suspended", "{refused}");
+
+    // The admin enables it again (audited); bob approves; the copy, used
+    // again, is caught again.
+    let id_of = passkey["id"].as_str().unwrap();
+    let (status, _, enabled) = admin
+        .post(
+            &format!("/api/people/bob/passkeys/{id_of}/enable"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{enabled}");
+    let enabled = audited(&chain, AuditKind::PasskeyEnabled).await;
+    assert_eq!(enabled[0]["by"], "ada");
+    chain::approve_in(&chain.approvals, &id, "bob", &mut bob)
+        .await
+        .unwrap();
+    chain::done(call.await.unwrap());
+    copy.sign_count = 1;
+    assert_eq!(sign_in(&admin, &mut copy).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(audited(&chain, AuditKind::PasskeySuspended).await.len(), 2);
+}

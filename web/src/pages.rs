@@ -548,6 +548,25 @@ pub fn People(me: Me) -> impl IntoView {
             }
         })
     };
+    // Enable a suspended passkey again, then reload the list.
+    let enable = move |name: String, id: String| {
+        spawn_local(async move {
+            let path = format!(
+                "/api/people/{}/passkeys/{}/enable",
+                query_value(&name),
+                query_value(&id)
+            );
+            match api::post::<tgw_dashboard::PasskeyEnabled>(&path, &json!({})).await {
+                Ok(_) => {
+                    let _ = set_error.try_set(None);
+                    let _ = set_version.try_update(|v| *v += 1);
+                }
+                Err(e) => {
+                    let _ = set_error.try_set(Some(e));
+                }
+            }
+        })
+    };
     let me = StoredValue::new(me.user);
     view! {
         <h1>"People"</h1>
@@ -587,7 +606,20 @@ pub fn People(me: Me) -> impl IntoView {
                                         <button class="save-groups" on:click=move |_| save_groups(grouped.clone(), draft.get_untracked())>"Save groups"</button>
                                     </td>
                                     <td>{if active { "active" } else { "disabled" }}</td>
-                                    <td>{p.passkeys.len()}</td>
+                                    <td class="passkeys">
+                                        {p.passkeys.len()}
+                                        {p.passkeys.into_iter().filter_map(|k| {
+                                            let why = k.suspended?;
+                                            let (owner, id) = (name.clone(), k.id.clone());
+                                            Some(view! {
+                                                <div class="suspended" data-passkey=k.id>
+                                                    <span class="badge risk-destructive">"suspended"</span>
+                                                    <span class="note">{why}</span>
+                                                    <button class="enable-passkey" on:click=move |_| enable(owner.clone(), id.clone())>"Enable again"</button>
+                                                </div>
+                                            })
+                                        }).collect_view()}
+                                    </td>
                                     <td class="actions">
                                         <button on:click=move |_| revoke(revoked.clone())>"Revoke tokens"</button>
                                         {can_disable.then(|| view! {

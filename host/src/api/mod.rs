@@ -140,6 +140,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/people/{name}/revoke", post(views::revoke_tokens))
         .route("/api/people/{name}/groups", post(views::set_groups))
         .route(
+            "/api/people/{name}/passkeys/{id}/enable",
+            post(views::enable_passkey),
+        )
+        .route(
             "/api/oauth/requests/{id}",
             get(consent::request).post(consent::decide),
         )

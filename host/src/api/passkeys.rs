@@ -221,9 +221,23 @@ pub async fn login_finish(
     if user.disabled {
         return Err(ApiError::forbidden("this account is disabled"));
     }
+    if let Some(why) = &credential.suspended {
+        return Err(ApiError::forbidden(format!(
+            "this passkey is suspended ({why}); an admin can enable it again on the People page"
+        )));
+    }
     let stored = credential.stored().map_err(unavailable)?;
-    let verified = verify_assertion(&state.relying_party, &challenge, &assertion, &stored, true)
-        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    let verified =
+        match verify_assertion(&state.relying_party, &challenge, &assertion, &stored, true) {
+            Ok(verified) => verified,
+            Err(e) => {
+                state
+                    .people
+                    .suspend_if_cloned(&credential, &e, &state.audit)
+                    .await;
+                return Err(ApiError::unauthorized(e.to_string()));
+            }
+        };
     state
         .people
         .record_use(credential, revision, verified.sign_count)

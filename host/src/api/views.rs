@@ -7,15 +7,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
+use serde_json::json;
 use tgw_dashboard::{
     self as dashboard, AuditPage, CapabilitiesView, ChainStatus, DirView, Disabled, FeedEvent,
-    GroupsRequest, GroupsSet, InviteRequest, Invited, PasskeyView, Person, PolicyView, Revoked,
-    SkillView, Skills, ToolView,
+    GroupsRequest, GroupsSet, InviteRequest, Invited, PasskeyEnabled, PasskeyView, Person,
+    PolicyView, Revoked, SkillView, Skills, ToolView,
 };
 
 use super::session::{changing, signed_in};
 use super::{ApiError, ApiState};
 use crate::approval::ApprovalEvent;
+use crate::audit::AuditKind;
 use crate::people::{GroupName, Role, User};
 
 fn unavailable(e: impl std::fmt::Display) -> ApiError {
@@ -202,6 +204,7 @@ pub async fn people(
                     id: c.id,
                     created: c.created,
                     sign_count: c.sign_count,
+                    suspended: c.suspended,
                 })
                 .collect(),
             name: user.name,
@@ -248,6 +251,42 @@ pub async fn disable(
     Ok(Json(Disabled {
         name: disabled.name,
         disabled: true,
+    }))
+}
+
+/// Enables a suspended passkey of `name` again (an admin has checked the
+/// authenticator); audited as `passkey.enabled`.
+pub async fn enable_passkey(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let admin = changing_admin(&state, &headers).await?;
+    match state.people.credential(&id).await.map_err(unavailable)? {
+        Some((credential, _)) if credential.user == name => {}
+        _ => {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("{name} has no passkey {id}"),
+            ));
+        }
+    }
+    let record = state
+        .people
+        .set_suspended(&id, None)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    state
+        .audit
+        .record(
+            AuditKind::PasskeyEnabled,
+            "",
+            json!({"user": record.user, "credential": record.id, "by": admin.name}),
+        )
+        .await;
+    Ok(Json(PasskeyEnabled {
+        name: record.user,
+        id: record.id,
     }))
 }
 

@@ -190,13 +190,24 @@ impl ApprovalWorkflow {
                 credential.user
             )));
         }
-        let verified = verify_assertion(
+        if let Some(why) = &credential.suspended {
+            return Err(ApprovalError::Suspended(why.clone()));
+        }
+        let verified = match verify_assertion(
             &self.config.relying_party,
             &ceremony.challenge,
             assertion,
             &credential.stored()?,
             true,
-        )?;
+        ) {
+            Ok(verified) => verified,
+            Err(e) => {
+                self.people
+                    .suspend_if_cloned(&credential, &e, &self.audit)
+                    .await;
+                return Err(e.into());
+            }
+        };
         self.people
             .record_use(credential, revision, verified.sign_count)
             .await?;
@@ -235,6 +246,9 @@ impl ApprovalWorkflow {
                 "the approval's passkey belongs to {}, not {approver}",
                 credential.user
             )));
+        }
+        if let Some(why) = &credential.suspended {
+            return Err(ApprovalError::Suspended(why.clone()));
         }
         let approval = tgw_proto::grant::Approval {
             id: record.id.to_string(),

@@ -70,6 +70,8 @@ pub enum ApprovalError {
     NotAllowed(String),
     #[error("the passkey check failed: {0}")]
     Passkey(#[from] tgw_proto::webauthn::WebAuthnError),
+    #[error("this passkey is suspended ({0}); an admin can enable it again on the People page")]
+    Suspended(String),
     #[error(transparent)]
     People(#[from] crate::people::PeopleError),
     #[error("no approval {0}")]
@@ -88,7 +90,11 @@ impl ApprovalError {
     pub fn code(&self) -> &'static str {
         match self {
             ApprovalError::NotAllowed(_) => "not-allowed",
+            ApprovalError::Passkey(tgw_proto::webauthn::WebAuthnError::SignCountRegressed {
+                ..
+            }) => "passkey-counter-regressed",
             ApprovalError::Passkey(_) => "passkey-refused",
+            ApprovalError::Suspended(_) => "passkey-suspended",
             ApprovalError::People(_) => "people-unavailable",
             ApprovalError::NotFound(_) => "not-found",
             ApprovalError::AlreadyDecided { .. } => "already-decided",

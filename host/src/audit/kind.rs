@@ -43,6 +43,12 @@ pub enum AuditKind {
     /// moved or replayed) and was treated as absent.
     #[serde(rename = "record.tampered")]
     RecordTampered,
+    /// A passkey was suspended (its signature counter went back) or an
+    /// admin enabled it again.
+    #[serde(rename = "passkey.suspended")]
+    PasskeySuspended,
+    #[serde(rename = "passkey.enabled")]
+    PasskeyEnabled,
     /// A skill folder was left out: a bad manifest, a name another folder
     /// has, a component that does not load.
     #[serde(rename = "skill.refused")]
@@ -54,7 +60,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 14] = [
+    pub const ALL: [AuditKind; 16] = [
         AuditKind::Proposal,
         AuditKind::Decision,
         AuditKind::ApprovalPending,
@@ -67,6 +73,8 @@ impl AuditKind {
         AuditKind::ExecutionFailed,
         AuditKind::OauthConsent,
         AuditKind::RecordTampered,
+        AuditKind::PasskeySuspended,
+        AuditKind::PasskeyEnabled,
         AuditKind::SkillRefused,
         AuditKind::ReplyForged,
     ];
@@ -86,6 +94,8 @@ impl AuditKind {
             AuditKind::ExecutionFailed => "execution.failed",
             AuditKind::OauthConsent => "oauth.consent",
             AuditKind::RecordTampered => "record.tampered",
+            AuditKind::PasskeySuspended => "passkey.suspended",
+            AuditKind::PasskeyEnabled => "passkey.enabled",
             AuditKind::SkillRefused => "skill.refused",
             AuditKind::ReplyForged => "reply.forged",
         }

@@ -41,6 +41,9 @@ impl ApprovalFloor {
         if credential.user != approval.approver {
             return refuse("its passkey is not the approver's");
         }
+        if credential.suspended.is_some() {
+            return refuse("its passkey is suspended (its signature counter went back)");
+        }
         match self.people.user(&approval.approver).await {
             Ok(Some(user)) if !user.disabled && user.role.may_approve() => {}
             Ok(_) => return refuse("the approver is not an active admin or approver"),

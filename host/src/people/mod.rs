@@ -55,6 +55,10 @@ pub struct CredentialRecord {
     pub sign_count: u32,
     pub backup_eligible: bool,
     pub created: i64,
+    /// Why the passkey may not be used until an admin enables it again
+    /// (its signature counter went back: a cloned authenticator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<String>,
 }
 
 impl CredentialRecord {
@@ -102,6 +106,8 @@ pub enum PeopleError {
     TooManyGroups(String),
     #[error("no access token {0}")]
     NoSuchToken(String),
+    #[error("no passkey {0}")]
+    NoCredential(String),
     #[error("the invitation is unknown, used or expired")]
     BadInvitation,
     #[error("stored data is unreadable: {0}")]
@@ -321,6 +327,7 @@ impl People {
             sign_count: credential.sign_count,
             backup_eligible: credential.backup_eligible,
             created: now_millis(),
+            suspended: None,
         };
         match self
             .kv
@@ -352,6 +359,62 @@ impl People {
             }
         }
         Ok(found)
+    }
+
+    /// After a failed passkey check: a signature counter that went back
+    /// (a cloned authenticator) suspends the passkey until an admin enables
+    /// it again, and is audited (`passkey.suspended`). True if it did.
+    pub async fn suspend_if_cloned(
+        &self,
+        credential: &CredentialRecord,
+        error: &tgw_proto::webauthn::WebAuthnError,
+        audit: &crate::audit::Audit,
+    ) -> bool {
+        let tgw_proto::webauthn::WebAuthnError::SignCountRegressed { stored, got } = error else {
+            return false;
+        };
+        let why = format!(
+            "its signature counter went back from {stored} to {got}: the authenticator may have \
+             been cloned"
+        );
+        let suspended = self.set_suspended(&credential.id, Some(why.clone())).await;
+        audit
+            .record(
+                crate::audit::AuditKind::PasskeySuspended,
+                "",
+                serde_json::json!({
+                    "user": credential.user,
+                    "credential": credential.id,
+                    "reason": why,
+                    "stored": suspended.is_ok(),
+                }),
+            )
+            .await;
+        if let Err(e) = suspended {
+            tracing::error!(target: "tgw::people", "passkey {} of {} was not suspended: {e}", credential.id, credential.user);
+        }
+        true
+    }
+
+    /// Suspends (`Some(why)`) or enables again (`None`) the passkey `id`.
+    pub async fn set_suspended(
+        &self,
+        id: &str,
+        why: Option<String>,
+    ) -> Result<CredentialRecord, PeopleError> {
+        let key = Key::Credential(id).render();
+        loop {
+            let (mut record, revision) = self
+                .read::<CredentialRecord>(&key)
+                .await?
+                .ok_or_else(|| PeopleError::NoCredential(id.into()))?;
+            record.suspended.clone_from(&why);
+            match self.kv.update(&key, &Self::json(&record), revision).await {
+                Ok(()) => return Ok(record),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Stores a credential's new signature counter, if nobody else did.

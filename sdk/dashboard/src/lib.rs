@@ -214,6 +214,16 @@ pub struct PasskeyView {
     pub id: String,
     pub created: i64,
     pub sign_count: u32,
+    /// Why it may not be used until an admin enables it again.
+    #[serde(default)]
+    pub suspended: Option<String>,
+}
+
+/// The answer to `POST /api/people/{name}/passkeys/{id}/enable`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyEnabled {
+    pub name: String,
+    pub id: String,
 }
 
 /// A person, on the People page.
