@@ -153,6 +153,26 @@ async fn the_payments_example() {
                 Deny,
             ),
             (create(-1, "bob"), Deny),
+            (
+                call(
+                    "invoices.create_invoice",
+                    Write,
+                    "bob",
+                    &["billing"],
+                    json!({"customer": "ev\u{202e}lim", "amount_cents": 5, "currency": "EUR"}),
+                ),
+                Deny,
+            ),
+            (
+                call(
+                    "invoices.create_invoice",
+                    Write,
+                    "bob",
+                    &["billing"],
+                    json!({"customer": "Zoë 名前", "amount_cents": 5, "currency": "EUR"}),
+                ),
+                Allow,
+            ),
             (create(0, "bob"), Allow),
             (
                 call(

@@ -200,12 +200,6 @@ pub fn Approvals() -> impl IntoView {
     }
 }
 
-fn pretty(args: &str) -> String {
-    serde_json::from_str::<Value>(args)
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .unwrap_or_else(|_| args.to_owned())
-}
-
 #[component]
 fn Card(
     card: PendingApproval,
@@ -290,9 +284,17 @@ fn Card(
             <dl>
                 <dt>"Requested by"</dt><dd>{card.principal.clone()}</dd>
                 <dt>"Policy"</dt><dd>{format!("{}: {}", card.rule.clone().unwrap_or_else(|| "default".into()), card.reason)}</dd>
-                <dt>"Component"</dt><dd><code>{card.component.clone()}</code></dd>
+                <dt>"Component"</dt><dd><code class="component">{card.component.clone()}</code></dd>
+                <dt>"Input hash"</dt><dd><code class="input-hash">{card.input_hash.clone()}</code></dd>
             </dl>
-            <pre>{pretty(&card.args)}</pre>
+            // Exactly the canonical bytes the grant binds, in full (the
+            // box scrolls), with what nobody can see written out.
+            <pre class="canonical">{card.shown.clone()}</pre>
+            {(!card.warnings.is_empty()).then(|| view! {
+                <ul class="warnings">
+                    {card.warnings.iter().map(|w| view! { <li class="warning">{w.clone()}</li> }).collect_view()}
+                </ul>
+            })}
             <div class="actions">
                 <button class="primary" on:click=approve disabled=move || busy.get()>"Approve with passkey"</button>
                 <input placeholder="reason to deny" on:input=move |ev| set_reason.set(event_target_value(&ev))/>

@@ -12,9 +12,12 @@
 //! (`tool` matches `skill.tool`), `risk` (any of), `principal` glob,
 //! `roles` (the caller's account role is any of them), `groups` (the
 //! caller is in any of them), `outside_groups` (the caller is in none of
-//! them), and `args` predicates on a JSON
-//! pointer: `equals`, `prefix`, `one_of`, `min`, `max`. A missing field
-//! fails its predicate.
+//! them), `hidden_characters` (`true`: the arguments hold a character a
+//! person cannot see on the approval card — a bidirectional control, a
+//! zero-width or TAG character, a control, an unusual space — as
+//! `tgw_proto::shown` defines them; `false`: they hold none), and `args`
+//! predicates on a JSON pointer: `equals`, `prefix`, `one_of`, `min`,
+//! `max`. A missing field fails its predicate.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,6 +37,7 @@ struct Config {
     roles: Option<Vec<String>>,
     groups: Option<Vec<String>>,
     outside_groups: Option<Vec<String>>,
+    hidden_characters: Option<bool>,
     #[serde(default)]
     args: Vec<Predicate>,
 }
@@ -114,6 +118,9 @@ fn evaluate(config: Config, proposal: &Proposal) -> Result<Decision, Decision> {
             .outside_groups
             .as_ref()
             .is_none_or(|g| !g.iter().any(|group| proposal.groups.contains(group)))
+        && config
+            .hidden_characters
+            .is_none_or(|hidden| hidden == tgw_proto::shown::contains_hidden(&proposal.args_json))
         && config.args.iter().all(|p| p.holds(&args));
     if !holds {
         return Ok(Decision::Abstain);

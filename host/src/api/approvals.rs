@@ -13,8 +13,24 @@ use super::{ApiError, ApiState};
 use crate::approval::{ApprovalError, ApprovalRecord};
 
 /// A pending approval as its card shows it.
+/// How many words that mix writing systems a card names.
+const MIXED_WORDS_NAMED: usize = 20;
+
+/// The card of a pending call: its canonical arguments exactly, with what
+/// a person cannot see escaped and named (`tgw_proto::shown`), and the
+/// words that mix writing systems flagged.
 pub fn card(record: &ApprovalRecord) -> PendingApproval {
+    let shown = tgw_proto::shown::show(&record.args);
+    let mut warnings = shown.warnings;
+    for (word, scripts) in tgw_parse::scripts::mixed_script_words(&record.args, MIXED_WORDS_NAMED) {
+        warnings.push(format!(
+            "the word {word:?} mixes writing systems ({}): it may imitate another word",
+            scripts.join(" and ")
+        ));
+    }
     PendingApproval {
+        shown: shown.text,
+        warnings,
         id: record.id.to_string(),
         call: record.call.to_string(),
         skill: record.skill.to_string(),

@@ -37,8 +37,17 @@ pub struct PendingApproval {
     /// `sha256:` digest of the component the call will run.
     pub component: String,
     pub principal: String,
-    /// The canonical arguments, in full.
+    /// The canonical arguments, in full: the bytes `input_hash` is over.
     pub args: String,
+    /// `args` as the card shows it: every invisible, control,
+    /// bidirectional or TAG character written as `\u{…}`
+    /// (`tgw_proto::shown`).
+    #[serde(default)]
+    pub shown: String,
+    /// What the approver must know about `args`, in words: each kind of
+    /// escaped character, hidden TAG text, words that mix writing systems.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub input_hash: String,
     pub policy: String,
     pub rule: Option<String>,

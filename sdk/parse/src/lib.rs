@@ -8,7 +8,9 @@
 //! - [`net`]: which addresses are internal;
 //! - [`oauth`]: the `/authorize` query, redirect URIs, client ID URLs and
 //!   client ID metadata documents;
-//! - [`mcp`]: a bearer token's shape, the methods a POST body names.
+//! - [`mcp`]: a bearer token's shape, the methods a POST body names;
+//! - [`scripts`]: words that mix writing systems (UTS #39), for the
+//!   approval card.
 
 pub mod http_target;
 pub mod manifest;
@@ -16,4 +18,5 @@ pub mod mcp;
 pub mod names;
 pub mod net;
 pub mod oauth;
+pub mod scripts;
 pub mod toml_file;

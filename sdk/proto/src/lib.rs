@@ -17,4 +17,5 @@ pub mod grant;
 pub mod jws;
 pub mod receipt;
 pub mod refusal;
+pub mod shown;
 pub mod webauthn;
