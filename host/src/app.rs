@@ -276,6 +276,7 @@ pub async fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor
                 relying_party,
                 people: People::new(backend.bucket(BucketName::People)),
             },
+            policies: backend.bucket(BucketName::People),
         },
     )?);
     Ok(executor)
@@ -492,6 +493,7 @@ impl App {
             requests: backend.requests.clone(),
             approvals: approvals.clone(),
             audit: audit.clone(),
+            policies: backend.bucket(BucketName::People),
         }));
         let oauth = OAuthState::new(
             &relying_party.origin,
@@ -506,6 +508,16 @@ impl App {
         tasks.push(tokio::spawn(announce_tool_changes(
             skills.clone(),
             mcp.clone(),
+        )));
+        crate::policy::in_force::started(
+            &*backend.bucket(BucketName::People),
+            &policy.current().digest,
+            crate::audit::now_millis(),
+        )
+        .await?;
+        tasks.push(tokio::spawn(record_policy_changes(
+            policy.clone(),
+            backend.bucket(BucketName::People),
         )));
         tasks.push(tokio::spawn(audit_refused_skills(
             skills.clone(),
@@ -560,6 +572,31 @@ impl App {
 
 /// A skill added, removed or rebuilt: every MCP session hears
 /// `notifications/tools/list_changed`.
+/// Records each replacement of the policy for the executors: the new one
+/// in force, then the old one replaced (so none is ever without a policy).
+async fn record_policy_changes(policy: Arc<LivePolicy>, people: Arc<dyn crate::backend::Bucket>) {
+    use crate::policy::in_force;
+    let mut changed = policy.subscribe();
+    let mut last = policy.current().digest.clone();
+    while changed.changed().await.is_ok() {
+        let now = crate::audit::now_millis();
+        let digest = policy.current().digest.clone();
+        if digest == last {
+            continue;
+        }
+        let recorded = async {
+            in_force::started(&*people, &digest, now).await?;
+            in_force::replaced(&*people, &last, now).await
+        };
+        match recorded.await {
+            Ok(()) => last = digest,
+            Err(e) => {
+                tracing::error!(target: "tgw::policy", "the policy change ({last} → {digest}) was not recorded for the executors; grants under {digest} are refused until it is: {e}")
+            }
+        }
+    }
+}
+
 /// Audits each skill folder that is left out (`skill.refused`), once per
 /// reason, at start and after every reload.
 async fn audit_refused_skills(skills: Arc<LiveSkills>, audit: Audit) {

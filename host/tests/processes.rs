@@ -237,7 +237,7 @@ async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run
         tool: "get".into(),
         component: component.digest.to_string(),
         input_hash: args.input_hash.clone(),
-        policy: format!("sha256:{}", "d".repeat(64)),
+        policy: app.policy.current().digest.clone(),
         approval: None,
     };
     let request = tgw::executor::ExecRequest {

@@ -34,7 +34,7 @@ use tgw_proto::receipt::{self, ReceiptClaims};
 use tgw_proto::refusal::{Refusal, RefusalCode};
 
 use crate::audit::{Audit, AuditKind};
-use crate::backend::{BusError, LedgerError, NonceLedger, Requests, exec_subject};
+use crate::backend::{Bucket, BusError, LedgerError, NonceLedger, Requests, exec_subject};
 use crate::canonical::{canonicalize, input_hash};
 use crate::ids::Pool;
 use crate::registry::LiveSkills;
@@ -52,6 +52,7 @@ pub struct Executor {
     audit: Audit,
     secrets: Arc<SecretStore>,
     floor: ApprovalFloor,
+    policies: Arc<dyn Bucket>,
 }
 
 /// What an executor works with.
@@ -66,6 +67,9 @@ pub struct ExecutorSetup {
     pub audit: Audit,
     pub secrets: Arc<SecretStore>,
     pub floor: ApprovalFloor,
+    /// The sealed records of the policies the deployment had in force
+    /// (`crate::policy::in_force`), read from the people bucket.
+    pub policies: Arc<dyn Bucket>,
 }
 
 impl Executor {
@@ -79,6 +83,7 @@ impl Executor {
             audit,
             secrets,
             floor,
+            policies,
         } = setup;
         if trusted.is_empty() {
             anyhow::bail!(
@@ -97,6 +102,7 @@ impl Executor {
             audit,
             secrets,
             floor,
+            policies,
         })
     }
 
@@ -195,6 +201,8 @@ impl Executor {
                 "the request names another grant than the one it carries",
             ));
         }
+        crate::policy::in_force::check(&*self.policies, &claims.policy, claims.iat, claims.exp)
+            .await?;
 
         let skill = self.skills.current().get(&claims.skill).ok_or_else(|| {
             Refusal::new(

@@ -13,6 +13,33 @@ use crate::executor::{ExecRequest, unix_now};
 use crate::policy::{Decision, Proposal};
 
 impl Gateway {
+    /// Makes sure executors can find the policy that decided among those
+    /// in force, before a grant names it (once per digest and process).
+    async fn record_policy(&self, digest: &str) -> Result<(), Refusal> {
+        let known = |recorded: &std::sync::Mutex<std::collections::HashSet<String>>| {
+            recorded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(digest)
+        };
+        if known(&self.recorded) {
+            return Ok(());
+        }
+        crate::policy::in_force::ensure(&*self.policies, digest, crate::audit::now_millis())
+            .await
+            .map_err(|e| {
+                Refusal::new(
+                    RefusalCode::StateUnavailable,
+                    format!("the policy in force could not be recorded for the executors: {e}"),
+                )
+            })?;
+        self.recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(digest.to_owned());
+        Ok(())
+    }
+
     /// Grant: a grant of at most 30 s bound to the canonical arguments, the
     /// component and the policy that decided; audited as `grant`.
     pub(super) async fn grant(
@@ -22,6 +49,7 @@ impl Gateway {
         decision: &Decision,
         approval: Option<Approval>,
     ) -> Result<ExecRequest, Refusal> {
+        self.record_policy(&decision.policy).await?;
         let now = unix_now();
         let claims = Claims {
             iss: self.config.issuer.clone(),
@@ -43,7 +71,7 @@ impl Gateway {
             .append(
                 AuditKind::Grant,
                 call,
-                json!({"jti": claims.jti, "kid": self.signer.kid(), "aud": claims.aud, "exp": claims.exp}),
+                json!({"jti": claims.jti, "kid": self.signer.kid(), "aud": claims.aud, "exp": claims.exp, "policy": claims.policy}),
             )
             .await
             .map_err(|e| {

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::approval::{ApprovalRecord, ApprovalWorkflow};
 use crate::audit::{Audit, AuditKind};
-use crate::backend::Requests;
+use crate::backend::{Bucket, Requests};
 use crate::ids::{CallId, GroupName, Pool, Role, SkillName, ToolName};
 use crate::policy::{LivePolicy, Verdict};
 use crate::registry::LiveSkills;
@@ -119,6 +119,10 @@ pub struct Gateway {
     requests: Arc<dyn Requests>,
     approvals: Arc<ApprovalWorkflow>,
     audit: Audit,
+    /// Where the policies in force are recorded for executors
+    /// (`crate::policy::in_force`), and the digests recorded so far.
+    policies: Arc<dyn Bucket>,
+    recorded: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// What a gateway is made of (see `crate::app`).
@@ -134,6 +138,8 @@ pub struct GatewayParts {
     pub requests: Arc<dyn Requests>,
     pub approvals: Arc<ApprovalWorkflow>,
     pub audit: Audit,
+    /// The sealed people bucket, where the policies in force are recorded.
+    pub policies: Arc<dyn Bucket>,
 }
 
 impl Gateway {
@@ -148,8 +154,11 @@ impl Gateway {
             requests,
             approvals,
             audit,
+            policies,
         } = parts;
         Gateway {
+            policies,
+            recorded: std::sync::Mutex::default(),
             config,
             runtime,
             skills,
@@ -200,13 +209,14 @@ impl Gateway {
     ) -> Result<CallResult, Refusal> {
         let proposal = self.proposal(call, request).await?;
         let decision = self.decide(call, &proposal).await?;
-        let approval = match decision.verdict {
-            Verdict::Allow => None,
-            Verdict::RequireApproval => Some(
-                self.approvals
-                    .wait(call, &proposal, &decision, pending)
-                    .await?,
-            ),
+        let (decision, approval) = match decision.verdict {
+            Verdict::Allow => (decision, None),
+            Verdict::RequireApproval => {
+                let (decision, approval) = self
+                    .wait_under_policy(call, &proposal, decision, pending)
+                    .await?;
+                (decision, Some(approval))
+            }
             // `decide` refuses denials; should one come through, it is one.
             Verdict::Deny => return Err(decide::denied(&decision)),
         };

@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
 use super::{Policy, PolicyError, SharedRuntime};
 
@@ -17,6 +18,8 @@ pub struct LivePolicy {
     current: RwLock<Arc<Policy>>,
     path: PathBuf,
     runtime: SharedRuntime,
+    /// Counts the replacements of the policy in force.
+    changed: watch::Sender<u64>,
 }
 
 impl LivePolicy {
@@ -27,6 +30,7 @@ impl LivePolicy {
             current: RwLock::new(Arc::new(policy)),
             path,
             runtime,
+            changed: watch::channel(0).0,
         }))
     }
 
@@ -38,16 +42,28 @@ impl LivePolicy {
             .clone()
     }
 
-    /// Loads the file again; on success swaps it in atomically.
+    /// Hears of every replacement of the policy in force.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Loads the file again; on success swaps it in atomically (and tells
+    /// the subscribers, when the digest changed).
     pub fn reload(&self) -> Result<String, PolicyError> {
         match Policy::load(&self.runtime, &self.path) {
             Ok(policy) => {
                 let digest = policy.digest.clone();
-                *self
-                    .current
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(policy);
+                let old = std::mem::replace(
+                    &mut *self
+                        .current
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    Arc::new(policy),
+                );
                 tracing::info!(target: "tgw::policy", "policy {} reloaded: {digest}", self.path.display());
+                if old.digest != digest {
+                    self.changed.send_modify(|n| *n += 1);
+                }
                 Ok(digest)
             }
             Err(e) => {

@@ -8,6 +8,7 @@
 //! goes into the grant.
 
 pub mod file;
+pub mod in_force;
 mod live;
 
 use std::path::{Path, PathBuf};

@@ -137,7 +137,7 @@ fn grant(chain: &chain::Chain, tool: &str, args: &str, edit: impl FnOnce(&mut Va
         "iat": now, "nbf": now, "exp": now + 30, "skill": "files", "tool": tool,
         "component": chain.skills.get("files").unwrap().component.digest,
         "input_hash": canonical.input_hash,
-        "policy": format!("sha256:{}", "d".repeat(64)),
+        "policy": chain.app.policy.current().digest.clone(),
     });
     edit(&mut claims);
     let key = ed25519_dalek::SigningKey::from_bytes(&chain::SEED);
@@ -372,4 +372,126 @@ async fn passkey_approvals_refuse_replays_strangers_disabled_users_and_self_appr
     let cloned = chain.approvals.approve_with_passkey(&id, "bob", &challenge.nonce, &stale).await.unwrap_err();
     assert!(cloned.to_string().contains("signature counter went back from 3 to 1"), "{cloned}");
     call.abort();
+}
+
+/// A digest of a policy nobody wrote.
+fn other_policy() -> String {
+    format!("sha256:{}", "e".repeat(64))
+}
+
+#[tokio::test]
+async fn a_grant_for_a_policy_never_in_force_is_refused() {
+    let chain = backend_default().await;
+    let (token, args) = grant(&chain, "write_file", WRITE, |c| c["policy"] = json!(other_policy()));
+    refused_by_executor(&chain, token, &args, RefusalCode::PolicyNotInForce).await;
+}
+
+#[tokio::test]
+async fn a_grant_for_a_policy_replaced_before_it_was_issued_is_refused() {
+    let chain = backend_default().await;
+    let people = chain.app.backend.bucket(tgw::backend::BucketName::People);
+    let now = tgw::audit::now_millis();
+    tgw::policy::in_force::started(&*people, &other_policy(), now - 120_000).await.unwrap();
+    tgw::policy::in_force::replaced(&*people, &other_policy(), now - 60_000).await.unwrap();
+    let (token, args) = grant(&chain, "write_file", WRITE, |c| c["policy"] = json!(other_policy()));
+    refused_by_executor(&chain, token, &args, RefusalCode::PolicyNotInForce).await;
+    // A record on the bus that no gateway sealed is no record.
+    let raw = chain.backend.bucket(tgw::backend::BucketName::People);
+    let forged = format!("sha256:{}", "f".repeat(64));
+    let key = tgw::policy::in_force::key(&forged).unwrap();
+    let record = json!({"digest": forged, "since": now - 1000, "replaced": null});
+    raw.create(&key, record.to_string().as_bytes()).await.unwrap();
+    let (token, args) = grant(&chain, "write_file", WRITE, |c| c["policy"] = json!(forged));
+    refused_by_executor(&chain, token, &args, RefusalCode::PolicyNotInForce).await;
+}
+
+/// Writes `text` as the chain's policy file and reloads it.
+fn replace_policy(chain: &chain::Chain, text: &str) -> String {
+    std::fs::write(chain.dir.path().join("policy.toml"), text).unwrap();
+    chain.app.policy.reload().unwrap()
+}
+
+const NO_WRITES: &str = r#"version = 1
+default = "deny"
+
+[[rule]]
+name = "reads are fine"
+use = "builtin:match"
+config = { risk = ["read"] }
+decision = "allow"
+
+[[rule]]
+name = "no writes today"
+use = "builtin:match"
+config = { risk = ["write"], reason = "writes are frozen" }
+decision = "deny"
+"#;
+
+const WRITES_ALLOWED: &str = r#"version = 1
+default = "deny"
+
+[[rule]]
+name = "writes are fine now"
+use = "builtin:match"
+config = { risk = ["read", "write"] }
+decision = "allow"
+"#;
+
+#[tokio::test]
+async fn a_waiting_call_is_decided_again_when_the_policy_changes() {
+    let chain = backend_default().await;
+    let mut events = chain.approvals.subscribe();
+
+    // Denied by the new policy: the call ends with its reason, and the
+    // approval is withdrawn.
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move {
+        gateway.propose(request("write_file", json!({"path": "frozen.txt", "content": "x"}))).await
+    });
+    let first = next_pending(&mut events).await;
+    let frozen = replace_policy(&chain, NO_WRITES);
+    let refused = call.await.unwrap();
+    let refusal = refused.refusal().unwrap();
+    assert_eq!(refusal.code(), RefusalCode::PolicyDenied);
+    assert_eq!(
+        refusal.as_reason(),
+        "the policy changed while the call waited: denied by policy (rule \"no writes today\"): writes are frozen"
+    );
+    assert!(!chain.files.join("frozen.txt").exists());
+    let mut withdrawn = false;
+    for _ in 0..100 {
+        let record = chain.approvals.get(&first).await.unwrap().unwrap();
+        if record.state.name() == "withdrawn" {
+            withdrawn = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(withdrawn, "the approval is still open");
+    let kinds = audit_kinds(&chain).await;
+    assert!(
+        kinds.iter().any(|(k, d)| k == "decision" && d["decision"]["policy"] == frozen.as_str() && d["decision"]["verdict"] == "deny"),
+        "the new decision is not audited: {kinds:?}"
+    );
+    assert!(kinds.iter().any(|(k, d)| k == "call.refused" && d["code"] == "policy-denied"));
+
+    // Allowed by the next one: the human it asked still decides, and the
+    // grant names the policy that decided last.
+    replace_policy(&chain, &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../policy/default.toml")).unwrap());
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move {
+        gateway.propose(request("write_file", json!({"path": "thawed.txt", "content": "y"}))).await
+    });
+    let second = next_pending(&mut events).await;
+    let allowed = replace_policy(&chain, WRITES_ALLOWED);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!call.is_finished(), "the call ran without its human");
+    assert_eq!(chain.approvals.get(&second).await.unwrap().unwrap().state.name(), "pending");
+    let mut key = chain.enroll("ada", tgw::people::Role::Approver, 41).await;
+    chain.approve(&second, "ada", &mut key).await.unwrap();
+    done(call.await.unwrap());
+    assert!(chain.files.join("thawed.txt").exists());
+    let kinds = audit_kinds(&chain).await;
+    let grant = kinds.iter().rev().find(|(k, _)| k == "grant").unwrap();
+    assert_eq!(grant.1["policy"], allowed.as_str());
 }

@@ -86,6 +86,9 @@ pub enum RefusalCode {
     VerifierFailed,
     /// The verifier component and the host disagree about a grant.
     VerifierDisagrees,
+    /// The grant was decided by a policy the deployment did not have in
+    /// force during the grant's lifetime (replaced before it, or never).
+    PolicyNotInForce,
     /// The executor has no skill by the grant's name, or no such tool.
     SkillMissing,
     /// The skill's component is not the build the grant names.
@@ -132,6 +135,7 @@ impl RefusalCode {
             RefusalCode::GrantHashMismatch => "grant-hash-mismatch",
             RefusalCode::VerifierFailed => "verifier-failed",
             RefusalCode::VerifierDisagrees => "verifier-disagrees",
+            RefusalCode::PolicyNotInForce => "policy-not-in-force",
             RefusalCode::SkillMissing => "skill-missing",
             RefusalCode::ComponentMismatch => "component-mismatch",
             RefusalCode::NoHumanApproval => "no-human-approval",
