@@ -591,7 +591,7 @@ async fn record_policy_changes(policy: Arc<LivePolicy>, people: Arc<dyn crate::b
         match recorded.await {
             Ok(()) => last = digest,
             Err(e) => {
-                tracing::error!(target: "tgw::policy", "the policy change ({last} → {digest}) was not recorded for the executors; grants under {digest} are refused until it is: {e}")
+                tracing::error!(target: "tgw::policy", "the policy change ({last} → {digest}) was not recorded for the executors, so they still accept grants {last} decided; it is tried again at the next change: {e}");
             }
         }
     }
