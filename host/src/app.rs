@@ -213,8 +213,9 @@ pub struct ExecutorParts {
     pub backend: Backend,
     pub runtime: Arc<Runtime>,
     pub skills: Arc<LiveSkills>,
-    /// The gateway keys it accepts grants and records from.
-    pub trusted: Vec<TrustedKey>,
+    /// The gateway keys it accepts grants from (as they are now) and
+    /// records from (as they were at start).
+    pub trusted: crate::trust::LiveTrust,
     /// The executor's own key: receipts and its audit chain.
     pub key: Arc<JwsSigner>,
     pub secrets: Arc<SecretStore>,
@@ -245,11 +246,12 @@ pub async fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor
         secrets,
         relying_party,
     } = parts;
+    let gateways = trusted.current();
     let audit = Audit::writer(
         backend.log(LogName::Audit),
         backend.bucket(BucketName::AuditHeads),
         AuditTrust {
-            gateways: trusted.clone(),
+            gateways: gateways.clone(),
             executors: vec![TrustedKey::new(key.verifying_key())],
         },
         executor_chain(pool.as_str(), key.kid()),
@@ -257,7 +259,7 @@ pub async fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor
     );
     let sealer = Sealer {
         signer: None,
-        trusted: Arc::new(trusted.clone()),
+        trusted: Arc::new(gateways),
         on_tampered: tampered_to(&audit),
     };
     let (backend, _) = backend.seal(&sealer);
@@ -414,6 +416,12 @@ pub struct App {
     pub oauth: OAuthState,
     pub mcp: Arc<McpState>,
     pub api: crate::api::ApiState,
+    /// The gateway keys the in-process executor runs grants of, and the
+    /// executor keys whose receipts are believed: both follow the data
+    /// dir's files once [`App::watch_keys`] runs.
+    pub gateway_keys: crate::trust::LiveTrust,
+    pub executor_keys: crate::trust::LiveTrust,
+    own_executor_key: Option<TrustedKey>,
     tasks: Tasks,
 }
 
@@ -442,6 +450,9 @@ impl App {
             gateways: identity.trusted.clone(),
             executors: executors.clone(),
         };
+        let gateway_keys = crate::trust::LiveTrust::fixed(identity.trusted.clone());
+        let executor_keys = crate::trust::LiveTrust::fixed(executors.clone());
+        let own_executor_key = executor.then(|| TrustedKey::new(executor_key.verifying_key()));
         let audit = Audit::writer(
             backend.log(LogName::Audit),
             backend.bucket(BucketName::AuditHeads),
@@ -472,7 +483,7 @@ impl App {
                 backend: raw,
                 runtime: runtime.clone(),
                 skills: skills.clone(),
-                trusted: identity.trusted.clone(),
+                trusted: gateway_keys.clone(),
                 key: executor_key,
                 secrets,
                 relying_party: relying_party.clone(),
@@ -489,7 +500,7 @@ impl App {
             skills: skills.clone(),
             policy: policy.clone(),
             signer: identity.grant_signer(),
-            executors,
+            executors: executor_keys.clone(),
             requests: backend.requests.clone(),
             approvals: approvals.clone(),
             audit: audit.clone(),
@@ -545,6 +556,9 @@ impl App {
             oauth,
             mcp,
             api,
+            gateway_keys,
+            executor_keys,
+            own_executor_key,
             tasks: Tasks(tasks),
         })
     }
@@ -556,6 +570,29 @@ impl App {
             self.tasks.0.push(task);
         }
         self.tasks.0.push(self.policy.watch(WATCH_EVERY));
+    }
+
+    /// Follows the trusted keys in `data_dir` (`keys/trusted.json`,
+    /// `keys/executors.json`) for as long as the app lives: untrusting a
+    /// key takes effect within a second.
+    pub fn watch_keys(&mut self, data_dir: &std::path::Path) {
+        let keys = KeyStore::new(data_dir);
+        self.tasks.0.push(self.gateway_keys.watch(
+            "the trusted gateway keys (keys/trusted.json)",
+            WATCH_EVERY,
+            move || keys.trusted(),
+        ));
+        let keys = KeyStore::new(data_dir);
+        let own = self.own_executor_key.clone();
+        self.tasks.0.push(self.executor_keys.watch(
+            "the trusted executor keys (keys/executors.json)",
+            WATCH_EVERY,
+            move || {
+                let mut trusted = keys.trusted_executors()?;
+                trusted.extend(own.clone());
+                Ok(trusted)
+            },
+        ));
     }
 
     /// The one HTTP surface: the dashboard and its API, MCP, OAuth,

@@ -24,6 +24,7 @@ pub mod registry;
 pub mod runtime;
 pub mod secrets;
 pub mod tls;
+pub mod trust;
 
 /// Paths of the guest components built by `build.rs` (skills, test guests).
 pub mod guests {

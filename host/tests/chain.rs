@@ -116,3 +116,49 @@ async fn a_second_folder_with_a_taken_skill_name_is_refused_and_the_first_keeps_
         "{audited:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusting_the_gateway_key_stops_its_grants_within_seconds() {
+    let mut chain = backend(GatewayConfig::default()).await;
+    let keys = tgw::keys::KeyStore::new(chain.dir.path());
+    let gateway_key = tgw::grant::GrantSigner::from_seed(&chain::SEED).trusted_key();
+    keys.trust(gateway_key.clone()).unwrap();
+    chain.app.watch_keys(chain.dir.path());
+    let read = || request("read_file", json!({"path": "report.txt"}));
+    done(chain.gateway.propose(read()).await);
+
+    // `tgw keys untrust`: the executor stops running the key's grants.
+    assert!(keys.untrust(&gateway_key.kid).unwrap());
+    let mut refused = None;
+    for _ in 0..50 {
+        match chain.gateway.propose(read()).await {
+            CallResult::Refused(refusal) => {
+                refused = Some(refusal);
+                break;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let refusal = refused.expect("grants of an untrusted key still run");
+    assert_eq!(refusal.code(), RefusalCode::GrantUnknownKey, "{refusal:?}");
+    let entries = chain.audit.entries().await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind == AuditKind::ExecutionRefused
+                && e.detail["code"] == "grant-unknown-key"),
+        "the executor's refusal is not audited"
+    );
+
+    // Trusted again: it runs again.
+    keys.trust(gateway_key).unwrap();
+    let mut ran = false;
+    for _ in 0..50 {
+        if matches!(chain.gateway.propose(read()).await, CallResult::Done { .. }) {
+            ran = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ran, "the key trusted again is not believed");
+}

@@ -108,6 +108,7 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     }
     let mut app = App::build(parts).await?;
     app.watch_files();
+    app.watch_keys(&context.data_dir);
     let enrollment = if app.people.has_admin().await? {
         None
     } else {
@@ -190,7 +191,13 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
     }
     let disk = context.disk();
     let keys = KeyStore::new(&context.data_dir);
-    let trusted = keys.trusted()?;
+    let trusted = tgw::trust::LiveTrust::fixed(keys.trusted()?);
+    let watched = KeyStore::new(&context.data_dir);
+    let _keys_watch = trusted.watch(
+        "the trusted gateway keys (keys/trusted.json)",
+        Duration::from_secs(1),
+        move || watched.trusted(),
+    );
     let (seed, new) = keys.executor_seed()?;
     let key = Arc::new(tgw::jws::JwsSigner::from_seed(&seed));
     let public = tgw::keys::public_entry(&tgw::grant::TrustedKey::new(key.verifying_key()));

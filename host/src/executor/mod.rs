@@ -45,7 +45,7 @@ pub struct Executor {
     pub pool: Pool,
     runtime: Arc<Runtime>,
     verifier: LoadedVerifier,
-    trusted: Vec<TrustedKey>,
+    trusted: crate::trust::LiveTrust,
     key: Arc<JwsSigner>,
     skills: Arc<LiveSkills>,
     nonces: Arc<dyn NonceLedger>,
@@ -58,8 +58,8 @@ pub struct Executor {
 /// What an executor works with.
 pub struct ExecutorSetup {
     pub runtime: Arc<Runtime>,
-    /// The gateway public keys it accepts grants from.
-    pub trusted: Vec<TrustedKey>,
+    /// The gateway public keys it accepts grants from, as they are now.
+    pub trusted: crate::trust::LiveTrust,
     /// Its own key: receipts.
     pub key: Arc<JwsSigner>,
     pub skills: Arc<LiveSkills>,
@@ -85,7 +85,7 @@ impl Executor {
             floor,
             policies,
         } = setup;
-        if trusted.is_empty() {
+        if trusted.current().is_empty() {
             anyhow::bail!(
                 "no trusted grant keys: run `tgw keys init` (or `tgw keys trust` on an executor's machine)"
             );
@@ -168,8 +168,9 @@ impl Executor {
         }
         let hash = input_hash(request.args.as_bytes());
         let now = unix_now();
+        let trusted = self.trusted.current();
         let expect = Expectations {
-            trusted: &self.trusted,
+            trusted: &trusted,
             audience: self.pool.as_str(),
             now,
             input_hash: &hash,

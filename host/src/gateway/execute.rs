@@ -97,7 +97,7 @@ impl Gateway {
                     outcome,
                     output: text,
                 };
-                receipt::verify(&answer.receipt, &self.executors, &expected)
+                receipt::verify(&answer.receipt, &self.executors.current(), &expected)
                     .map(|(_, executor)| (answer, executor))
                     .map_err(|e| e.to_string())
             });

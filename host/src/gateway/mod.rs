@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tgw_proto::grant::{GrantSigner, TrustedKey};
+use tgw_proto::grant::GrantSigner;
 use tgw_proto::refusal::Refusal;
 use tgw_proto::webauthn::RelyingParty;
 use tokio::sync::oneshot;
@@ -115,7 +115,7 @@ pub struct Gateway {
     skills: Arc<LiveSkills>,
     policy: Arc<LivePolicy>,
     signer: GrantSigner,
-    executors: Vec<TrustedKey>,
+    executors: crate::trust::LiveTrust,
     requests: Arc<dyn Requests>,
     approvals: Arc<ApprovalWorkflow>,
     audit: Audit,
@@ -132,8 +132,9 @@ pub struct GatewayParts {
     pub skills: Arc<LiveSkills>,
     pub policy: Arc<LivePolicy>,
     pub signer: GrantSigner,
-    /// The executor keys whose signed receipts are believed.
-    pub executors: Vec<TrustedKey>,
+    /// The executor keys whose signed receipts are believed, as they are
+    /// now.
+    pub executors: crate::trust::LiveTrust,
     /// Where execution requests go (`tgw.exec.<pool>`).
     pub requests: Arc<dyn Requests>,
     pub approvals: Arc<ApprovalWorkflow>,

@@ -207,7 +207,9 @@ impl Chain {
             backend: self.backend.clone(),
             runtime: self.runtime.clone(),
             skills: LiveSkills::fixed(self.skills.clone()),
-            trusted: vec![GrantSigner::from_seed(&SEED).trusted_key()],
+            trusted: tgw::trust::LiveTrust::fixed(vec![
+                GrantSigner::from_seed(&SEED).trusted_key(),
+            ]),
             key: identity().executor_signer(),
             secrets: Arc::new(SecretStore::new(self.dir.path())),
             relying_party: relying_party(),
