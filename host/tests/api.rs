@@ -802,3 +802,148 @@ async fn a_passkey_whose_counter_goes_back_is_suspended_until_an_admin_enables_i
     assert_eq!(sign_in(&admin, &mut copy).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(audited(&chain, AuditKind::PasskeySuspended).await.len(), 2);
 }
+
+/// A client signed in as a new person of `role` (enrolled over the API).
+async fn person(chain: &chain::Chain, router: &Router, name: &str, role: Role, seed: u8) -> Client {
+    let mut client = Client {
+        router: router.clone(),
+        cookie: None,
+        csrf: None,
+    };
+    let key = SoftAuthenticator::es256(seed);
+    let (status, _, body) = enroll(&mut client, chain, name, role, &key).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    client
+}
+
+fn call_by(name: &str, role: Role, tool: &str, args: Value) -> tgw::gateway::CallRequest {
+    tgw::gateway::CallRequest {
+        principal: name.into(),
+        role,
+        groups: vec!["support".parse().unwrap()],
+        ..chain::request(tool, args)
+    }
+}
+
+/// The calls of the audit entries `client` sees, and whether it sees any
+/// entry outside a call.
+async fn seen_calls(client: &Client) -> (std::collections::BTreeSet<String>, bool, Value) {
+    let (status, _, page) = client.send("GET", "/api/audit?limit=1000", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let entries = page["entries"].as_array().unwrap();
+    let calls = entries
+        .iter()
+        .filter_map(|e| e["call"].as_str())
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let outside = entries.iter().any(|e| e["call"] == "");
+    (calls, outside, page["chain"].clone())
+}
+
+#[tokio::test]
+async fn the_audit_log_shows_each_person_what_is_theirs_to_see() {
+    let (chain, admin) = {
+        let (chain, mut client) = setup().await;
+        let key = SoftAuthenticator::es256(51);
+        enroll(&mut client, &chain, "ada", Role::Admin, &key).await;
+        (chain, client)
+    };
+    let router = admin.router.clone();
+    // An admin action: audited outside any call.
+    let (status, _, _) = admin
+        .post("/api/people/invite", json!({"role": "user"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let uma = person(&chain, &router, "uma", Role::User, 52).await;
+    let abe = person(&chain, &router, "abe", Role::Approver, 53).await;
+    let aud = person(&chain, &router, "aud", Role::Auditor, 54).await;
+
+    // uma reads; vic's write waits for a human and is denied.
+    let read = json!({"path": "report.txt"});
+    chain::done(
+        chain
+            .gateway
+            .propose(call_by("uma", Role::User, "read_file", read.clone()))
+            .await,
+    );
+    let mut events = chain.approvals.subscribe();
+    let gateway = chain.gateway.clone();
+    let write = tokio::spawn(async move {
+        gateway
+            .propose(call_by(
+                "vic",
+                Role::User,
+                "write_file",
+                json!({"path": "x.txt", "content": "x"}),
+            ))
+            .await
+    });
+    let pending = loop {
+        if let ApprovalEvent::Pending(record) = events.recv().await.unwrap() {
+            break record;
+        }
+    };
+    chain
+        .approvals
+        .deny(pending.id.as_ref(), "ada", "no")
+        .await
+        .unwrap();
+    assert!(write.await.unwrap().refusal().is_some());
+    let entries = chain.audit.entries().await.unwrap();
+    let call_of = |who: &str| {
+        entries
+            .iter()
+            .find(|e| e.kind == tgw::audit::AuditKind::Proposal && e.detail["principal"] == who)
+            .unwrap()
+            .call
+            .clone()
+    };
+    let (uma_call, vic_call) = (call_of("uma"), call_of("vic"));
+
+    let (calls, outside, _) = seen_calls(&uma).await;
+    assert_eq!(
+        calls,
+        [uma_call.clone()].into(),
+        "a user sees their own calls"
+    );
+    assert!(!outside);
+    let (calls, outside, _) = seen_calls(&abe).await;
+    assert_eq!(
+        calls,
+        [vic_call.clone()].into(),
+        "an approver sees the calls that waited for a human"
+    );
+    assert!(!outside);
+    for (who, client) in [("the auditor", &aud), ("an admin", &admin)] {
+        let (calls, outside, chain_status) = seen_calls(client).await;
+        assert_eq!(calls, [uma_call.clone(), vic_call.clone()].into(), "{who}");
+        assert!(
+            outside,
+            "{who} sees the entries outside calls (admin actions)"
+        );
+        assert_eq!(chain_status["intact"], true);
+    }
+
+    // The auditor reads and decides nothing.
+    let (status, _, _) = aud
+        .post(
+            &format!("/api/approvals/{}/deny", pending.id),
+            json!({"reason": "x"}),
+        )
+        .await;
+    assert_ne!(status, StatusCode::OK);
+
+    // Checked incrementally: later entries are checked and counted too.
+    let (_, _, before) = seen_calls(&aud).await;
+    chain::done(
+        chain
+            .gateway
+            .propose(call_by("uma", Role::User, "read_file", read))
+            .await,
+    );
+    let (calls, _, after) = seen_calls(&aud).await;
+    assert_eq!(calls.len(), 3);
+    assert_eq!(after["intact"], true);
+    assert!(after["entries"].as_u64().unwrap() > before["entries"].as_u64().unwrap());
+}

@@ -575,6 +575,7 @@ pub fn People(me: Me) -> impl IntoView {
         <div class="panel actions">
             <button on:click=move |_| make_invite("approver")>"Invite an approver"</button>
             <button on:click=move |_| make_invite("user")>"Invite a user"</button>
+            <button on:click=move |_| make_invite("auditor")>"Invite an auditor"</button>
             <button on:click=move |_| make_invite("admin")>"Invite an admin"</button>
             {move || invite.get().map(|link| view! { <code class="invite">{link}</code> })}
         </div>

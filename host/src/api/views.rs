@@ -52,14 +52,82 @@ fn default_limit() -> usize {
     200
 }
 
+/// Audits what an admin did (`admin.action`).
+async fn admin_action(state: &ApiState, by: &User, mut detail: serde_json::Value) {
+    detail["by"] = json!(by.name);
+    state.audit.record(AuditKind::AdminAction, "", detail).await;
+}
+
+/// Which entries of the audit log a person sees: admins and auditors all
+/// of them; everyone else the calls they proposed, and approvers also the
+/// calls that waited for a human (theirs to decide).
+struct Visible {
+    all: bool,
+    calls: std::collections::HashSet<String>,
+}
+
+impl Visible {
+    fn to(user: &User, entries: &[crate::audit::AuditEntry]) -> Self {
+        if user.role.reads_all_audit() {
+            return Visible {
+                all: true,
+                calls: Default::default(),
+            };
+        }
+        let calls = entries
+            .iter()
+            .filter(|e| {
+                (e.kind == AuditKind::Proposal && e.detail["principal"] == user.name.as_str())
+                    || (e.kind == AuditKind::ApprovalPending && user.role.may_approve())
+            })
+            .map(|e| e.call.clone())
+            .collect();
+        Visible { all: false, calls }
+    }
+
+    fn shows(&self, entry: &crate::audit::AuditEntry) -> bool {
+        self.all || (!entry.call.is_empty() && self.calls.contains(&entry.call))
+    }
+}
+
+/// `GET /api/audit`: the newest entries this person may see, and the
+/// chain's status (checked incrementally: each entry once).
 pub async fn audit(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Query(query): Query<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    signed_in(&state, &headers).await?;
-    let audit = &state.audit;
-    let report = audit.verify().await.map_err(unavailable)?;
+    let (_, user) = signed_in(&state, &headers).await?;
+    let (report, newest) = state
+        .audit
+        .checked(|entries| {
+            let visible = Visible::to(&user, entries);
+            entries
+                .iter()
+                .filter(|e| {
+                    visible.shows(e)
+                        && query
+                            .kind
+                            .as_ref()
+                            .is_none_or(|k| e.kind.as_str().starts_with(k.as_str()))
+                        && query.call.as_ref().is_none_or(|c| &e.call == c)
+                })
+                .rev()
+                .take(query.limit.min(1000))
+                .map(|e| dashboard::AuditEntry {
+                    writer: e.writer.clone(),
+                    seq: e.seq,
+                    ts: e.ts,
+                    kind: e.kind.as_str().to_owned(),
+                    call: e.call.clone(),
+                    detail: e.detail.clone(),
+                    prev: e.prev.clone(),
+                    hash: e.hash.clone(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(unavailable)?;
     let chain = ChainStatus {
         intact: report.intact(),
         entries: Some(report.entries()),
@@ -72,29 +140,6 @@ pub async fn audit(
                 .join("\n")
         }),
     };
-    let entries = audit.entries().await.map_err(unavailable)?;
-    let newest: Vec<_> = entries
-        .into_iter()
-        .filter(|e| {
-            query
-                .kind
-                .as_ref()
-                .is_none_or(|k| e.kind.as_str().starts_with(k.as_str()))
-                && query.call.as_ref().is_none_or(|c| &e.call == c)
-        })
-        .rev()
-        .take(query.limit.min(1000))
-        .map(|e| dashboard::AuditEntry {
-            writer: e.writer,
-            seq: e.seq,
-            ts: e.ts,
-            kind: e.kind.as_str().to_owned(),
-            call: e.call,
-            detail: e.detail,
-            prev: e.prev,
-            hash: e.hash,
-        })
-        .collect();
     Ok(Json(AuditPage {
         chain,
         entries: newest,
@@ -218,14 +263,15 @@ pub async fn invite(
     headers: HeaderMap,
     Json(body): Json<InviteRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    changing_admin(&state, &headers).await?;
+    let by = changing_admin(&state, &headers).await?;
     let role = Role::named(&body.role).ok_or_else(|| {
         ApiError::bad_request(format!(
-            "{:?} is not a role (admin, approver or user)",
+            "{:?} is not a role (admin, approver, user or auditor)",
             body.role
         ))
     })?;
     let invitation = state.people.invite(role).await.map_err(unavailable)?;
+    admin_action(&state, &by, json!({"action": "invite", "role": role})).await;
     let link = format!("{}/enroll#{}", state.relying_party.origin, invitation.token);
     Ok(Json(Invited {
         link,
@@ -248,6 +294,7 @@ pub async fn disable(
         .disable(&name)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    admin_action(&state, &user, json!({"action": "disable", "person": name})).await;
     Ok(Json(Disabled {
         name: disabled.name,
         disabled: true,
@@ -298,7 +345,7 @@ pub async fn set_groups(
     Path(name): Path<String>,
     Json(body): Json<GroupsRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    changing_admin(&state, &headers).await?;
+    let by = changing_admin(&state, &headers).await?;
     if body.groups.len() > crate::people::MAX_GROUPS {
         return Err(ApiError::bad_request(format!(
             "a person may be in at most {} groups",
@@ -316,6 +363,12 @@ pub async fn set_groups(
         .set_groups(&name, groups)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    admin_action(
+        &state,
+        &by,
+        json!({"action": "set-groups", "person": name, "groups": user.groups}),
+    )
+    .await;
     Ok(Json(GroupsSet {
         groups: user.groups.iter().map(ToString::to_string).collect(),
         name: user.name,
@@ -329,7 +382,7 @@ pub async fn revoke_tokens(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    changing_admin(&state, &headers).await?;
+    let by = changing_admin(&state, &headers).await?;
     let grants = crate::oauth::token::revoke_user(&state.oauth, &name)
         .await
         .map_err(unavailable)?;
@@ -344,6 +397,12 @@ pub async fn revoke_tokens(
             personal += 1;
         }
     }
+    admin_action(
+        &state,
+        &by,
+        json!({"action": "revoke-tokens", "person": name, "oauth_grants": grants, "personal_tokens": personal}),
+    )
+    .await;
     Ok(Json(Revoked {
         name,
         oauth_grants: grants as u64,

@@ -43,6 +43,10 @@ pub enum AuditKind {
     /// moved or replayed) and was treated as absent.
     #[serde(rename = "record.tampered")]
     RecordTampered,
+    /// An admin changed who may do what on the dashboard: an invitation,
+    /// a person disabled, their groups set, their tokens revoked.
+    #[serde(rename = "admin.action")]
+    AdminAction,
     /// A passkey was suspended (its signature counter went back) or an
     /// admin enabled it again.
     #[serde(rename = "passkey.suspended")]
@@ -60,7 +64,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 16] = [
+    pub const ALL: [AuditKind; 17] = [
         AuditKind::Proposal,
         AuditKind::Decision,
         AuditKind::ApprovalPending,
@@ -73,6 +77,7 @@ impl AuditKind {
         AuditKind::ExecutionFailed,
         AuditKind::OauthConsent,
         AuditKind::RecordTampered,
+        AuditKind::AdminAction,
         AuditKind::PasskeySuspended,
         AuditKind::PasskeyEnabled,
         AuditKind::SkillRefused,
@@ -94,6 +99,7 @@ impl AuditKind {
             AuditKind::ExecutionFailed => "execution.failed",
             AuditKind::OauthConsent => "oauth.consent",
             AuditKind::RecordTampered => "record.tampered",
+            AuditKind::AdminAction => "admin.action",
             AuditKind::PasskeySuspended => "passkey.suspended",
             AuditKind::PasskeyEnabled => "passkey.enabled",
             AuditKind::SkillRefused => "skill.refused",

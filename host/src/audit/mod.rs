@@ -156,6 +156,25 @@ pub struct Audit {
     heads: Arc<dyn Bucket>,
     writer: Option<Arc<Writer>>,
     trust: Arc<AuditTrust>,
+    /// What [`Audit::checked`] has read and checked so far.
+    seen: Arc<tokio::sync::Mutex<Seen>>,
+}
+
+/// How long [`Audit::checked`] trusts its walk before walking again.
+const WALK_AGAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The log as far as it has been read and checked: each entry is read and
+/// its signature verified once, however often the dashboard asks.
+#[derive(Default)]
+struct Seen {
+    /// When the walk started from the first entry.
+    since: Option<std::time::Instant>,
+    /// The log position to read from next.
+    next: u64,
+    entries: Vec<AuditEntry>,
+    /// Entries that are unreadable or sit in another chain than they name.
+    misplaced: Vec<Problem>,
+    walk: verify::Walk,
 }
 
 /// A stored entry, read; one that does not parse makes the log
@@ -177,6 +196,7 @@ impl Audit {
             heads,
             writer: None,
             trust: Arc::new(trust),
+            seen: Arc::default(),
         }
     }
 
@@ -198,6 +218,7 @@ impl Audit {
                 checkpoint_due: AtomicBool::new(false),
             })),
             trust: Arc::new(trust),
+            seen: Arc::default(),
         }
     }
 
@@ -405,6 +426,54 @@ impl Audit {
         misplaced.append(&mut report.problems);
         report.problems = misplaced;
         Ok(report)
+    }
+
+    /// The log's report and `view` of every entry, checking only the
+    /// entries appended since the last call (the walk along each chain is
+    /// kept); the checkpoints are read each time. Once a minute the walk
+    /// starts again from the first entry, so an entry changed in place in
+    /// the store (SQLite can be edited; JetStream messages cannot) is found
+    /// within a minute.
+    pub async fn checked<T>(
+        &self,
+        view: impl FnOnce(&[AuditEntry]) -> T,
+    ) -> Result<(AuditReport, T), StoreError> {
+        let mut seen = self.seen.lock().await;
+        if seen.since.is_none_or(|t| t.elapsed() > WALK_AGAIN_EVERY) {
+            *seen = Seen {
+                since: Some(std::time::Instant::now()),
+                ..Seen::default()
+            };
+        }
+        let seen = &mut *seen;
+        loop {
+            let batch = self.log.read(seen.next.max(1), 1000).await?;
+            let Some(last) = batch.last() else { break };
+            seen.next = last.position + 1;
+            for stored in batch {
+                match serde_json::from_slice::<AuditEntry>(&stored.bytes) {
+                    Ok(entry) if entry.writer == stored.chain => {
+                        seen.walk.push(&entry, &self.trust);
+                        seen.entries.push(entry);
+                    }
+                    Ok(entry) => seen.misplaced.push(Problem::WrongChain {
+                        chain: stored.chain,
+                        seq: entry.seq,
+                        claimed: entry.writer,
+                    }),
+                    Err(e) => seen.misplaced.push(Problem::Unreadable {
+                        line: usize::try_from(stored.position).unwrap_or(usize::MAX),
+                        reason: format!("chain {}: {e}", stored.chain),
+                    }),
+                }
+            }
+        }
+        let checkpoints = self.checkpoints().await?;
+        let mut report = seen.walk.report(&checkpoints, &self.trust);
+        let mut problems = seen.misplaced.clone();
+        problems.append(&mut report.problems);
+        report.problems = problems;
+        Ok((report, view(&seen.entries)))
     }
 
     /// The whole log and its checkpoints, as JSONL (one `{"entry": …}` or

@@ -89,19 +89,36 @@ struct ChainState {
     prev: String,
 }
 
+/// The walk along the chains, one entry at a time: a reader that keeps it
+/// checks each entry once, however often it reports.
+#[derive(Default)]
+pub struct Walk {
+    chains: BTreeMap<String, ChainState>,
+    hashes: BTreeMap<(String, u64), String>,
+    problems: Vec<Problem>,
+}
+
 /// Checks `entries` (in log order; a chain's entries in its order) and
 /// `checkpoints` (signed tokens) against `trust`.
 pub fn check(entries: &[AuditEntry], checkpoints: &[String], trust: &AuditTrust) -> AuditReport {
-    let mut report = AuditReport::default();
-    let mut chains: BTreeMap<String, ChainState> = BTreeMap::new();
-    let mut hashes: BTreeMap<(String, u64), String> = BTreeMap::new();
+    let mut walk = Walk::default();
     for entry in entries {
+        walk.push(entry, trust);
+    }
+    walk.report(checkpoints, trust)
+}
+
+impl Walk {
+    /// The next entry in log order: its place in its chain, its hash and
+    /// its signature.
+    pub fn push(&mut self, entry: &AuditEntry, trust: &AuditTrust) {
+        let (chains, hashes) = (&mut self.chains, &mut self.hashes);
         let chain = entry.writer.clone();
         let state = chains.entry(chain.clone()).or_insert_with(|| ChainState {
             next: 1,
             prev: GENESIS.to_owned(),
         });
-        let problems = &mut report.problems;
+        let problems = &mut self.problems;
         if entry.seq != state.next {
             problems.push(Problem::Missing {
                 chain: chain.clone(),
@@ -125,37 +142,47 @@ pub fn check(entries: &[AuditEntry], checkpoints: &[String], trust: &AuditTrust)
         state.prev = entry.hash.clone();
         hashes.insert((chain, entry.seq), entry.hash.clone());
     }
-    for token in checkpoints {
-        let checkpoint = match open_checkpoint(token, trust) {
-            Ok(checkpoint) => checkpoint,
-            Err(reason) => {
-                report.problems.push(Problem::BadCheckpoint(reason));
-                continue;
-            }
+
+    /// What the walk found so far, with every chain held to `checkpoints`.
+    pub fn report(&self, checkpoints: &[String], trust: &AuditTrust) -> AuditReport {
+        let (chains, hashes) = (&self.chains, &self.hashes);
+        let mut report = AuditReport {
+            chains: Vec::new(),
+            problems: self.problems.clone(),
         };
-        let length = chains.get(&checkpoint.writer).map_or(0, |c| c.next - 1);
-        if length < checkpoint.seq {
-            report.problems.push(Problem::Truncated {
-                chain: checkpoint.writer,
-                length,
-                checkpoint: checkpoint.seq,
-            });
-        } else if hashes.get(&(checkpoint.writer.clone(), checkpoint.seq)) != Some(&checkpoint.hash)
-        {
-            report.problems.push(Problem::CheckpointMismatch {
-                chain: checkpoint.writer,
-                seq: checkpoint.seq,
-            });
+        for token in checkpoints {
+            let checkpoint = match open_checkpoint(token, trust) {
+                Ok(checkpoint) => checkpoint,
+                Err(reason) => {
+                    report.problems.push(Problem::BadCheckpoint(reason));
+                    continue;
+                }
+            };
+            let length = chains.get(&checkpoint.writer).map_or(0, |c| c.next - 1);
+            if length < checkpoint.seq {
+                report.problems.push(Problem::Truncated {
+                    chain: checkpoint.writer,
+                    length,
+                    checkpoint: checkpoint.seq,
+                });
+            } else if hashes.get(&(checkpoint.writer.clone(), checkpoint.seq))
+                != Some(&checkpoint.hash)
+            {
+                report.problems.push(Problem::CheckpointMismatch {
+                    chain: checkpoint.writer,
+                    seq: checkpoint.seq,
+                });
+            }
         }
+        report.chains = chains
+            .iter()
+            .map(|(writer, state)| ChainSummary {
+                writer: writer.clone(),
+                entries: state.next - 1,
+            })
+            .collect();
+        report
     }
-    report.chains = chains
-        .into_iter()
-        .map(|(writer, state)| ChainSummary {
-            writer,
-            entries: state.next - 1,
-        })
-        .collect();
-    report
 }
 
 fn check_signature(entry: &AuditEntry, trust: &AuditTrust, problems: &mut Vec<Problem>) {

@@ -33,21 +33,30 @@ pub enum Role {
     Approver,
     /// Connects an agent.
     User,
+    /// Reads the whole audit log; decides and changes nothing.
+    Auditor,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Approver, Role::User];
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Approver, Role::User, Role::Auditor];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Approver => "approver",
             Role::User => "user",
+            Role::Auditor => "auditor",
         }
     }
 
     pub fn may_approve(self) -> bool {
         matches!(self, Role::Admin | Role::Approver)
+    }
+
+    /// Sees every entry of the audit log (others see the calls that are
+    /// theirs to make or to decide).
+    pub fn reads_all_audit(self) -> bool {
+        matches!(self, Role::Admin | Role::Auditor)
     }
 
     /// The role named exactly `name`.
