@@ -511,10 +511,12 @@ impl App {
             backend.bucket(BucketName::People),
             &identity.oauth_seed,
         );
+        let doors = crate::audit::doors::Doors::new(audit.clone(), SUMMARISE_DOORS_EVERY);
         let mcp = Arc::new(McpState::new(
             gateway.clone(),
             skills.clone(),
             &relying_party.origin,
+            doors.clone(),
         ));
         tasks.push(tokio::spawn(announce_tool_changes(
             skills.clone(),
@@ -535,6 +537,7 @@ impl App {
             audit.clone(),
         )));
         let api = crate::api::ApiState::new(crate::api::ApiParts {
+            doors,
             approvals: approvals.clone(),
             audit: audit.clone(),
             people: people.clone(),
@@ -609,6 +612,10 @@ impl App {
 
 /// A skill added, removed or rebuilt: every MCP session hears
 /// `notifications/tools/list_changed`.
+/// How often the anonymous refusals at the doors are summarised in the
+/// audit log (one entry per source).
+const SUMMARISE_DOORS_EVERY: Duration = Duration::from_secs(60);
+
 /// Records each replacement of the policy for the executors: the new one
 /// in force, then the old one replaced (so none is ever without a policy).
 async fn record_policy_changes(policy: Arc<LivePolicy>, people: Arc<dyn crate::backend::Bucket>) {

@@ -21,12 +21,12 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// Everything the listener serves: the dashboard's `api`, the `mcp`
 /// sessions (their tokens checked against `people` and `oauth`), OAuth.
 pub fn router(api: ApiState, mcp: Arc<McpState>, people: &People, oauth: &OAuthState) -> Router {
-    let audit = api.audit.clone();
+    let doors = api.doors.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(crate::api::router(api))
-        .merge(crate::mcp::routes(mcp, people, oauth, &audit))
-        .merge(crate::oauth::routes(oauth.clone()))
+        .merge(crate::mcp::routes(mcp, people, oauth, &doors))
+        .merge(crate::oauth::routes(oauth.clone(), &doors))
         .layer(axum::middleware::map_response(security_headers))
 }
 

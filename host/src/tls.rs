@@ -101,3 +101,15 @@ impl axum::serve::Listener for TlsListener {
         Ok(self.local)
     }
 }
+
+/// The address of the peer a request came over TLS from, for handlers
+/// (`axum::extract::ConnectInfo<Peer>`; axum gives plain TCP listeners
+/// `ConnectInfo<SocketAddr>` itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}

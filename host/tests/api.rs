@@ -270,6 +270,16 @@ async fn sign_in_refuses_a_disabled_user_a_replayed_challenge_and_a_used_invitat
         refused["error"].as_str().unwrap().contains("disabled"),
         "{refused}"
     );
+    // Both refused sign-ins are in the audit log, counted at the door.
+    chain.app.api.doors.summarise().await;
+    let summary = audited(&chain, tgw::audit::AuditKind::RequestRefused).await;
+    let counted = &summary[0]["refusals"][0];
+    assert_eq!(
+        (&counted["door"], &counted["code"], &counted["times"]),
+        (&json!("dashboard"), &json!("sign-in-refused"), &json!(2)),
+        "{summary:?}"
+    );
+    assert!(counted["reason"].as_str().unwrap().contains("disabled"));
 
     // An invitation enrolls once.
     let invitation = chain.people.invite(Role::User).await.unwrap();

@@ -760,3 +760,100 @@ async fn a_session_belongs_to_whoever_opened_it() {
     let ended = gateway.router.clone().oneshot(end(&alice)).await.unwrap();
     assert_eq!(ended.status(), StatusCode::NO_CONTENT);
 }
+
+/// The `request.refused` entries of the gateway's audit log.
+async fn door_refusals(gateway: &Gateway) -> Vec<Value> {
+    gateway.chain.app.api.doors.summarise().await;
+    gateway
+        .chain
+        .audit
+        .entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == tgw::audit::AuditKind::RequestRefused)
+        .map(|e| e.detail)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_at_the_door_is_audited_and_knocking_is_summarised() {
+    let gateway = gateway().await;
+    // Anonymous knocking: counted, not written one by one.
+    for _ in 0..40 {
+        let reply = gateway.post(None, &[], list()).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        let reply = gateway
+            .post(Some("tgw_pat_0123456789abcdef_wrong"), &[], list())
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    // Known callers: each refusal written, naming them.
+    let reader = gateway
+        .token("uma", Role::User, &[Scope::McpExecute, Scope::ToolsList])
+        .await;
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "files.read_file", "arguments": {"path": "report.txt"}}});
+    let reply = gateway.post(Some(&reader), &[], call).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let admin = gateway.token("alice", Role::Admin, &ALL).await;
+    let unknown = gateway.call(&admin, "files.format_disk", json!({})).await;
+    assert!(unknown.get("error").is_some(), "{unknown}");
+
+    let refusals = door_refusals(&gateway).await;
+    let anonymous: Vec<&Value> = refusals.iter().filter(|r| r["anonymous"] == true).collect();
+    assert_eq!(anonymous.len(), 1, "one summary per source: {refusals:?}");
+    let counted: Vec<(String, u64)> = anonymous[0]["refusals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["code"].as_str().unwrap().to_owned(),
+                r["times"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counted,
+        [
+            ("invalid-token".to_owned(), 40),
+            ("no-token".to_owned(), 40)
+        ]
+    );
+    let known = |who: &str, code: &str| {
+        refusals
+            .iter()
+            .any(|r| r["door"] == "mcp" && r["principal"] == who && r["code"] == code)
+    };
+    assert!(known("uma", "missing-scope"), "{refusals:?}");
+    assert!(known("alice", "unknown-tool"), "{refusals:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knocking_from_many_sources_cannot_grow_memory_or_the_log_without_bound() {
+    use tgw::audit::doors::{Door, MAX_SOURCES, OTHER_SOURCES, Who};
+    let gateway = gateway().await;
+    let doors = gateway.chain.app.api.doors.clone();
+    let sources = MAX_SOURCES + 2000;
+    for i in 0..sources {
+        let source = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+        doors
+            .refused(
+                Door::Mcp,
+                Who::Anonymous(Some(source)),
+                "no-token",
+                "no token",
+            )
+            .await;
+    }
+    let refusals = door_refusals(&gateway).await;
+    assert_eq!(refusals.len(), MAX_SOURCES + 1);
+    let other = refusals
+        .iter()
+        .find(|r| r["source"] == OTHER_SOURCES)
+        .unwrap();
+    assert_eq!(other["refusals"][0]["times"], 2000);
+    // Counting starts again after each summary.
+    assert_eq!(door_refusals(&gateway).await.len(), MAX_SOURCES + 1);
+}

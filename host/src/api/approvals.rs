@@ -117,11 +117,25 @@ pub async fn approve(
         &body.client_data_json,
         &body.signature,
     )?;
-    let record = state
+    let record = match state
         .approvals
         .approve_with_passkey(&id, &user.name, &body.nonce, &assertion)
         .await
-        .map_err(refused)?;
+    {
+        Ok(record) => record,
+        Err(e) => {
+            state
+                .doors
+                .refused(
+                    crate::audit::doors::Door::Dashboard,
+                    crate::audit::doors::Who::Known(user.name.clone()),
+                    e.code(),
+                    &format!("approving {id}: {e}"),
+                )
+                .await;
+            return Err(refused(e));
+        }
+    };
     Ok(Json(decided(&record)))
 }
 

@@ -41,6 +41,8 @@ pub struct ApiParts {
     pub relying_party: RelyingParty,
     /// OAuth's state, shared with the consent page.
     pub oauth: crate::oauth::OAuthState,
+    /// Where every door's refusals are audited.
+    pub doors: crate::audit::doors::Doors,
 }
 
 #[derive(Clone)]
@@ -53,6 +55,7 @@ pub struct ApiState {
     pub relying_party: RelyingParty,
     pub sessions: Arc<Sessions>,
     pub oauth: crate::oauth::OAuthState,
+    pub doors: crate::audit::doors::Doors,
     ceremonies: Arc<passkeys::Ceremonies>,
 }
 
@@ -66,6 +69,7 @@ impl ApiState {
             policy,
             relying_party,
             oauth,
+            doors,
         } = parts;
         ApiState {
             approvals,
@@ -75,6 +79,7 @@ impl ApiState {
             policy,
             relying_party,
             oauth,
+            doors,
             sessions: Arc::default(),
             ceremonies: Arc::default(),
         }

@@ -195,12 +195,37 @@ pub fn assertion(
     })
 }
 
+/// `POST /api/login/finish`; a refused sign-in is counted at the door
+/// (the person is not signed in: `crate::audit::doors`).
 pub async fn login_finish(
     State(state): State<ApiState>,
+    extensions: http::Extensions,
     headers: HeaderMap,
     Json(body): Json<AssertionBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    check_origin(&state, &headers)?;
+    let result = sign_in(&state, &headers, body).await;
+    if let Err(ApiError(status, reason)) = &result
+        && status.is_client_error()
+    {
+        state
+            .doors
+            .refused(
+                crate::audit::doors::Door::Dashboard,
+                crate::audit::doors::Who::Anonymous(crate::mcp::source_in(&extensions)),
+                "sign-in-refused",
+                reason,
+            )
+            .await;
+    }
+    result
+}
+
+async fn sign_in(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: AssertionBody,
+) -> Result<axum::response::Response, ApiError> {
+    check_origin(state, headers)?;
     let challenge = state.ceremonies.take(&body.challenge, &Purpose::SignIn)?;
     let assertion = body.assertion()?;
     let unavailable = |e: crate::people::PeopleError| {
@@ -245,7 +270,8 @@ pub async fn login_finish(
         .map_err(unavailable)?;
     let (cookie, session) = state.sessions.start(&user.name);
     Ok((
-        [(header::SET_COOKIE, set_cookie(&state, &cookie))],
+        [(header::SET_COOKIE, set_cookie(state, &cookie))],
         Json(super::session::me_of(&user, &session)),
-    ))
+    )
+        .into_response())
 }

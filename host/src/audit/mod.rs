@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use tgw_proto::grant::TrustedKey;
 use tgw_proto::jws::{JwsSigner, TokenType};
 
+pub mod doors;
 mod kind;
 mod verify;
 pub use kind::AuditKind;

@@ -167,7 +167,10 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let config = tgw::tls::server_config(cert, key)?;
-            axum::serve(tgw::tls::TlsListener::new(listener, config)?, router)
+            // The peer's address reaches the handlers: refusals of anonymous
+            // requests are counted per source.
+            let service = router.into_make_service_with_connect_info::<tgw::tls::Peer>();
+            axum::serve(tgw::tls::TlsListener::new(listener, config)?, service)
                 .with_graceful_shutdown(shutdown())
                 .await?;
         }
@@ -177,7 +180,8 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
             let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
                 let _ = tcp.set_nodelay(true);
             });
-            axum::serve(listener, router)
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, service)
                 .with_graceful_shutdown(shutdown())
                 .await?;
         }

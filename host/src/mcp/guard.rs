@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::audit::{Audit, AuditKind};
+use crate::audit::doors::{Door, Doors, Who};
 use crate::people::{Caller, People, Scope};
 use crate::refusal::{Refusal, RefusalCode};
 
@@ -60,7 +60,7 @@ pub struct GuardState {
     /// by `people`.
     pub oauth: crate::oauth::OAuthState,
     /// Where the door's refusals are written.
-    pub audit: Audit,
+    pub doors: Doors,
 }
 
 const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
@@ -147,7 +147,68 @@ fn needed(method: &str) -> Option<Scope> {
     }
 }
 
+/// The source address of a request, when the listener gave it.
+pub fn source_of(request: &Request) -> Option<String> {
+    source_in(request.extensions())
+}
+
+/// The source address among a request's extensions (plain TCP or TLS).
+pub fn source_in(extensions: &http::Extensions) -> Option<String> {
+    use axum::extract::ConnectInfo;
+    extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0)
+        .or_else(|| {
+            extensions
+                .get::<ConnectInfo<crate::tls::Peer>>()
+                .map(|info| info.0.0)
+        })
+        .map(|addr| addr.ip().to_string())
+}
+
+/// The guard, with every refusal audited: an anonymous one counted
+/// (`crate::audit::doors`), one of a known caller written at once.
 pub async fn guard(State(state): State<GuardState>, request: Request, next: Next) -> Response {
+    let source = source_of(&request);
+    match check(&state, request, next).await {
+        Ok(response) => response,
+        Err(refused) => {
+            let who = match refused.caller {
+                Some(user) => Who::Known(user),
+                None => Who::Anonymous(source),
+            };
+            state
+                .doors
+                .refused(Door::Mcp, who, refused.code, &refused.reason)
+                .await;
+            refused.response
+        }
+    }
+}
+
+/// A request the guard turned away.
+struct Refused {
+    code: &'static str,
+    reason: String,
+    caller: Option<String>,
+    response: Response,
+}
+
+fn refused(
+    code: &'static str,
+    reason: &str,
+    caller: Option<&Caller>,
+    response: Response,
+) -> Refused {
+    Refused {
+        code,
+        reason: reason.to_owned(),
+        caller: caller.map(|c| c.user.clone()),
+        response,
+    }
+}
+
+async fn check(state: &GuardState, request: Request, next: Next) -> Result<Response, Refused> {
     let headers = request.headers();
     let host = headers
         .get(header::HOST)
@@ -160,14 +221,16 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
                 .map(std::string::ToString::to_string)
         });
     if !host.is_some_and(|h| state.allowed.host_allowed(&h)) {
-        return forbidden("this gateway does not answer to that Host");
+        let why = "this gateway does not answer to that Host";
+        return Err(refused("foreign-host", why, None, forbidden(why)));
     }
     if let Some(origin) = headers.get(header::ORIGIN)
         && !origin
             .to_str()
             .is_ok_and(|o| state.allowed.origin_allowed(o))
     {
-        return forbidden("requests from that Origin are not allowed");
+        let why = "requests from that Origin are not allowed";
+        return Err(refused("foreign-origin", why, None, forbidden(why)));
     }
     // The SSE transport's two paths are one resource.
     let resource = if request.uri().path() == "/v1/mcp" {
@@ -177,11 +240,10 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
     };
     let about = state.issuer.challenge(resource);
     let Some(token) = bearer(headers) else {
-        return challenge(
-            StatusCode::UNAUTHORIZED,
-            format!("Bearer {about}"),
-            "an access token is required: send `Authorization: Bearer <token>` (tgw tokens create)",
-        );
+        let why =
+            "an access token is required: send `Authorization: Bearer <token>` (tgw tokens create)";
+        let response = challenge(StatusCode::UNAUTHORIZED, format!("Bearer {about}"), why);
+        return Err(refused("no-token", why, None, response));
     };
     let checked = if token.starts_with("tgw_pat_") {
         state.people.authenticate(token).await
@@ -192,16 +254,16 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
     let caller: Caller = match checked {
         Ok(caller) => caller,
         Err(crate::people::TokenError::Unavailable(e)) => {
-            return (
+            return Ok((
                 StatusCode::SERVICE_UNAVAILABLE,
                 axum::Json(json!({"error": e})),
             )
-                .into_response();
+                .into_response());
         }
         Err(e) => {
             // It goes into a quoted header parameter.
             let message = e.to_string().replace('"', "'");
-            return challenge(
+            let response = challenge(
                 StatusCode::UNAUTHORIZED,
                 format!(
                     "Bearer error=\"{}\", error_description=\"{message}\", {about}",
@@ -209,10 +271,12 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
                 ),
                 &message,
             );
+            return Err(refused("invalid-token", &message, None, response));
         }
     };
     let insufficient = |scope: Scope| {
-        challenge(
+        let why = format!("this access token lacks the {} scope", scope.as_str());
+        let response = challenge(
             StatusCode::FORBIDDEN,
             format!(
                 "Bearer error=\"{}\", scope=\"{}\", resource_metadata=\"{}\"",
@@ -220,30 +284,38 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
                 scope.as_str(),
                 state.issuer.resource_metadata_url(resource)
             ),
-            &format!("this access token lacks the {} scope", scope.as_str()),
+            &why,
+        );
+        refused(
+            RefusalCode::MissingScope.as_str(),
+            &why,
+            Some(&caller),
+            response,
         )
     };
     if !caller.may(Scope::McpExecute) {
-        return insufficient(Scope::McpExecute);
+        return Err(insufficient(Scope::McpExecute));
     }
 
     let (mut parts, body) = request.into_parts();
     let mut peeked = Peeked { initialize: false };
     let body = if parts.method == http::Method::POST {
         let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
-            return (
+            let why = "the message is larger than 4 MiB";
+            let response = (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                axum::Json(json!({"error": "the message is larger than 4 MiB"})),
+                axum::Json(json!({"error": why})),
             )
                 .into_response();
+            return Err(refused("too-large", why, Some(&caller), response));
         };
         if let Some((key, at)) = tgw_proto::canonical::duplicate_key(&bytes) {
-            return duplicate_key(&state.audit, &caller, &bytes, &key, at).await;
+            return Ok(duplicate_key(&state.doors, &caller, &bytes, &key, at).await);
         }
         // Unparseable bodies go on to rmcp, which answers them properly.
         for method in methods_in(&bytes) {
             if let Some(scope) = needed(&method).filter(|s| !caller.may(*s)) {
-                return insufficient(scope);
+                return Err(insufficient(scope));
             }
             peeked.initialize |= method == "initialize";
         }
@@ -253,14 +325,14 @@ pub async fn guard(State(state): State<GuardState>, request: Request, next: Next
     };
     parts.extensions.insert(caller);
     parts.extensions.insert(peeked);
-    next.run(Request::from_parts(parts, body)).await
+    Ok(next.run(Request::from_parts(parts, body)).await)
 }
 
 /// Refuses a message that names `key` twice: audited, and answered as a
 /// JSON-RPC error carrying the refusal code, for the message's id when it
 /// has one that is not itself in doubt.
 async fn duplicate_key(
-    audit: &Audit,
+    doors: &Doors,
     caller: &Caller,
     body: &[u8],
     key: &str,
@@ -273,17 +345,12 @@ async fn duplicate_key(
              disagree about which one counts, so nothing in it was read or decided"
         ),
     );
-    audit
-        .record(
-            AuditKind::RequestRefused,
-            "",
-            json!({
-                "door": "mcp",
-                "principal": caller.user,
-                "code": refusal.code(),
-                "reason": refusal.as_reason(),
-                "key": key,
-            }),
+    doors
+        .refused(
+            Door::Mcp,
+            Who::Known(caller.user.clone()),
+            refusal.code().as_str(),
+            refusal.as_reason(),
         )
         .await;
     let id = match serde_json::from_slice::<serde_json::Value>(body) {

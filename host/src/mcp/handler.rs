@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 
 use super::tools;
 use crate::approval::ApprovalRecord;
+use crate::audit::doors::{Door, Who};
 use crate::gateway::{CallRequest, CallResult, Gateway};
 use crate::ids::ToolName;
 use crate::people::{Caller, Scope};
@@ -39,11 +40,19 @@ pub struct McpState {
     pub dashboard: String,
     /// Sessions that may hear `notifications/tools/list_changed`.
     peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// Where the refusals of this door are audited.
+    doors: crate::audit::doors::Doors,
 }
 
 impl McpState {
-    pub fn new(gateway: Arc<Gateway>, skills: Arc<LiveSkills>, public_url: &str) -> Self {
+    pub fn new(
+        gateway: Arc<Gateway>,
+        skills: Arc<LiveSkills>,
+        public_url: &str,
+        doors: crate::audit::doors::Doors,
+    ) -> Self {
         McpState {
+            doors,
             gateway,
             skills,
             dashboard: format!("{}/#/approvals", public_url.trim_end_matches('/')),
@@ -147,19 +156,33 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller(&context.extensions)?;
+        let doors = self.state.doors.clone();
+        let user = caller.user.clone();
+        let door = |code: RefusalCode, reason: String| {
+            let (doors, who) = (doors.clone(), Who::Known(user.clone()));
+            async move { doors.refused(Door::Mcp, who, code.as_str(), &reason).await }
+        };
         if !caller.may(Scope::ToolsCall) {
             let refusal = Refusal::new(
                 RefusalCode::MissingScope,
                 "this access token may not call tools (it lacks the tools:call scope)",
             );
+            door(refusal.code(), refusal.as_reason().to_owned()).await;
             return Ok(refused(&refusal, "The call was not run"));
         }
         let unknown =
             || ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None);
         // A tool the caller may not use is still proposed: the gateway
         // refuses it with `not-in-groups` and the audit log says so.
-        let (skill, info) =
-            tools::resolve(&self.state.skills.current(), &request.name).ok_or_else(unknown)?;
+        let Some((skill, info)) = tools::resolve(&self.state.skills.current(), &request.name)
+        else {
+            door(
+                RefusalCode::UnknownTool,
+                format!("unknown tool {:?}", request.name),
+            )
+            .await;
+            return Err(unknown());
+        };
         let args = serde_json::to_vec(&request.arguments.clone().unwrap_or_default())
             .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
         let proposal = CallRequest {

@@ -30,7 +30,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
-pub use guard::{Allowed, MAX_BODY, methods_in};
+pub use guard::{Allowed, MAX_BODY, methods_in, source_in, source_of};
 pub use handler::{McpHandler, McpState};
 
 use crate::oauth::OAuthState;
@@ -136,7 +136,7 @@ pub fn routes(
     state: Arc<McpState>,
     people: &People,
     oauth: &OAuthState,
-    audit: &crate::audit::Audit,
+    doors: &crate::audit::doors::Doors,
 ) -> Router {
     let allowed = Allowed::from_public_url(&oauth.issuer.url);
     let factory = {
@@ -171,7 +171,7 @@ pub fn routes(
         allowed,
         issuer: oauth.issuer.clone(),
         oauth: oauth.clone(),
-        audit: audit.clone(),
+        doors: doors.clone(),
     };
     Router::new()
         .route("/v1/mcp", any(streamable).with_state(services))

@@ -120,7 +120,9 @@ pub async fn authenticate(
 /// The OAuth routes of a gateway at `public_url`. The endpoints answer at
 /// the origin root and under `/oauth/`, because Claude.ai sometimes builds
 /// those URLs itself instead of reading the metadata.
-pub fn routes(state: OAuthState) -> Router {
+/// The OAuth endpoints; every error they answer with is audited at
+/// `doors` (counted per source: the callers are not signed in).
+pub fn routes(state: OAuthState, doors: &crate::audit::doors::Doors) -> Router {
     let mut endpoints = Router::new();
     for prefix in ["", "/oauth"] {
         endpoints = endpoints
@@ -133,5 +135,67 @@ pub fn routes(state: OAuthState) -> Router {
                 get(clients::read),
             );
     }
-    metadata::routes(state.issuer.clone()).merge(endpoints.with_state(state))
+    let endpoints =
+        endpoints
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                doors.clone(),
+                audit_errors,
+            ));
+    metadata::routes(state.issuer.clone()).merge(endpoints)
+}
+
+/// The largest error body read back for the audit log.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Audits each OAuth error answer: a JSON `error` (RFC 6749 §5.2) or an
+/// `error` in the redirect back to the client (§4.1.2.1).
+async fn audit_errors(
+    axum::extract::State(doors): axum::extract::State<crate::audit::doors::Doors>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use crate::audit::doors::{Door, Who};
+    let source = crate::mcp::source_of(&request);
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| l.split_once('?').map(|(_, q)| q.to_owned()));
+        if let Some(query) = location {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(&query).unwrap_or_default();
+            let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            if let Some(code) = get("error") {
+                let reason = get("error_description").unwrap_or_default();
+                doors
+                    .refused(Door::OAuth, Who::Anonymous(source), &code, &reason)
+                    .await;
+            }
+        }
+        return response;
+    }
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_LIMIT).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let code = answer["error"]
+        .as_str()
+        .unwrap_or(status.as_str())
+        .to_owned();
+    let reason = answer["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    doors
+        .refused(Door::OAuth, Who::Anonymous(source), &code, &reason)
+        .await;
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
