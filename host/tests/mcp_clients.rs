@@ -370,7 +370,10 @@ async fn a_key_named_twice_is_refused_at_the_door_and_audited() {
         .expect("the refusal is audited");
     assert_eq!(refusal.detail["code"], "duplicate-key");
     assert!(
-        refusal.detail["reason"].as_str().unwrap().contains(r#"the key "path" twice"#),
+        refusal.detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains(r#"the key "path" twice"#),
         "{}",
         refusal.detail
     );

@@ -267,6 +267,15 @@ impl Executor {
                     format!("the request is unreadable: {e}"),
                 ));
                 let receipt = self.receipt("", "", payload, &reply);
+                if let ExecReply::Refused { code, reason } = &reply {
+                    self.audit
+                        .record(
+                            AuditKind::ExecutionRefused,
+                            "",
+                            json!({"pool": self.pool, "code": code, "reason": reason, "receipt": receipt}),
+                        )
+                        .await;
+                }
                 ExecAnswer { reply, receipt }
             }
         }

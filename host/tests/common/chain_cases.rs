@@ -65,7 +65,9 @@ async fn a_denied_call_does_not_run() {
     assert_eq!(refused.refusal().map(Refusal::code), Some(RefusalCode::ApprovalDenied), "{refused:?}");
     assert_eq!(refused.refusal().map(Refusal::as_reason), Some("denied by bob: we keep reports"));
     assert!(chain.files.join("report.txt").exists());
-    assert!(!audit_kinds(&chain).await.iter().any(|(k, _)| k == "grant"));
+    let kinds = audit_kinds(&chain).await;
+    assert!(!kinds.iter().any(|(k, _)| k == "grant"));
+    assert!(kinds.iter().any(|(k, d)| k == "call.refused" && d["code"] == "approval-denied"), "{kinds:?}");
 }
 
 #[tokio::test]
@@ -75,8 +77,10 @@ async fn an_expired_approval_does_not_run() {
     assert_eq!(result.refusal().map(Refusal::code), Some(RefusalCode::ApprovalExpired), "{result:?}");
     assert_eq!(result.refusal().map(Refusal::as_reason), Some("nobody approved the call within 300 ms"));
     assert!(chain.files.join("report.txt").exists());
-    let decided = audit_kinds(&chain).await.into_iter().find(|(k, _)| k == "approval.decided").unwrap();
+    let kinds = audit_kinds(&chain).await;
+    let decided = kinds.iter().find(|(k, _)| k == "approval.decided").unwrap();
     assert_eq!(decided.1["state"]["state"], "expired");
+    assert!(kinds.iter().any(|(k, d)| k == "call.refused" && d["code"] == "approval-expired"), "{kinds:?}");
 }
 
 #[tokio::test]
@@ -95,6 +99,17 @@ async fn a_cancelled_call_withdraws_its_approval() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(chain.approvals.get(&id).await.unwrap().unwrap().state.name(), "withdrawn");
+    // The caller is gone, so nobody hears the refusal; the log records the
+    // withdrawal.
+    let mut withdrawn = false;
+    for _ in 0..100 {
+        if audit_kinds(&chain).await.iter().any(|(k, d)| k == "approval.decided" && d["state"]["state"] == "withdrawn") {
+            withdrawn = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(withdrawn, "the withdrawal is not audited");
     let mut key = chain.enroll("bob", tgw::people::Role::Approver, 5).await;
     assert!(chain.approve(&id, "bob", &mut key).await.is_err(), "a withdrawn call cannot be approved");
     assert!(chain.files.join("report.txt").exists());
@@ -114,13 +129,14 @@ async fn policy_and_input_refusals_name_the_reason() {
     duplicate.args = br#"{"path":"report.txt","path":"../secret"}"#.to_vec();
     assert_eq!(refused(chain.gateway.propose(duplicate).await), (RefusalCode::BadArguments, "the arguments are refused: duplicate key \"path\" at byte 21".to_owned()));
     assert_eq!(refused(chain.gateway.propose(request("format_disk", json!({}))).await).0, RefusalCode::UnknownTool);
+    assert_eq!(refused(chain.gateway.propose(chain::request_to("no-such-skill", "x", json!({}))).await).0, RefusalCode::UnknownSkill);
     let mut support = request("read_file", json!({"path": "report.txt"}));
     support.role = tgw::people::Role::User;
     support.groups = vec!["support".parse().unwrap()];
     assert_eq!(done(chain.gateway.propose(support).await)["content"], "quarterly numbers\n", "a member of support uses files");
     // Every refusal is in the audit log with its code.
     let codes: Vec<Value> = audit_kinds(&chain).await.into_iter().filter(|(k, _)| k == "call.refused").map(|(_, d)| d["code"].clone()).collect();
-    assert_eq!(codes, [json!("not-in-groups"), json!("bad-arguments"), json!("unknown-tool")]);
+    assert_eq!(codes, [json!("not-in-groups"), json!("bad-arguments"), json!("unknown-tool"), json!("unknown-skill")]);
 }
 
 /// A grant for `tool` with `args`, signed by the chain's key, with claims
@@ -190,6 +206,8 @@ async fn the_executor_refuses_every_bad_grant_and_says_why() {
         ("wrong typ", forge::forge(&forge::with(header.clone(), "typ", json!("JWT")).to_string(), &plain.to_string(), &key), RefusalCode::GrantWrongType),
         ("non-canonical signature", forge::malleate(&valid), RefusalCode::GrantBadSignature),
         ("another skill's component", grant(&chain, "write_file", WRITE, |c| c["component"] = json!(format!("sha256:{}", "e".repeat(64)))).0, RefusalCode::ComponentMismatch),
+        ("a tool the skill lacks", grant(&chain, "format_disk", WRITE, |_| {}).0, RefusalCode::SkillMissing),
+        ("a skill the executor lacks", grant(&chain, "write_file", WRITE, |c| c["skill"] = json!("payroll")).0, RefusalCode::SkillMissing),
     ];
     for (name, token, code) in cases {
         eprintln!("case: {name}");
@@ -200,6 +218,11 @@ async fn the_executor_refuses_every_bad_grant_and_says_why() {
     refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"other.txt"}"#, RefusalCode::GrantHashMismatch).await;
     refused_by_executor(&chain, valid.clone(), r#"{"content":"pwned","path":"marker.txt","path":"x"}"#, RefusalCode::BadArguments).await;
     refused_by_executor(&chain, valid, r#"{"path":"marker.txt","content":"pwned"}"#, RefusalCode::ArgumentsNotCanonical).await;
+    // Bytes off the bus that are not a request at all.
+    let answer = chain.executor.handle(b"{\"call\": 7}").await;
+    assert!(matches!(answer.reply, tgw::executor::ExecReply::Refused { code: RefusalCode::RequestUnreadable, .. }), "{:?}", answer.reply);
+    let entries = chain.audit.read(1, 10_000).await.unwrap();
+    assert!(entries.iter().any(|e| e.kind == AuditKind::ExecutionRefused && e.detail["code"] == "request-unreadable"));
     chain::verified(&chain.audit).await;
 }
 
