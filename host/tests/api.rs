@@ -188,6 +188,13 @@ async fn an_admin_enrolls_signs_in_and_approves_with_a_passkey() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body["error"].as_str().unwrap().contains("CSRF"), "{body}");
+    let refused = audited(&chain, tgw::audit::AuditKind::RequestRefused).await;
+    assert!(
+        refused
+            .iter()
+            .any(|r| r["principal"] == "ada" && r["code"] == "csrf-refused"),
+        "{refused:?}"
+    );
     let csrf = client.csrf.clone().unwrap();
     let (status, _, _) = client
         .send(

@@ -162,3 +162,29 @@ async fn untrusting_the_gateway_key_stops_its_grants_within_seconds() {
     }
     assert!(ran, "the key trusted again is not believed");
 }
+
+#[tokio::test]
+async fn an_approval_that_cannot_be_recorded_fails_closed_and_is_audited() {
+    let chain = backend_default().await;
+    // The approvals cannot be written; everything else can.
+    let db = rusqlite::Connection::open(chain.dir.path().join("state.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER approvals_down BEFORE INSERT ON buckets WHEN NEW.bucket = 'TGW_APPROVALS' \
+         BEGIN SELECT RAISE(FAIL, 'the approvals are down'); END;",
+    )
+    .unwrap();
+    let result = chain
+        .gateway
+        .propose(request("delete_file", json!({"path": "report.txt"})))
+        .await;
+    let refusal = result.refusal().unwrap();
+    assert_eq!(refusal.code(), RefusalCode::StateUnavailable, "{refusal:?}");
+    assert!(chain.files.join("report.txt").exists());
+    let entries = chain.audit.entries().await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind == AuditKind::CallRefused && e.detail["code"] == "state-unavailable"),
+        "the refusal is not audited"
+    );
+}

@@ -751,6 +751,15 @@ async fn a_session_belongs_to_whoever_opened_it() {
     };
     let ended = gateway.router.clone().oneshot(end(&mallory)).await.unwrap();
     assert_eq!(ended.status(), StatusCode::NOT_FOUND);
+    let refusals = door_refusals(&gateway).await;
+    assert_eq!(
+        refusals
+            .iter()
+            .filter(|r| r["principal"] == "mallory" && r["code"] == "session-not-found")
+            .count(),
+        2,
+        "{refusals:?}"
+    );
 
     // Alice's session goes on, and she may end it.
     let listed = gateway

@@ -142,9 +142,17 @@ pub async fn changing(state: &ApiState, headers: &HeaderMap) -> Result<(Session,
     let (session, user) = signed_in(state, headers).await?;
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
     if !token.is_some_and(|t| crate::ids::same_secret(t, &session.csrf)) {
-        return Err(ApiError::forbidden(
-            "missing or wrong CSRF token: reload the page",
-        ));
+        let why = "missing or wrong CSRF token: reload the page";
+        state
+            .doors
+            .refused(
+                crate::audit::doors::Door::Dashboard,
+                crate::audit::doors::Who::Known(user.name.clone()),
+                "csrf-refused",
+                why,
+            )
+            .await;
+        return Err(ApiError::forbidden(why));
     }
     Ok((session, user))
 }

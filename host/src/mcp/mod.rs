@@ -46,6 +46,7 @@ struct Streamable {
     manager: Arc<LocalSessionManager>,
     /// Who opened each session: only they may use or end it.
     owners: Arc<Mutex<HashMap<String, String>>>,
+    doors: crate::audit::doors::Doors,
 }
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -96,12 +97,22 @@ async fn streamable(State(services): State<Streamable>, request: Request) -> Res
         .map(|c| c.user.clone())
         .unwrap_or_default();
     let session = session_of(request.headers());
-    if let Some(id) = &session
-        && services
+    let foreign = session.as_ref().filter(|id| {
+        services
             .owners()
-            .get(id)
+            .get(*id)
             .is_some_and(|owner| *owner != user)
-    {
+    });
+    if let Some(id) = foreign {
+        services
+            .doors
+            .refused(
+                crate::audit::doors::Door::Mcp,
+                crate::audit::doors::Who::Known(user.clone()),
+                "session-not-found",
+                &format!("the request names session {id}, which another principal opened"),
+            )
+            .await;
         return (
             http::StatusCode::NOT_FOUND,
             axum::Json(serde_json::json!({"error": "no such session"})),
@@ -155,6 +166,7 @@ pub fn routes(
     let services = Streamable {
         manager: manager.clone(),
         owners: Arc::default(),
+        doors: doors.clone(),
         sessions: StreamableHttpService::new(factory.clone(), manager, config.clone()),
         sessionless: StreamableHttpService::new(
             factory,
