@@ -186,6 +186,8 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
                 .await?;
         }
     }
+    // The anonymous refusals counted since the last summary.
+    app.api.doors.summarise().await;
     Ok(())
 }
 
