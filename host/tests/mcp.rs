@@ -262,6 +262,29 @@ async fn a_foreign_host_or_origin_gets_403() {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{origin}: {}", reply.body);
     }
+    // A body over 4 MiB is refused before it is read.
+    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "a".repeat(5 << 20)}});
+    let reply = gateway.post(Some(&token), &[], big).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Each refusal is audited: the Host and Origin ones before any token
+    // is read (so counted as anonymous), the large body as alice's.
+    let refusals = door_refusals(&gateway).await;
+    let counted: Vec<(String, u64)> = refusals
+        .iter()
+        .filter(|r| r["anonymous"] == true)
+        .flat_map(|r| r["refusals"].as_array().unwrap().clone())
+        .map(|r| (r["code"].as_str().unwrap().to_owned(), r["times"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        counted,
+        [("foreign-host".to_owned(), 2), ("foreign-origin".to_owned(), 2)]
+    );
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r["principal"] == "alice" && r["code"] == "too-large"),
+        "{refusals:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
