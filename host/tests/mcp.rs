@@ -263,7 +263,8 @@ async fn a_foreign_host_or_origin_gets_403() {
         assert_eq!(reply.status, StatusCode::OK, "{origin}: {}", reply.body);
     }
     // A body over 4 MiB is refused before it is read.
-    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "a".repeat(5 << 20)}});
+    let big =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "a".repeat(5 << 20)}});
     let reply = gateway.post(Some(&token), &[], big).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     // Each refusal is audited: the Host and Origin ones before any token
@@ -273,11 +274,19 @@ async fn a_foreign_host_or_origin_gets_403() {
         .iter()
         .filter(|r| r["anonymous"] == true)
         .flat_map(|r| r["refusals"].as_array().unwrap().clone())
-        .map(|r| (r["code"].as_str().unwrap().to_owned(), r["times"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["code"].as_str().unwrap().to_owned(),
+                r["times"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         counted,
-        [("foreign-host".to_owned(), 2), ("foreign-origin".to_owned(), 2)]
+        [
+            ("foreign-host".to_owned(), 2),
+            ("foreign-origin".to_owned(), 2)
+        ]
     );
     assert!(
         refusals
