@@ -744,6 +744,37 @@ async fn authorization_without_pkce_s256_or_a_resource_is_refused_back_to_the_cl
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(location.contains("error=invalid_request"), "{location}");
     assert!(!location.contains("state="), "{location}");
+    assert_eq!(
+        oauth_refusals(&flow).await,
+        [
+            ("invalid_request".to_owned(), 6),
+            ("invalid_scope".to_owned(), 1),
+            ("invalid_target".to_owned(), 1),
+            ("unsupported_response_type".to_owned(), 1),
+        ]
+    );
+}
+
+/// The OAuth refusals counted at the door so far, by code (summarised
+/// into the audit log first).
+async fn oauth_refusals(flow: &Flow) -> Vec<(String, u64)> {
+    let chain = &flow._chain;
+    chain.app.api.doors.summarise().await;
+    let entries = chain.audit.entries().await.unwrap();
+    let mut counted = std::collections::BTreeMap::new();
+    for entry in entries
+        .iter()
+        .filter(|e| e.kind == tgw::audit::AuditKind::RequestRefused)
+    {
+        for refusal in entry.detail["refusals"].as_array().into_iter().flatten() {
+            if refusal["door"] == "oauth" {
+                *counted
+                    .entry(refusal["code"].as_str().unwrap().to_owned())
+                    .or_insert(0) += refusal["times"].as_u64().unwrap();
+            }
+        }
+    }
+    counted.into_iter().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -792,4 +823,9 @@ async fn a_bad_client_or_redirect_uri_is_never_redirected_to() {
     )
     .await;
     assert_eq!((status, location.as_str()), (StatusCode::BAD_REQUEST, ""));
+    // Each is in the audit log, counted at the door.
+    assert_eq!(
+        oauth_refusals(&flow).await,
+        [("invalid_request".to_owned(), 8)]
+    );
 }

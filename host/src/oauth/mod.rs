@@ -185,15 +185,22 @@ async fn audit_errors(
     let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_LIMIT).await else {
         return axum::response::Response::from_parts(parts, axum::body::Body::empty());
     };
+    // A JSON error names its code; a refusal that may not go back to the
+    // client (a bad client or redirect URI) is a page for the person.
     let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let code = answer["error"]
-        .as_str()
-        .unwrap_or(status.as_str())
-        .to_owned();
-    let reason = answer["error_description"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let (code, reason) = match answer["error"].as_str() {
+        Some(code) => (
+            code.to_owned(),
+            answer["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        None => (
+            OAuthErrorCode::InvalidRequest.as_str().to_owned(),
+            format!("refused with a page (HTTP {status}), not sent back to the client"),
+        ),
+    };
     doors
         .refused(Door::OAuth, Who::Anonymous(source), &code, &reason)
         .await;
