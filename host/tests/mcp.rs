@@ -270,19 +270,8 @@ async fn a_foreign_host_or_origin_gets_403() {
     // Each refusal is audited: the Host and Origin ones before any token
     // is read (so counted as anonymous), the large body as alice's.
     let refusals = door_refusals(&gateway).await;
-    let counted: Vec<(String, u64)> = refusals
-        .iter()
-        .filter(|r| r["anonymous"] == true)
-        .flat_map(|r| r["refusals"].as_array().unwrap().clone())
-        .map(|r| {
-            (
-                r["code"].as_str().unwrap().to_owned(),
-                r["times"].as_u64().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        counted,
+        anonymous_counts(&refusals),
         [
             ("foreign-host".to_owned(), 2),
             ("foreign-origin".to_owned(), 2)
@@ -802,6 +791,21 @@ async fn a_session_belongs_to_whoever_opened_it() {
     assert_eq!(ended.status(), StatusCode::NO_CONTENT);
 }
 
+/// `(code, times)` of every anonymous summary among `refusals`.
+fn anonymous_counts(refusals: &[Value]) -> Vec<(String, u64)> {
+    refusals
+        .iter()
+        .filter(|r| r["anonymous"] == true)
+        .flat_map(|r| r["refusals"].as_array().unwrap().clone())
+        .map(|r| {
+            (
+                r["code"].as_str().unwrap().to_owned(),
+                r["times"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// The `request.refused` entries of the gateway's audit log.
 async fn door_refusals(gateway: &Gateway) -> Vec<Value> {
     gateway.chain.app.api.doors.summarise().await;
@@ -844,19 +848,8 @@ async fn every_refusal_at_the_door_is_audited_and_knocking_is_summarised() {
     let refusals = door_refusals(&gateway).await;
     let anonymous: Vec<&Value> = refusals.iter().filter(|r| r["anonymous"] == true).collect();
     assert_eq!(anonymous.len(), 1, "one summary per source: {refusals:?}");
-    let counted: Vec<(String, u64)> = anonymous[0]["refusals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["code"].as_str().unwrap().to_owned(),
-                r["times"].as_u64().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        counted,
+        anonymous_counts(&refusals),
         [
             ("invalid-token".to_owned(), 40),
             ("no-token".to_owned(), 40)

@@ -414,25 +414,7 @@ async fn codes_need_the_right_verifier_redirect_and_client() {
     assert_eq!(refused["error"], "invalid_client");
 
     // Every refusal is in the audit log, counted at the door per code.
-    let chain = &flow._chain;
-    chain.app.api.doors.summarise().await;
-    let entries = chain.audit.entries().await.unwrap();
-    let summary = entries
-        .iter()
-        .find(|e| e.kind == tgw::audit::AuditKind::RequestRefused)
-        .expect("the refusals are audited");
-    let counted: Vec<(String, u64)> = summary.detail["refusals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["door"] == "oauth")
-        .map(|r| {
-            (
-                r["code"].as_str().unwrap().to_owned(),
-                r["times"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let counted = oauth_refusals(&flow).await;
     assert_eq!(
         counted,
         [
