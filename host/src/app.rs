@@ -152,9 +152,20 @@ impl DiskConfig {
     /// The backend as a gateway command sees it (`tgw users`, `tgw
     /// tokens`): sealed with the gateway key of the data dir.
     pub async fn gateway_backend(&self) -> anyhow::Result<Backend> {
+        Ok(self.gateway_command().await?.0)
+    }
+
+    /// The backend as a gateway command sees it, and the audit log as it
+    /// writes there: in the gateway's own chain, as the dashboard's admin
+    /// actions are (`tgw users disable`, `tgw tokens revoke`).
+    pub async fn gateway_command(&self) -> anyhow::Result<(Backend, Audit)> {
         let (identity, _) = Identity::load(&self.data_dir)?;
         let backend = self.backend(Opener::Gateway).await?;
-        sealed_for_gateway(backend, &identity, Arc::new(|t: Tampered| log_tampered(&t))).await
+        let audit = gateway_audit(&backend, &identity, identity.executors.clone());
+        let backend =
+            sealed_for_gateway(backend, &identity, Arc::new(|t: Tampered| log_tampered(&t)))
+                .await?;
+        Ok((backend, audit))
     }
 
     /// The skills of the skills folder, reloaded when a folder changes.
@@ -236,6 +247,15 @@ pub async fn start_executor(
 
 /// Builds an executor, not yet serving.
 pub async fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor>> {
+    build_executor_with_verifier(parts, crate::guests::GRANT_VERIFIER_WASM).await
+}
+
+/// Builds an executor that verifies grants with the component `verifier`
+/// (see [`Executor::with_verifier`]), not yet serving.
+pub async fn build_executor_with_verifier(
+    parts: ExecutorParts,
+    verifier: &[u8],
+) -> anyhow::Result<Arc<Executor>> {
     let ExecutorParts {
         pool,
         backend,
@@ -264,7 +284,7 @@ pub async fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor
     };
     let (backend, _) = backend.seal(&sealer);
     check_nonce_ledger(&backend, &Opener::Other).await?;
-    let executor = Arc::new(Executor::new(
+    let executor = Arc::new(Executor::with_verifier(
         pool,
         ExecutorSetup {
             runtime,
@@ -280,8 +300,24 @@ pub async fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor
             },
             policies: backend.bucket(BucketName::People),
         },
+        verifier,
     )?);
     Ok(executor)
+}
+
+/// The audit log of `backend`, written in the chain of `identity`'s
+/// gateway; entries of `executors` are believed.
+fn gateway_audit(backend: &Backend, identity: &Identity, executors: Vec<TrustedKey>) -> Audit {
+    Audit::writer(
+        backend.log(LogName::Audit),
+        backend.bucket(BucketName::AuditHeads),
+        AuditTrust {
+            gateways: identity.trusted.clone(),
+            executors,
+        },
+        gateway_chain(&identity.instance),
+        identity.record_signer(),
+    )
 }
 
 /// `backend` as a gateway sees it: the buckets that carry authority
@@ -446,20 +482,10 @@ impl App {
         if executor {
             executors.push(TrustedKey::new(executor_key.verifying_key()));
         }
-        let trust = AuditTrust {
-            gateways: identity.trusted.clone(),
-            executors: executors.clone(),
-        };
         let gateway_keys = crate::trust::LiveTrust::fixed(identity.trusted.clone());
         let executor_keys = crate::trust::LiveTrust::fixed(executors.clone());
         let own_executor_key = executor.then(|| TrustedKey::new(executor_key.verifying_key()));
-        let audit = Audit::writer(
-            backend.log(LogName::Audit),
-            backend.bucket(BucketName::AuditHeads),
-            trust,
-            gateway_chain(&identity.instance),
-            identity.record_signer(),
-        );
+        let audit = gateway_audit(&backend, &identity, executors.clone());
         let raw = backend.clone();
         let backend = sealed_for_gateway(backend, &identity, tampered_to(&audit)).await?;
         check_nonce_ledger(&backend, &Opener::Gateway).await?;
@@ -583,6 +609,7 @@ impl App {
         self.tasks.0.push(self.gateway_keys.watch(
             "the trusted gateway keys (keys/trusted.json)",
             WATCH_EVERY,
+            self.audit.clone(),
             move || keys.trusted(),
         ));
         let keys = KeyStore::new(data_dir);
@@ -590,6 +617,7 @@ impl App {
         self.tasks.0.push(self.executor_keys.watch(
             "the trusted executor keys (keys/executors.json)",
             WATCH_EVERY,
+            self.audit.clone(),
             move || {
                 let mut trusted = keys.trusted_executors()?;
                 trusted.extend(own.clone());

@@ -6,11 +6,14 @@
 //! restart. A file that can no longer be read trusts nobody (fail closed)
 //! until it can.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use serde_json::json;
 use tgw_proto::grant::TrustedKey;
 
+use crate::audit::{Audit, AuditKind};
 use crate::keys::KeyError;
 
 #[derive(Clone)]
@@ -56,32 +59,52 @@ impl LiveTrust {
     }
 
     /// Reloads the set with `load` every `every` until the task is
-    /// aborted; `what` names it in the log.
+    /// aborted; `what` names it in the log. Each change this process
+    /// takes up is audited (`trust.changed`, in `audit`'s chain), so a
+    /// key trusted or untrusted with the command line is in the log from
+    /// the moment it counts, on every machine that applies it.
     pub fn watch(
         &self,
         what: &'static str,
         every: Duration,
+        audit: Audit,
         load: impl Fn() -> Result<Vec<TrustedKey>, KeyError> + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {
         let trust = self.clone();
         tokio::spawn(async move {
+            // What this process starts with, so that a change made while
+            // nothing ran shows between two starts.
+            let detail = json!({"keys": what, "start": true, "trusted": kids(&trust.current())});
+            audit.record(AuditKind::TrustChanged, "", detail).await;
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
-                let keys = match load() {
-                    Ok(keys) => keys,
+                let (keys, unreadable) = match load() {
+                    Ok(keys) => (keys, None),
                     Err(e) => {
                         if !trust.current().is_empty() {
                             tracing::error!(target: "tgw::keys", "{what} cannot be read, so none is trusted until it can: {e}");
                         }
-                        Vec::new()
+                        (Vec::new(), Some(e.to_string()))
                     }
                 };
+                let before = kids(&trust.current());
                 if trust.set(keys) {
-                    let kids: Vec<String> = trust.current().into_iter().map(|k| k.kid).collect();
-                    tracing::info!(target: "tgw::keys", "{what} changed: now {kids:?}");
+                    let now = kids(&trust.current());
+                    tracing::info!(target: "tgw::keys", "{what} changed: now {now:?}");
+                    let detail = json!({
+                        "keys": what,
+                        "added": now.difference(&before).collect::<Vec<_>>(),
+                        "removed": before.difference(&now).collect::<Vec<_>>(),
+                        "unreadable": unreadable,
+                    });
+                    audit.record(AuditKind::TrustChanged, "", detail).await;
                 }
             }
         })
     }
+}
+
+fn kids(keys: &[TrustedKey]) -> BTreeSet<String> {
+    keys.iter().map(|k| k.kid.clone()).collect()
 }

@@ -145,6 +145,24 @@ async fn every_response_carries_the_security_headers() {
     }
 }
 
+/// `key`'s answer to an approval challenge of `/api/approvals/{id}/challenge`.
+fn answer_to(challenge: &Value, key: &mut SoftAuthenticator) -> tgw::webauthn::Assertion {
+    let rp = chain::relying_party();
+    key.assert(
+        &rp.id,
+        &rp.origin,
+        &B64.decode(challenge["challenge"].as_str().unwrap())
+            .unwrap(),
+    )
+}
+
+/// The body of `/api/approvals/{id}/approve` for `assertion`.
+fn approve_body(challenge: &Value, assertion: &tgw::webauthn::Assertion) -> Value {
+    json!({"nonce": challenge["nonce"], "credential_id": B64.encode(&assertion.credential_id),
+           "authenticator_data": B64.encode(&assertion.authenticator_data),
+           "client_data_json": B64.encode(&assertion.client_data_json), "signature": B64.encode(&assertion.signature)})
+}
+
 #[tokio::test]
 async fn an_admin_enrolls_signs_in_and_approves_with_a_passkey() {
     let (chain, mut client) = setup().await;
@@ -206,22 +224,42 @@ async fn an_admin_enrolls_signs_in_and_approves_with_a_passkey() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // A signature that does not verify: refused, audited, nothing runs.
+    let (status, _, challenge) = client.post(&path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{challenge}");
+    let mut forged = answer_to(&challenge, &mut key);
+    *forged.signature.last_mut().unwrap() ^= 1;
+    let (status, _, answer) = client
+        .post(
+            &format!("/api/approvals/{id}/approve"),
+            approve_body(&challenge, &forged),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("the signature does not verify"),
+        "{answer}"
+    );
+    assert!(chain.files.join("report.txt").exists(), "the tool ran");
+    let refused = audited(&chain, tgw::audit::AuditKind::RequestRefused).await;
+    assert!(
+        refused.iter().any(|r| r["door"] == "dashboard"
+            && r["principal"] == "ada"
+            && r["code"] == "passkey-refused"),
+        "{refused:?}"
+    );
+
     // With both: the challenge, the passkey, the call runs.
     let (status, _, challenge) = client.post(&path, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{challenge}");
-    let rp = chain::relying_party();
-    let assertion = key.assert(
-        &rp.id,
-        &rp.origin,
-        &B64.decode(challenge["challenge"].as_str().unwrap())
-            .unwrap(),
-    );
+    let assertion = answer_to(&challenge, &mut key);
     let (status, _, approved) = client
         .post(
             &format!("/api/approvals/{id}/approve"),
-            json!({"nonce": challenge["nonce"], "credential_id": B64.encode(&assertion.credential_id),
-                   "authenticator_data": B64.encode(&assertion.authenticator_data),
-                   "client_data_json": B64.encode(&assertion.client_data_json), "signature": B64.encode(&assertion.signature)}),
+            approve_body(&challenge, &assertion),
         )
         .await;
     assert_eq!(

@@ -29,6 +29,13 @@ async fn backend(config: GatewayConfig) -> chain::Chain {
 
 include!("common/chain_cases.rs");
 
+/// A chain on the embedded bus under `policy`, with the skills `more` adds.
+async fn embedded_in(policy: &str, more: impl FnOnce(&std::path::Path)) -> chain::Chain {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
+    chain::chain_in(dir, bus, GatewayConfig::default(), policy, more).await
+}
+
 #[tokio::test]
 async fn an_unreachable_ledger_fails_closed() {
     let chain = backend_default().await;
@@ -37,6 +44,183 @@ async fn an_unreachable_ledger_fails_closed() {
     let db = rusqlite::Connection::open(chain.dir.path().join("state.db")).unwrap();
     db.execute_batch("DROP TABLE nonces").unwrap();
     refused_by_executor(&chain, token, &args, RefusalCode::LedgerUnavailable).await;
+}
+
+#[tokio::test]
+async fn a_verifier_component_that_traps_or_disagrees_stops_the_call() {
+    let chain = backend_default().await;
+    let odd = std::fs::read(tgw::guests::GUEST_ODD_VERIFIER).unwrap();
+    // In pool `trap` the component panics inside the sandbox.
+    let trapping = chain.executor_with("trap".parse().unwrap(), &odd).await;
+    let (token, args) = grant(&chain, "write_file", WRITE, |c| c["aud"] = json!("trap"));
+    refused_by(&chain, &trapping, token, &args, RefusalCode::VerifierFailed).await;
+    // Elsewhere it vouches for claims of its own: the host's check of the
+    // same grant gives others, and the executor believes neither.
+    let disagreeing = chain.executor_with(tgw::ids::Pool::default(), &odd).await;
+    let (token, args) = grant(&chain, "write_file", WRITE, |_| {});
+    refused_by(
+        &chain,
+        &disagreeing,
+        token.clone(),
+        &args,
+        RefusalCode::VerifierDisagrees,
+    )
+    .await;
+    // The same grant is good: the built-in verifier runs it, since the
+    // refusals spent nothing.
+    let reply = chain
+        .executor
+        .execute(&ExecRequest {
+            call: "good".into(),
+            jti: chain::jti_of(&token),
+            grant: token,
+            args,
+        })
+        .await
+        .reply;
+    assert!(
+        matches!(reply, tgw::executor::ExecReply::Done { .. }),
+        "{reply:?}"
+    );
+    assert!(chain.files.join("marker.txt").exists());
+}
+
+/// Adds the hostile test guest as the skill `hostile`: a read-only folder
+/// `/ro` and one HTTP host, `allow`.
+fn hostile_skill(skills: &std::path::Path, allow: &str) {
+    let dir = skills.join("hostile");
+    std::fs::create_dir_all(dir.join("ro")).unwrap();
+    std::fs::write(dir.join("ro/kept.txt"), "kept").unwrap();
+    std::fs::copy(tgw::guests::GUEST_HOSTILE, dir.join("hostile.wasm")).unwrap();
+    let manifest = format!(
+        "name = \"hostile\"\nversion = \"0.1.0\"\ncomponent = \"hostile.wasm\"\n\n[capabilities]\n\
+         dirs = [{{ host = \"ro\", guest = \"/ro\", access = \"read\" }}]\nhttp = [{allow:?}]\n"
+    );
+    std::fs::write(dir.join("skill.toml"), manifest).unwrap();
+}
+
+/// Proposes `call`, approves it as `name` with `key` when it waits, and
+/// returns how it ended.
+async fn approved(
+    chain: &chain::Chain,
+    call: tgw::gateway::CallRequest,
+    name: &str,
+    key: &mut tgw::webauthn::software::SoftAuthenticator,
+) -> CallResult {
+    let mut events = chain.approvals.subscribe();
+    let gateway = chain.gateway.clone();
+    let call = tokio::spawn(async move { gateway.propose(call).await });
+    let id = next_pending(&mut events).await;
+    chain.approve(&id, name, key).await.unwrap();
+    call.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_past_a_sandbox_cap_fails_and_the_log_names_the_cap() {
+    // Connections are taken and never answered: the request must not get
+    // that far.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let chain = embedded_in("default.toml", |skills| {
+        hostile_skill(skills, &format!("http://{addr}"));
+    })
+    .await;
+    let mut key = chain.enroll("bob", tgw::people::Role::Approver, 5).await;
+    let cases = [
+        (
+            "hoard_handles",
+            json!({"path": "/ro/kept.txt"}),
+            "resource limit exceeded: the tool held more than 4096 open handles",
+        ),
+        (
+            "many_headers",
+            json!({"url": format!("http://{addr}/"), "count": 65}),
+            "headers; a skill may send at most 64",
+        ),
+    ];
+    for (tool, args, cap) in cases {
+        let result = approved(
+            &chain,
+            chain::request_to("hostile", tool, args),
+            "bob",
+            &mut key,
+        )
+        .await;
+        match result {
+            CallResult::Failed { reason } => assert!(reason.contains(cap), "{tool}: {reason}"),
+            other => panic!("{tool}: expected the tool to fail at its cap, got {other:?}"),
+        }
+        let entries = chain.audit.entries().await.unwrap();
+        let failed: Vec<&Value> = entries
+            .iter()
+            .filter(|e| e.kind == AuditKind::ExecutionFailed)
+            .map(|e| &e.detail)
+            .collect();
+        assert!(
+            failed
+                .iter()
+                .any(|d| d["reason"].as_str().is_some_and(|r| r.contains(cap))),
+            "{tool}: no audit entry names the cap: {failed:?}"
+        );
+    }
+    chain::verified(&chain.audit).await;
+}
+
+#[tokio::test]
+async fn a_negative_or_non_numeric_amount_is_denied_and_the_log_says_why() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let chain = embedded_in("examples/payments.toml", |skills| {
+        let invoices = skills.join("invoices");
+        std::fs::create_dir_all(&invoices).unwrap();
+        for file in ["skill.toml", "invoices.wasm"] {
+            std::fs::copy(repo.join("skills/invoices").join(file), invoices.join(file)).unwrap();
+        }
+    })
+    .await;
+    let create = |amount: Value| {
+        chain::request_to(
+            "invoices",
+            "create_invoice",
+            json!({"customer": "c", "amount_cents": amount, "currency": "EUR"}),
+        )
+    };
+    for (amount, why) in [
+        (json!(-5), "a negative amount is refused"),
+        (json!("lots"), "not a number"),
+    ] {
+        let (code, reason) = match chain.gateway.propose(create(amount.clone())).await {
+            CallResult::Refused(refusal) => (refusal.code(), refusal.as_reason().to_owned()),
+            other => panic!("{amount}: expected a refusal, got {other:?}"),
+        };
+        assert_eq!(code, RefusalCode::PolicyDenied, "{reason}");
+        assert!(
+            reason.contains("big invoices need a human") && reason.contains(why),
+            "{reason}"
+        );
+        let refused: Vec<Value> = audit_kinds(&chain)
+            .await
+            .into_iter()
+            .filter(|(k, _)| k == "call.refused")
+            .map(|(_, d)| d)
+            .collect();
+        assert!(
+            refused.iter().any(|d| d["code"] == "policy-denied"
+                && d["reason"].as_str().is_some_and(|r| r.contains(why))),
+            "{amount}: no audit entry says why: {refused:?}"
+        );
+    }
+    // Nothing was sent to an executor.
+    let kinds: Vec<String> = audit_kinds(&chain)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        !kinds
+            .iter()
+            .any(|k| k == "grant" || k.starts_with("execution")),
+        "{kinds:?}"
+    );
 }
 
 /// Copies the `files` skill of `skills` into the folder `name` (the same
@@ -122,6 +306,7 @@ async fn untrusting_the_gateway_key_stops_its_grants_within_seconds() {
     let mut chain = backend(GatewayConfig::default()).await;
     let keys = tgw::keys::KeyStore::new(chain.dir.path());
     let gateway_key = tgw::grant::GrantSigner::from_seed(&chain::SEED).trusted_key();
+    let gateway_key_kid = gateway_key.kid.clone();
     keys.trust(gateway_key.clone()).unwrap();
     chain.app.watch_keys(chain.dir.path());
     let read = || request("read_file", json!({"path": "report.txt"}));
@@ -161,6 +346,39 @@ async fn untrusting_the_gateway_key_stops_its_grants_within_seconds() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ran, "the key trusted again is not believed");
+
+    // The log has what the gateway trusted as it started, and each change
+    // it took up.
+    let changes: Vec<Value> = chain
+        .audit
+        .entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.kind == AuditKind::TrustChanged
+                && e.detail["keys"].as_str().unwrap().contains("trusted.json")
+        })
+        .map(|e| e.detail)
+        .collect();
+    let kid = json!([gateway_key_kid]);
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert_eq!(
+        (&changes[0]["start"], &changes[0]["trusted"]),
+        (&json!(true), &kid),
+        "{changes:?}"
+    );
+    assert_eq!(
+        (&changes[1]["removed"], &changes[1]["added"]),
+        (&kid, &json!([])),
+        "{changes:?}"
+    );
+    assert_eq!(
+        (&changes[2]["removed"], &changes[2]["added"]),
+        (&json!([]), &kid),
+        "{changes:?}"
+    );
+    chain::verified(&chain.audit).await;
 }
 
 #[tokio::test]

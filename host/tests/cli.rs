@@ -9,6 +9,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use serde_json::{Value, json};
+
 fn tgw(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let skills = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tgw"))
@@ -337,5 +339,43 @@ fn users_invite_list_and_disable() {
         stderr(&missing).contains("no user nobody"),
         "{}",
         stderr(&missing)
+    );
+    let group = tgw(data.path(), &["users", "add-group", "bob", "billing"], None);
+    assert!(group.status.success(), "{}", stderr(&group));
+
+    // Each change is in the audit log, by the command line; the refused
+    // one is not; and the log verifies.
+    let export = stdout(&tgw(data.path(), &["audit", "export"], None));
+    let actions: Vec<Value> = export
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["entry"]["kind"] == "admin.action")
+        .map(|line| line["entry"]["detail"].clone())
+        .collect();
+    let described: Vec<(String, String)> = actions
+        .iter()
+        .map(|d| {
+            assert_eq!(d["by"], "cli", "{d}");
+            (
+                d["action"].as_str().unwrap().to_owned(),
+                d["person"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("invite".to_owned(), "-".to_owned()),
+            ("disable".to_owned(), "bob".to_owned()),
+            ("set-groups".to_owned(), "bob".to_owned()),
+        ]
+    );
+    assert_eq!(actions[2]["groups"], json!(["billing"]));
+    let verify = tgw(data.path(), &["audit", "verify"], None);
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        stdout(&verify),
+        stderr(&verify)
     );
 }

@@ -61,10 +61,15 @@ pub enum AuditKind {
     /// receipt does not match the call: discarded, and the call failed.
     #[serde(rename = "reply.forged")]
     ReplyForged,
+    /// The keys a process trusts, as it starts (`"start": true`), and
+    /// each change it takes up (`tgw keys trust|untrust`, `tgw executors
+    /// trust|untrust`, a rotation): which keys came and went.
+    #[serde(rename = "trust.changed")]
+    TrustChanged,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 17] = [
+    pub const ALL: [AuditKind; 18] = [
         AuditKind::Proposal,
         AuditKind::Decision,
         AuditKind::ApprovalPending,
@@ -82,6 +87,7 @@ impl AuditKind {
         AuditKind::PasskeyEnabled,
         AuditKind::SkillRefused,
         AuditKind::ReplyForged,
+        AuditKind::TrustChanged,
     ];
 
     /// The name in the log (`approval.pending`).
@@ -104,6 +110,7 @@ impl AuditKind {
             AuditKind::PasskeyEnabled => "passkey.enabled",
             AuditKind::SkillRefused => "skill.refused",
             AuditKind::ReplyForged => "reply.forged",
+            AuditKind::TrustChanged => "trust.changed",
         }
     }
 }

@@ -1,10 +1,11 @@
 //! `tgw tokens ...`: personal access tokens for MCP clients.
 
 use clap::Subcommand;
+use serde_json::json;
 use tgw::people::Scope;
 
 use super::Context;
-use super::users::people;
+use super::users::Admin;
 
 #[derive(Subcommand)]
 pub enum TokensCommand {
@@ -40,7 +41,11 @@ pub async fn run(context: &Context, command: TokensCommand) -> anyhow::Result<()
             user,
             scopes: wanted,
         } => {
-            let (token, record) = people(context).await?.create_token(&user, &wanted).await?;
+            let admin = Admin::open(context).await?;
+            let (token, record) = admin.people.create_token(&user, &wanted).await?;
+            admin
+                .record(json!({"action": "create-token", "person": user, "token": record.id, "scopes": scopes(&record.scopes)}))
+                .await?;
             println!("{token}");
             eprintln!(
                 "Token {} for {user} with scopes {}. It is shown only this once; \
@@ -50,7 +55,7 @@ pub async fn run(context: &Context, command: TokensCommand) -> anyhow::Result<()
             );
         }
         TokensCommand::List => {
-            let tokens = people(context).await?.tokens().await?;
+            let tokens = Admin::open(context).await?.people.tokens().await?;
             if tokens.is_empty() {
                 println!("No tokens yet: `tgw tokens create --user NAME` makes one.");
             }
@@ -69,7 +74,11 @@ pub async fn run(context: &Context, command: TokensCommand) -> anyhow::Result<()
             }
         }
         TokensCommand::Revoke { id } => {
-            people(context).await?.revoke_token(&id).await?;
+            let admin = Admin::open(context).await?;
+            admin.people.revoke_token(&id).await?;
+            admin
+                .record(json!({"action": "revoke-token", "token": id}))
+                .await?;
             println!("Token {id} is revoked.");
         }
     }

@@ -198,12 +198,6 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
     let disk = context.disk();
     let keys = KeyStore::new(&context.data_dir);
     let trusted = tgw::trust::LiveTrust::fixed(keys.trusted()?);
-    let watched = KeyStore::new(&context.data_dir);
-    let _keys_watch = trusted.watch(
-        "the trusted gateway keys (keys/trusted.json)",
-        Duration::from_secs(1),
-        move || watched.trusted(),
-    );
     let (seed, new) = keys.executor_seed()?;
     let key = Arc::new(tgw::jws::JwsSigner::from_seed(&seed));
     let public = tgw::keys::public_entry(&tgw::grant::TrustedKey::new(key.verifying_key()));
@@ -218,17 +212,24 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
         .backend(tgw::backend::nats::Opener::Executor(args.pool.to_string()))
         .await?;
     let description = backend.description.clone();
-    let (_, serving) = start_executor(ExecutorParts {
+    let (executor, serving) = start_executor(ExecutorParts {
         pool: args.pool.clone(),
         backend,
         runtime,
         skills: skills.clone(),
-        trusted,
+        trusted: trusted.clone(),
         key,
         secrets,
         relying_party: relying_party(&args.public_url)?,
     })
     .await?;
+    let watched = KeyStore::new(&context.data_dir);
+    let _keys_watch = trusted.watch(
+        "the trusted gateway keys (keys/trusted.json)",
+        Duration::from_secs(1),
+        executor.audit().clone(),
+        move || watched.trusted(),
+    );
     let loaded = skills.current();
     let names: Vec<&str> = loaded.iter().map(|s| s.skill.name()).collect();
     println!(

@@ -1,6 +1,8 @@
 //! `tgw users ...`: people and invitations.
 
 use clap::Subcommand;
+use serde_json::json;
+use tgw::audit::{Audit, AuditKind};
 use tgw::backend::BucketName;
 use tgw::people::{GroupName, People, Role};
 
@@ -38,15 +40,47 @@ fn groups_of(groups: &[GroupName]) -> String {
     }
 }
 
-pub(super) async fn people(context: &Context) -> anyhow::Result<People> {
-    let backend = context.disk().gateway_backend().await?;
-    Ok(People::new(backend.bucket(BucketName::People)))
+/// People as a command sees them, and the audit log its changes go to.
+pub(super) struct Admin {
+    pub people: People,
+    audit: Audit,
+}
+
+impl Admin {
+    pub(super) async fn open(context: &Context) -> anyhow::Result<Admin> {
+        let (backend, audit) = context.disk().gateway_command().await?;
+        Ok(Admin {
+            people: People::new(backend.bucket(BucketName::People)),
+            audit,
+        })
+    }
+
+    /// Audits a change made from the command line (`admin.action`, as the
+    /// dashboard's are, `"by": "cli"` with the account that ran it). The
+    /// change is made by then, so an entry that cannot be written is an
+    /// error the person hears of, and the command fails.
+    pub(super) async fn record(&self, mut detail: serde_json::Value) -> anyhow::Result<()> {
+        detail["by"] = json!("cli");
+        detail["os_user"] = json!(std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+        self.audit
+            .append(AuditKind::AdminAction, "", detail)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("the change is made, but its audit entry could not be written: {e}")
+            })?;
+        self.audit.checkpoint().await?;
+        Ok(())
+    }
 }
 
 pub async fn run(context: &Context, command: UsersCommand) -> anyhow::Result<()> {
     match command {
         UsersCommand::Invite { role, public_url } => {
-            let invitation = people(context).await?.invite(role).await?;
+            let admin = Admin::open(context).await?;
+            let invitation = admin.people.invite(role).await?;
+            admin
+                .record(json!({"action": "invite", "role": role}))
+                .await?;
             println!(
                 "{}/enroll#{}",
                 public_url.trim_end_matches('/'),
@@ -55,7 +89,7 @@ pub async fn run(context: &Context, command: UsersCommand) -> anyhow::Result<()>
             eprintln!("Single use, valid 15 minutes, for the role {role:?}.");
         }
         UsersCommand::List => {
-            let people = people(context).await?;
+            let people = Admin::open(context).await?.people;
             let users = people.users().await?;
             if users.is_empty() {
                 println!("No users yet: `tgw up` prints an enrollment link for the first admin.");
@@ -72,15 +106,27 @@ pub async fn run(context: &Context, command: UsersCommand) -> anyhow::Result<()>
             }
         }
         UsersCommand::Disable { name } => {
-            people(context).await?.disable(&name).await?;
+            let admin = Admin::open(context).await?;
+            admin.people.disable(&name).await?;
+            admin
+                .record(json!({"action": "disable", "person": name}))
+                .await?;
             println!("{name} is disabled.");
         }
         UsersCommand::AddGroup { name, group } => {
-            let user = people(context).await?.add_group(&name, &group).await?;
+            let admin = Admin::open(context).await?;
+            let user = admin.people.add_group(&name, &group).await?;
+            admin
+                .record(json!({"action": "set-groups", "person": name, "groups": user.groups}))
+                .await?;
             println!("{name} is in the groups {}.", groups_of(&user.groups));
         }
         UsersCommand::RemoveGroup { name, group } => {
-            let user = people(context).await?.remove_group(&name, &group).await?;
+            let admin = Admin::open(context).await?;
+            let user = admin.people.remove_group(&name, &group).await?;
+            admin
+                .record(json!({"action": "set-groups", "person": name, "groups": user.groups}))
+                .await?;
             println!("{name} is in the groups {}.", groups_of(&user.groups));
         }
     }

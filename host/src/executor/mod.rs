@@ -73,7 +73,20 @@ pub struct ExecutorSetup {
 }
 
 impl Executor {
+    /// An executor that verifies grants with the built-in grant-verifier
+    /// component.
     pub fn new(pool: Pool, setup: ExecutorSetup) -> anyhow::Result<Self> {
+        Self::with_verifier(pool, setup, crate::guests::GRANT_VERIFIER_WASM)
+    }
+
+    /// An executor that verifies grants with the component `verifier`
+    /// (the built-in one in every process; the tests give it one that
+    /// misbehaves, to show the executor refuses then).
+    pub fn with_verifier(
+        pool: Pool,
+        setup: ExecutorSetup,
+        verifier: &[u8],
+    ) -> anyhow::Result<Self> {
         let ExecutorSetup {
             runtime,
             trusted,
@@ -90,7 +103,7 @@ impl Executor {
                 "no trusted grant keys: run `tgw keys init` (or `tgw keys trust` on an executor's machine)"
             );
         }
-        let verifier = runtime.load_verifier(crate::guests::GRANT_VERIFIER_WASM)?;
+        let verifier = runtime.load_verifier(verifier)?;
         Ok(Executor {
             pool,
             runtime,
@@ -104,6 +117,11 @@ impl Executor {
             floor,
             policies,
         })
+    }
+
+    /// The audit log, written in this executor's chain.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
     }
 
     /// Handles one request; never panics, always answers, with a receipt

@@ -108,8 +108,21 @@ pub fn workspace(dir: &Path, policy: &str) -> (PathBuf, PathBuf) {
 }
 
 pub async fn chain_with(dir: tempfile::TempDir, backend: Backend, config: GatewayConfig) -> Chain {
+    chain_in(dir, backend, config, "default.toml", |_| {}).await
+}
+
+/// A chain under `policy` (a path under `policy/`), whose skills folder
+/// holds `files` and what `more` adds to it.
+pub async fn chain_in(
+    dir: tempfile::TempDir,
+    backend: Backend,
+    config: GatewayConfig,
+    policy: &str,
+    more: impl FnOnce(&Path),
+) -> Chain {
     let runtime = shared_runtime();
-    let (skills_dir, policy_path) = workspace(dir.path(), "default.toml");
+    let (skills_dir, policy_path) = workspace(dir.path(), policy);
+    more(&skills_dir);
     let secrets = SecretStore::new(dir.path());
     let skills = Arc::new(
         SkillSet::load(&runtime, &skills_dir, &secrets)
@@ -202,18 +215,28 @@ impl Chain {
     /// It signs with the same executor key as the chain's own (a machine
     /// the gateway trusts).
     pub async fn another_executor(&self) -> Arc<Executor> {
-        tgw::app::build_executor(ExecutorParts {
-            pool: tgw::ids::Pool::default(),
-            backend: self.backend.clone(),
-            runtime: self.runtime.clone(),
-            skills: LiveSkills::fixed(self.skills.clone()),
-            trusted: tgw::trust::LiveTrust::fixed(vec![
-                GrantSigner::from_seed(&SEED).trusted_key(),
-            ]),
-            key: identity().executor_signer(),
-            secrets: Arc::new(SecretStore::new(self.dir.path())),
-            relying_party: relying_party(),
-        })
+        self.executor_with(tgw::ids::Pool::default(), tgw::guests::GRANT_VERIFIER_WASM)
+            .await
+    }
+
+    /// An executor of `pool` over the same bus that verifies grants with
+    /// the component `verifier`; not yet serving.
+    pub async fn executor_with(&self, pool: tgw::ids::Pool, verifier: &[u8]) -> Arc<Executor> {
+        tgw::app::build_executor_with_verifier(
+            ExecutorParts {
+                pool,
+                backend: self.backend.clone(),
+                runtime: self.runtime.clone(),
+                skills: LiveSkills::fixed(self.skills.clone()),
+                trusted: tgw::trust::LiveTrust::fixed(vec![
+                    GrantSigner::from_seed(&SEED).trusted_key(),
+                ]),
+                key: identity().executor_signer(),
+                secrets: Arc::new(SecretStore::new(self.dir.path())),
+                relying_party: relying_party(),
+            },
+            verifier,
+        )
         .await
         .unwrap()
     }

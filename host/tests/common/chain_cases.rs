@@ -164,8 +164,14 @@ fn grant(chain: &chain::Chain, tool: &str, args: &str, edit: impl FnOnce(&mut Va
 const WRITE: &str = r#"{"content":"pwned","path":"marker.txt"}"#;
 
 async fn refused_by_executor(chain: &chain::Chain, token: String, args: &str, code: RefusalCode) {
+    refused_by(chain, &chain.executor, token, args, code).await;
+}
+
+/// `executor` refuses the grant `token` for `args` with `code`: the tool
+/// did not run, and the audit log names the code.
+async fn refused_by(chain: &chain::Chain, executor: &tgw::executor::Executor, token: String, args: &str, code: RefusalCode) {
     let call = format!("case-{}-{}", code, args.len());
-    let reply = chain.executor.execute(&ExecRequest { call: call.clone(), jti: chain::jti_of(&token), grant: token, args: args.into() }).await.reply;
+    let reply = executor.execute(&ExecRequest { call: call.clone(), jti: chain::jti_of(&token), grant: token, args: args.into() }).await.reply;
     match reply {
         tgw::executor::ExecReply::Refused { code: got, reason } => assert_eq!(got, code, "{reason}"),
         other => panic!("expected a refusal with {code}, got {other:?}"),
