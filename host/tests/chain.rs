@@ -223,6 +223,102 @@ async fn a_negative_or_non_numeric_amount_is_denied_and_the_log_says_why() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manifest_says_how_risky_a_tool_is_and_may_only_raise_it() {
+    // The component says `read_file` is a read; the operator's manifest
+    // says destructive.
+    let chain = embedded_in("default.toml", |skills| {
+        let manifest = skills.join("files/skill.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let raised = text.replace(
+            "[tools.read_file]\nrisk = \"read\"",
+            "[tools.read_file]\nrisk = \"destructive\"",
+        );
+        assert_ne!(text, raised);
+        std::fs::write(&manifest, raised).unwrap();
+    })
+    .await;
+    let files = chain.skills.get("files").unwrap();
+    assert_eq!(
+        files.tool("read_file").unwrap().risk,
+        tgw::runtime::Risk::Destructive
+    );
+    // Policy sees it destructive: the call waits for a human, and runs once
+    // one approves with a passkey (the executor's floor for destructive
+    // tools lets it through only with the approval in its grant).
+    let mut bob = chain.enroll("bob", tgw::people::Role::Approver, 5).await;
+    let result = approved(
+        &chain,
+        request("read_file", json!({"path": "report.txt"})),
+        "bob",
+        &mut bob,
+    )
+    .await;
+    assert_eq!(done(result)["content"], "quarterly numbers\n");
+    let kinds: Vec<String> = audit_kinds(&chain)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "proposal",
+            "decision",
+            "approval.pending",
+            "approval.decided",
+            "grant",
+            "execution.done"
+        ]
+    );
+    // A grant without an approval, as a policy that allowed it would sign,
+    // stops at the executor's floor.
+    let (token, args) = grant(&chain, "read_file", r#"{"path":"report.txt"}"#, |_| {});
+    refused_by_executor(&chain, token, &args, RefusalCode::NoHumanApproval).await;
+
+    // The other way round: the manifest calls the component's destructive
+    // tool a read, and the skill does not load.
+    let dir = tempfile::tempdir().unwrap();
+    let (skills, _) = chain::workspace(dir.path(), "default.toml");
+    let manifest = skills.join("files/skill.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace(
+            "[tools.delete_file]\nrisk = \"destructive\"",
+            "[tools.delete_file]\nrisk = \"read\"",
+        ),
+    )
+    .unwrap();
+    let secrets = tgw::secrets::SecretStore::new(dir.path());
+    let set = tgw::registry::SkillSet::load(&chain.runtime, &skills, &secrets)
+        .await
+        .unwrap();
+    assert!(
+        set.get("files").is_none(),
+        "a skill that lowers a tool's risk was served"
+    );
+    assert_eq!(
+        set.refused(),
+        [
+            "skill files left out: tool delete_file: the manifest says read, but the component's publisher says it is destructive; a manifest may make a tool riskier, never less risky"
+        ]
+    );
+    // And a tool the manifest does not list is destructive.
+    std::fs::write(
+        &manifest,
+        text.replace("[tools.list_dir]\nrisk = \"read\"\n", ""),
+    )
+    .unwrap();
+    let set = tgw::registry::SkillSet::load(&chain.runtime, &skills, &secrets)
+        .await
+        .unwrap();
+    assert_eq!(
+        set.get("files").unwrap().tool("list_dir").unwrap().risk,
+        tgw::runtime::Risk::Destructive
+    );
+}
+
 /// Copies the `files` skill of `skills` into the folder `name` (the same
 /// skill name, another folder).
 fn copy_files_skill(skills: &std::path::Path, name: &str) {

@@ -96,13 +96,14 @@ async fn tools(context: &Context, name: &str) -> anyhow::Result<()> {
         skill.manifest.version,
         component.digest
     );
-    for tool in outcome.result? {
-        let risk = serde_json::to_value(tool.risk)?;
+    let tools = registry::with_manifest_risks(&skill.manifest, outcome.result?)
+        .map_err(|e| anyhow::anyhow!("skill {} cannot be served: {e}", skill.name()))?;
+    for tool in tools {
         println!(
             "\n{}.{}  [{}]\n  {}",
             skill.name(),
             tool.name,
-            risk.as_str().unwrap_or_default(),
+            tool.risk,
             tool.description
         );
         println!(

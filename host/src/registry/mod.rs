@@ -161,6 +161,25 @@ pub fn find(skills_dir: &Path, name: &str) -> anyhow::Result<Skill> {
     anyhow::bail!("no skill named {name} in {}", skills_dir.display())
 }
 
+/// The component's tools with the risks of the manifest, which the
+/// operator accepted: the component's own word can make a tool riskier
+/// than the manifest says (then the skill is refused), never less.
+pub fn with_manifest_risks(
+    manifest: &Manifest,
+    tools: Vec<crate::runtime::ToolInfo>,
+) -> Result<Vec<crate::runtime::ToolInfo>, tgw_parse::manifest::ToolsMismatch> {
+    if let Some(unknown) = manifest.unknown_tool(tools.iter().map(|t| t.name.as_str())) {
+        return Err(unknown);
+    }
+    tools
+        .into_iter()
+        .map(|mut tool| {
+            tool.risk = manifest.risk_of(&tool.name, tool.risk)?;
+            Ok(tool)
+        })
+        .collect()
+}
+
 /// A skill ready to run: manifest, compiled component and its tools.
 mod live;
 pub use live::LiveSkills;
@@ -239,6 +258,15 @@ impl SkillSet {
                         "skill {} left out: listing its tools failed: {e}",
                         skill.name()
                     );
+                    tracing::error!(target: "tgw::registry", "{why}");
+                    set.refused.push(why);
+                    continue;
+                }
+            };
+            let tools = match with_manifest_risks(&skill.manifest, tools) {
+                Ok(tools) => tools,
+                Err(e) => {
+                    let why = format!("skill {} left out: {e}", skill.name());
                     tracing::error!(target: "tgw::registry", "{why}");
                     set.refused.push(why);
                     continue;

@@ -99,24 +99,9 @@ world!(
     bindings::policy::PolicyRulePre<CallState>
 );
 
-/// How much harm a tool's call can do (`tgw:skill/types.risk`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Risk {
-    Read,
-    Write,
-    Destructive,
-}
-
-impl Risk {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Risk::Read => "read",
-            Risk::Write => "write",
-            Risk::Destructive => "destructive",
-        }
-    }
-}
+/// How much harm a tool's call can do (`tgw:skill/types.risk`); the
+/// manifest's word is the one that applies.
+pub use tgw_parse::manifest::Risk;
 
 /// One tool as its component describes it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Deserializer, de::Error as _};
+use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use toml::Spanned;
 
 use crate::http_target::HttpTarget;
-use crate::names::{Audience, GroupName, Role, SkillName};
+use crate::names::{Audience, GroupName, Role, SkillName, ToolName};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +36,59 @@ pub struct Manifest {
     /// Only `wasm`: `native` is refused, a skill is a WebAssembly component.
     #[serde(default, deserialize_with = "kind")]
     pub kind: SkillKind,
+    /// `[tools.<name>]`: what the operator accepts each tool to be. The
+    /// risk here is the one that applies; a tool not listed is
+    /// destructive.
+    #[serde(default)]
+    pub tools: BTreeMap<ToolName, ToolDecl>,
+}
+
+/// How much harm a tool's call can do, from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    Read,
+    Write,
+    Destructive,
+}
+
+impl Risk {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Risk::Read => "read",
+            Risk::Write => "write",
+            Risk::Destructive => "destructive",
+        }
+    }
+}
+
+impl std::fmt::Display for Risk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One `[tools.<name>]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolDecl {
+    pub risk: Risk,
+}
+
+/// Why a manifest's `[tools]` and its component's own word disagree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolsMismatch {
+    #[error(
+        "tool {tool}: the manifest says {declared}, but the component's publisher says it is {own}; \
+         a manifest may make a tool riskier, never less risky"
+    )]
+    LessRisky {
+        tool: String,
+        declared: Risk,
+        own: Risk,
+    },
+    #[error("[tools.{0}]: the component has no tool {0}")]
+    NoSuchTool(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,6 +268,37 @@ impl Manifest {
 
     pub fn http_targets(&self) -> impl Iterator<Item = &HttpTarget> {
         self.capabilities.http.iter().map(|e| &e.get_ref().0)
+    }
+
+    /// The risk that applies to `tool`, which the component says is
+    /// `own`: the manifest's, or destructive if it does not list the
+    /// tool. A manifest that makes it less risky than `own` is refused.
+    pub fn risk_of(&self, tool: &str, own: Risk) -> Result<Risk, ToolsMismatch> {
+        let declared = self
+            .tools
+            .get(tool)
+            .map_or(Risk::Destructive, |decl| decl.risk);
+        if declared < own {
+            return Err(ToolsMismatch::LessRisky {
+                tool: tool.to_owned(),
+                declared,
+                own,
+            });
+        }
+        Ok(declared)
+    }
+
+    /// A `[tools]` entry for a tool that is not among `tools` (the
+    /// component's): a typo, or a manifest for another build.
+    pub fn unknown_tool<'a>(
+        &self,
+        tools: impl Iterator<Item = &'a str> + Clone,
+    ) -> Option<ToolsMismatch> {
+        self.tools
+            .keys()
+            .map(ToolName::as_str)
+            .find(|name| !tools.clone().any(|t| t == *name))
+            .map(|name| ToolsMismatch::NoSuchTool(name.to_owned()))
     }
 }
 
