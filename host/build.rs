@@ -113,6 +113,25 @@ fn main() {
         }
         all.insert(guest.package.clone(), file);
     }
+    // What `tgw` trusts as built from this checkout: a skill folder whose
+    // component has one of these digests loads unsigned (see
+    // `registry::provenance`).
+    writeln!(
+        generated,
+        "/// The digests of the guests built with this binary: (package, `sha256:` digest).\npub const LOCAL_BUILDS: &[(&str, &str)] = &["
+    )
+    .unwrap();
+    for (package, file) in &all {
+        use sha2::Digest as _;
+        let bytes = fs::read(file).unwrap();
+        writeln!(
+            generated,
+            "    ({package:?}, \"sha256:{}\"),",
+            hex::encode(sha2::Sha256::digest(&bytes))
+        )
+        .unwrap();
+    }
+    generated.push_str("];\n");
     writeln!(
         generated,
         "/// Every guest component: (package, path).\npub const ALL: &[(&str, &str)] = &["

@@ -132,6 +132,9 @@ pub struct DiskConfig {
     pub skills_dir: PathBuf,
     /// NATS (JetStream) instead of the embedded backend.
     pub nats: NatsConfig,
+    /// Development mode: unsigned skill folders load too (never the
+    /// default; the dashboard shows it).
+    pub dev: bool,
 }
 
 impl DiskConfig {
@@ -168,13 +171,15 @@ impl DiskConfig {
         Ok((backend, audit))
     }
 
-    /// The skills of the skills folder, reloaded when a folder changes.
+    /// The skills of the skills folder that this host believes (see
+    /// [`crate::registry::provenance`]), reloaded when a folder changes.
     pub async fn skills(
         &self,
         runtime: &Arc<Runtime>,
         secrets: &Arc<SecretStore>,
     ) -> anyhow::Result<Arc<LiveSkills>> {
-        LiveSkills::load(runtime.clone(), &self.skills_dir, secrets.clone()).await
+        let trust = crate::registry::SkillTrust::load(&self.data_dir, self.dev)?;
+        LiveSkills::load(runtime.clone(), &self.skills_dir, secrets.clone(), trust).await
     }
 }
 

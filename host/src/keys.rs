@@ -203,6 +203,20 @@ impl KeyStore {
         self.seed_or_new("executor.key")
     }
 
+    /// This machine's publisher key (skills it signs), and whether it was
+    /// just made.
+    pub fn publisher_seed(&self) -> Result<([u8; 32], bool), KeyError> {
+        self.seed_or_new("publisher.key")
+    }
+
+    /// This machine's publisher key, if one was made.
+    pub fn publisher_key(&self) -> Result<Option<JwsSigner>, KeyError> {
+        if !self.path("publisher.key").exists() {
+            return Ok(None);
+        }
+        Ok(Some(JwsSigner::from_seed(&self.publisher_seed()?.0)))
+    }
+
     /// This machine's executor key.
     pub fn executor_key(&self) -> Result<JwsSigner, KeyError> {
         Ok(JwsSigner::from_seed(&self.executor_seed()?.0))

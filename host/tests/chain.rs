@@ -291,9 +291,14 @@ async fn the_manifest_says_how_risky_a_tool_is_and_may_only_raise_it() {
     )
     .unwrap();
     let secrets = tgw::secrets::SecretStore::new(dir.path());
-    let set = tgw::registry::SkillSet::load(&chain.runtime, &skills, &secrets)
-        .await
-        .unwrap();
+    let set = tgw::registry::SkillSet::load(
+        &chain.runtime,
+        &skills,
+        &secrets,
+        &tgw::registry::SkillTrust::local_builds(),
+    )
+    .await
+    .unwrap();
     assert!(
         set.get("files").is_none(),
         "a skill that lowers a tool's risk was served"
@@ -310,9 +315,14 @@ async fn the_manifest_says_how_risky_a_tool_is_and_may_only_raise_it() {
         text.replace("[tools.list_dir]\nrisk = \"read\"\n", ""),
     )
     .unwrap();
-    let set = tgw::registry::SkillSet::load(&chain.runtime, &skills, &secrets)
-        .await
-        .unwrap();
+    let set = tgw::registry::SkillSet::load(
+        &chain.runtime,
+        &skills,
+        &secrets,
+        &tgw::registry::SkillTrust::local_builds(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         set.get("files").unwrap().tool("list_dir").unwrap().risk,
         tgw::runtime::Risk::Destructive
@@ -336,9 +346,14 @@ async fn a_second_folder_with_a_taken_skill_name_is_refused_and_the_first_keeps_
     copy_files_skill(&skills_dir, "files-copy");
     let runtime = chain::shared_runtime();
     let secrets = std::sync::Arc::new(tgw::secrets::SecretStore::new(dir.path()));
-    let live = tgw::registry::LiveSkills::load(runtime.clone(), &skills_dir, secrets)
-        .await
-        .unwrap();
+    let live = tgw::registry::LiveSkills::load(
+        runtime.clone(),
+        &skills_dir,
+        secrets,
+        tgw::registry::SkillTrust::local_builds(),
+    )
+    .await
+    .unwrap();
     let serving =
         |live: &tgw::registry::LiveSkills| live.current().get("files").unwrap().skill.dir.clone();
     assert_eq!(serving(&live), skills_dir.join("files"));

@@ -313,6 +313,7 @@ fn users_invite_list_and_disable() {
             data_dir: data.path().to_owned(),
             skills_dir: data.path().join("skills"),
             nats: Default::default(),
+            dev: false,
         };
         let bus = disk.gateway_backend().await.unwrap();
         let people = tgw::people::People::new(bus.bucket(tgw::backend::BucketName::People));
@@ -377,5 +378,98 @@ fn users_invite_list_and_disable() {
         "{}{}",
         stdout(&verify),
         stderr(&verify)
+    );
+}
+
+#[test]
+fn publisher_keys_and_the_trust_policy() {
+    let publisher = tempfile::tempdir().unwrap();
+    let gateway = tempfile::tempdir().unwrap();
+    let export = tgw(publisher.path(), &["publisher", "keys", "export"], None);
+    assert!(!export.status.success());
+    assert!(
+        stderr(&export).contains("run `tgw publisher keys init` first"),
+        "{}",
+        stderr(&export)
+    );
+
+    let init = tgw(publisher.path(), &["publisher", "keys", "init"], None);
+    assert!(init.status.success(), "{}", stderr(&init));
+    assert!(
+        stdout(&init).starts_with("Created publisher key "),
+        "{}",
+        stdout(&init)
+    );
+    let again = tgw(publisher.path(), &["publisher", "keys", "init"], None);
+    assert!(
+        stdout(&again).ends_with("exists already.\n"),
+        "{}",
+        stdout(&again)
+    );
+    let key_file = publisher.path().join("keys/publisher.key");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let listed = stdout(&tgw(publisher.path(), &["publisher", "keys", "list"], None));
+    let entry = stdout(&tgw(
+        publisher.path(),
+        &["publisher", "keys", "export"],
+        None,
+    ));
+    let parsed: Value = serde_json::from_str(&entry).unwrap();
+    let kid = parsed["kid"].as_str().unwrap();
+    assert!(listed.starts_with(kid), "{listed}");
+    // The secret never leaves in an export.
+    let seed = std::fs::read_to_string(&key_file).unwrap();
+    assert!(!entry.contains(seed.trim()));
+
+    // On the gateway: trust it for some names.
+    let none = stdout(&tgw(gateway.path(), &["publisher", "list"], None));
+    assert!(none.starts_with("No trusted publishers"), "{none}");
+    let bad = tgw(
+        gateway.path(),
+        &["publisher", "trust", "-", "--skills", "../x"],
+        Some(&entry),
+    );
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("a glob of skill names"),
+        "{}",
+        stderr(&bad)
+    );
+    let trust = tgw(
+        gateway.path(),
+        &[
+            "publisher",
+            "trust",
+            "-",
+            "--skills",
+            "acme-*",
+            "--skills",
+            "files",
+        ],
+        Some(&entry),
+    );
+    assert!(trust.status.success(), "{}", stderr(&trust));
+    let policy = std::fs::read_to_string(gateway.path().join("trust.toml")).unwrap();
+    assert!(
+        policy.contains(kid) && policy.contains("\"acme-*\""),
+        "{policy}"
+    );
+    let listed = stdout(&tgw(gateway.path(), &["publisher", "list"], None));
+    assert!(
+        listed.starts_with(kid) && listed.trim_end().ends_with("acme-*,files"),
+        "{listed}"
+    );
+    let forged = tgw(
+        gateway.path(),
+        &["publisher", "trust", "-", "--skills", "*"],
+        Some(&entry.replace(kid, "AAAAAAAAAAAAAAAA")),
+    );
+    assert!(
+        !forged.status.success(),
+        "a key id that is not the key's own was trusted"
     );
 }

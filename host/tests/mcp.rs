@@ -450,9 +450,14 @@ async fn live_gateway() -> (Router, tgw::app::App, std::path::PathBuf, tempfile:
     let (skills_dir, policy) = chain::workspace(dir.path(), "default.toml");
     let secrets = std::sync::Arc::new(tgw::secrets::SecretStore::new(dir.path()));
     let runtime = chain::shared_runtime();
-    let skills = tgw::registry::LiveSkills::load(runtime.clone(), &skills_dir, secrets)
-        .await
-        .unwrap();
+    let skills = tgw::registry::LiveSkills::load(
+        runtime.clone(),
+        &skills_dir,
+        secrets,
+        tgw::registry::SkillTrust::local_builds(),
+    )
+    .await
+    .unwrap();
     let backend = tgw::backend::embedded::backend(dir.path()).unwrap();
     let app = chain::app(
         backend,

@@ -268,9 +268,14 @@ async fn the_whole_chain_runs_over_tls_with_least_privilege_and_the_python_clien
     let runtime = chain::shared_runtime();
     let secrets = tgw::secrets::SecretStore::new(dir.path());
     let skills = Arc::new(
-        tgw::registry::SkillSet::load(&runtime, &skills_dir, &secrets)
-            .await
-            .unwrap(),
+        tgw::registry::SkillSet::load(
+            &runtime,
+            &skills_dir,
+            &secrets,
+            &tgw::registry::SkillTrust::local_builds(),
+        )
+        .await
+        .unwrap(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -527,9 +527,14 @@ async fn gateway_without_executor(
     let runtime = chain::shared_runtime();
     let secrets = SecretStore::new(dir);
     let skills = Arc::new(
-        SkillSet::load(&runtime, skills_dir, &secrets)
-            .await
-            .unwrap(),
+        SkillSet::load(
+            &runtime,
+            skills_dir,
+            &secrets,
+            &tgw::registry::SkillTrust::local_builds(),
+        )
+        .await
+        .unwrap(),
     );
     chain::app(
         nats::backend(&server.url).await,

@@ -411,6 +411,11 @@ pub fn Skills() -> impl IntoView {
         <h1>"Skills"</h1>
         {loaded(|| "/api/skills".into(), |skills: Skills| {
             let list = skills.skills;
+            let dev = skills.dev.then(|| view! {
+                <div class="panel warning dev-mode">
+                    "Development mode: this gateway loads skill folders that nobody signed (--dev). Do not run a deployment like this."
+                </div>
+            });
             let refused = (!skills.refused.is_empty()).then(|| view! {
                 <div class="panel refused">
                     <h2>"Left out"</h2>
@@ -418,7 +423,7 @@ pub fn Skills() -> impl IntoView {
                 </div>
             });
             if list.is_empty() {
-                return view! { {refused} <div class="panel empty">"No skills are loaded. Put skill folders in the skills directory and restart."</div> }.into_any();
+                return view! { {dev} {refused} <div class="panel empty">"No skills are loaded. Put skill folders in the skills directory and restart."</div> }.into_any();
             }
             let cards = list.into_iter().map(|skill| {
                 let caps = &skill.capabilities;
@@ -439,6 +444,7 @@ pub fn Skills() -> impl IntoView {
                     <div class="panel">
                         <h2>{format!("{} {}", skill.name, skill.version)}</h2>
                         <p class="note"><code>{skill.component}</code></p>
+                        <p class="note provenance">{skill.provenance}</p>
                         <p class="note">{summary}</p>
                         <table>
                             <thead><tr><th>"Tool"</th><th>"Risk"</th><th>"What it does"</th></tr></thead>
@@ -456,7 +462,7 @@ pub fn Skills() -> impl IntoView {
                     </div>
                 }
             }).collect_view();
-            view! { {refused} {cards} }.into_any()
+            view! { {dev} {refused} {cards} }.into_any()
         })}
     }
 }

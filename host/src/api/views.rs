@@ -202,12 +202,18 @@ pub async fn skills(
                     .iter()
                     .map(|d| d.name.get_ref().clone())
                     .collect(),
+                provenance: s.provenance.to_string(),
+                publisher: match &s.provenance {
+                    crate::registry::Provenance::Signed { publisher } => Some(publisher.clone()),
+                    _ => None,
+                },
             }
         })
         .collect();
     Ok(Json(Skills {
         skills,
         refused: current.refused().to_vec(),
+        dev: current.dev(),
     }))
 }
 

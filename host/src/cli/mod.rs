@@ -8,6 +8,7 @@ mod http;
 mod keys;
 mod mcp;
 mod nats;
+mod publisher;
 mod secrets;
 mod skill;
 mod tokens;
@@ -35,6 +36,12 @@ pub struct Cli {
 
     #[command(flatten)]
     nats: tgw::backend::nats::NatsConfig,
+
+    /// Development mode: load skill folders that are neither signed nor
+    /// built from this checkout (the dashboard says so). Never for a
+    /// deployment.
+    #[arg(long, env = "TGW_DEV", global = true)]
+    dev: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -74,6 +81,9 @@ enum Command {
     /// The least-privilege NATS configuration of a deployment.
     #[command(subcommand)]
     Nats(nats::NatsCommand),
+    /// Publisher keys, and which publishers may publish which skills.
+    #[command(subcommand)]
+    Publisher(publisher::PublisherCommand),
     /// Set the secrets that the host injects into a skill's HTTP requests.
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
@@ -85,6 +95,8 @@ pub struct Context {
     pub skills_dir: PathBuf,
     /// NATS, when `--nats` is given (embedded without).
     pub nats: tgw::backend::nats::NatsConfig,
+    /// `--dev`: unsigned skill folders load.
+    pub dev: bool,
 }
 
 impl Context {
@@ -94,6 +106,7 @@ impl Context {
             data_dir: self.data_dir.clone(),
             skills_dir: self.skills_dir.clone(),
             nats: self.nats.clone(),
+            dev: self.dev,
         }
     }
 }
@@ -103,12 +116,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         data_dir: cli.data_dir,
         skills_dir: cli.skills_dir,
         nats: cli.nats,
+        dev: cli.dev,
     };
     match cli.command {
         Command::Skill(command) => skill::run(&context, command).await,
         Command::Secrets(command) => secrets::run(&context, command),
         Command::Keys(command) => keys::run(&context, command),
         Command::Executors(command) => executors::run(&context, command),
+        Command::Publisher(command) => publisher::run(&context, command),
         Command::Nats(command) => nats::run(&context, command).await,
         Command::Up(args) => up::up(&context, args).await,
         Command::Executor(args) => up::executor(&context, args).await,

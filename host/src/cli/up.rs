@@ -143,6 +143,14 @@ pub async fn up(context: &Context, args: UpArgs) -> anyhow::Result<()> {
             names.join(", ")
         }
     );
+    for why in loaded.refused() {
+        println!("  left out      {why}");
+    }
+    if loaded.dev() {
+        println!(
+            "  DEVELOPMENT   --dev: unsigned skill folders load; never run a deployment like this"
+        );
+    }
     println!(
         "  policy        {} ({})",
         args.policy.display(),

@@ -1,7 +1,8 @@
 //! The loaded skills, reloaded when the skills folder changes.
 //!
 //! Like the policy, the folder is polled (once a second): each skill's
-//! `skill.toml` by content and its `.wasm` files by size and time, not the
+//! `skill.toml` and `skill.sig` and the folder's `skills.lock` by content,
+//! and its `.wasm` files by size and time, not the
 //! data folders tools write into. A change loads the whole set again and
 //! swaps it in; watchers (the MCP front door) hear of it when any skill's
 //! component digest or presence changed, and send
@@ -17,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 use tgw_parse::names::Digest;
 use tokio::sync::watch;
 
-use super::SkillSet;
+use super::{SkillSet, SkillTrust};
 use crate::runtime::Runtime;
 use crate::secrets::SecretStore;
 
@@ -32,6 +33,7 @@ struct Source {
     dir: PathBuf,
     runtime: Arc<Runtime>,
     secrets: Arc<SecretStore>,
+    trust: SkillTrust,
 }
 
 /// `(name, component digest)` of every skill: what a change is.
@@ -51,10 +53,16 @@ fn fingerprint(dir: &Path) -> Option<String> {
         .filter(|p| p.is_dir())
         .collect();
     skills.sort();
+    if let Ok(lock) = std::fs::read(dir.join(super::provenance::LOCK_FILE)) {
+        hash.update(Sha256::digest(&lock));
+    }
     for skill in skills {
         hash.update(skill.as_os_str().as_encoded_bytes());
-        if let Ok(manifest) = std::fs::read(skill.join("skill.toml")) {
-            hash.update(Sha256::digest(&manifest));
+        for file in ["skill.toml", super::provenance::SIGNATURE_FILE] {
+            if let Ok(bytes) = std::fs::read(skill.join(file)) {
+                hash.update(file.as_bytes());
+                hash.update(Sha256::digest(&bytes));
+            }
         }
         let Ok(entries) = std::fs::read_dir(&skill) else {
             continue;
@@ -91,8 +99,9 @@ impl LiveSkills {
         runtime: Arc<Runtime>,
         dir: &Path,
         secrets: Arc<SecretStore>,
+        trust: SkillTrust,
     ) -> anyhow::Result<Arc<Self>> {
-        let set = SkillSet::load(&runtime, dir, &secrets).await?;
+        let set = SkillSet::load(&runtime, dir, &secrets, &trust).await?;
         Ok(Arc::new(LiveSkills {
             current: RwLock::new(Arc::new(set)),
             changed: watch::channel(0).0,
@@ -100,6 +109,7 @@ impl LiveSkills {
                 dir: dir.to_owned(),
                 runtime,
                 secrets,
+                trust,
             }),
         }))
     }
@@ -127,6 +137,7 @@ impl LiveSkills {
             &source.runtime,
             &source.dir,
             &source.secrets,
+            &source.trust,
             &self.current(),
         )
         .await?;

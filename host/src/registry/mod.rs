@@ -1,11 +1,13 @@
 //! Skills on disk: a folder with `skill.toml` and its component.
 
 mod manifest;
+pub mod provenance;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use manifest::{DirAccess, Manifest, ManifestError, is_secret_name};
+pub use provenance::{Provenance, ProvenanceError, SkillTrust};
 
 use crate::runtime::{Limits, OutboundPolicy, Preopen, SandboxSpec, SecretHeader};
 use crate::secrets::SecretStore;
@@ -15,6 +17,9 @@ pub const MANIFEST_FILE: &str = "skill.toml";
 #[derive(Debug)]
 pub struct Skill {
     pub manifest: Manifest,
+    /// `sha256:` of the `skill.toml` bytes that were parsed (what a
+    /// publisher's signature covers).
+    pub manifest_digest: tgw_parse::names::Digest,
     /// The folder holding `skill.toml`.
     pub dir: PathBuf,
 }
@@ -28,6 +33,7 @@ impl Skill {
         let manifest = Manifest::parse(&file, &text)?;
         Ok(Skill {
             manifest,
+            manifest_digest: tgw_parse::names::Digest::of(text.as_bytes()),
             dir: dir.to_owned(),
         })
     }
@@ -186,6 +192,8 @@ pub use live::LiveSkills;
 
 pub struct LoadedSkill {
     pub skill: Skill,
+    /// Why this host believes its component.
+    pub provenance: Provenance,
     pub component: std::sync::Arc<crate::runtime::LoadedComponent>,
     pub tools: Vec<crate::runtime::ToolInfo>,
 }
@@ -202,6 +210,8 @@ pub struct SkillSet {
     skills: std::collections::BTreeMap<String, std::sync::Arc<LoadedSkill>>,
     /// Why each folder that is not served was left out.
     refused: Vec<String>,
+    /// Loaded in development mode (unsigned folders allowed).
+    dev: bool,
 }
 
 impl SkillSet {
@@ -213,8 +223,9 @@ impl SkillSet {
         runtime: &crate::runtime::Runtime,
         skills_dir: &Path,
         secrets: &SecretStore,
+        trust: &SkillTrust,
     ) -> anyhow::Result<Self> {
-        Self::load_after(runtime, skills_dir, secrets, &SkillSet::default()).await
+        Self::load_after(runtime, skills_dir, secrets, trust, &SkillSet::default()).await
     }
 
     /// [`load`](Self::load) again, while `serving` serves: of two folders
@@ -223,6 +234,7 @@ impl SkillSet {
         runtime: &crate::runtime::Runtime,
         skills_dir: &Path,
         secrets: &SecretStore,
+        trust: &SkillTrust,
         serving: &SkillSet,
     ) -> anyhow::Result<Self> {
         let folder = |name: &str| serving.get(name).map(|s| s.skill.dir.clone());
@@ -232,13 +244,50 @@ impl SkillSet {
                 skills_dir.display()
             )
         })?;
-        let mut set = SkillSet::default();
+        let mut set = SkillSet {
+            dev: trust.dev(),
+            ..SkillSet::default()
+        };
         for error in errors {
             tracing::error!(target: "tgw::registry", "skill left out: {error}");
             set.refused.push(error.to_string());
         }
+        let lock = provenance::Lock::read(skills_dir);
         for skill in skills {
-            let component = match runtime.load_file(&skill.component_path()) {
+            let path = skill.component_path();
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    let why = format!(
+                        "skill {} left out: reading {}: {e}",
+                        skill.name(),
+                        path.display()
+                    );
+                    tracing::error!(target: "tgw::registry", "{why}");
+                    set.refused.push(why);
+                    continue;
+                }
+            };
+            // The bytes checked are the bytes compiled: nothing is read twice.
+            let provenance = match provenance::check(&skill, &bytes, trust, &lock) {
+                Ok(provenance) => provenance,
+                Err(e) => {
+                    let mut why = format!("skill {} left out: {e}", skill.name());
+                    // What served before keeps serving, from memory: a
+                    // refused update takes nothing away.
+                    if let Some(old) = serving.get(skill.name()) {
+                        why.push_str(&format!(
+                            "; version {} ({}) keeps serving",
+                            old.skill.manifest.version, old.component.digest
+                        ));
+                        set.skills.insert(skill.name().to_owned(), old);
+                    }
+                    tracing::error!(target: "tgw::registry", "{why}");
+                    set.refused.push(why);
+                    continue;
+                }
+            };
+            let component = match runtime.load_bytes(&path.display().to_string(), &bytes) {
                 Ok(component) => component,
                 Err(e) => {
                     tracing::error!(target: "tgw::registry", "skill {} left out: {e}", skill.name());
@@ -276,6 +325,7 @@ impl SkillSet {
                 skill.name().to_owned(),
                 std::sync::Arc::new(LoadedSkill {
                     skill,
+                    provenance,
                     component,
                     tools,
                 }),
@@ -295,5 +345,10 @@ impl SkillSet {
     /// Why each skill folder that is not served was left out, in words.
     pub fn refused(&self) -> &[String] {
         &self.refused
+    }
+
+    /// Whether unsigned folders were allowed (`--dev`).
+    pub fn dev(&self) -> bool {
+        self.dev
     }
 }

@@ -125,9 +125,14 @@ pub async fn chain_in(
     more(&skills_dir);
     let secrets = SecretStore::new(dir.path());
     let skills = Arc::new(
-        SkillSet::load(&runtime, &skills_dir, &secrets)
-            .await
-            .unwrap(),
+        SkillSet::load(
+            &runtime,
+            &skills_dir,
+            &secrets,
+            &tgw::registry::SkillTrust::local_builds(),
+        )
+        .await
+        .unwrap(),
     );
     let app = app(
         backend.clone(),

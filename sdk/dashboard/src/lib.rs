@@ -196,6 +196,13 @@ pub struct SkillView {
     pub roles: Vec<String>,
     /// The names of the secrets it declares (never their values).
     pub secrets: Vec<String>,
+    /// Why the host believes its component: "signed by publisher …",
+    /// "local build of …" or "unsigned (development mode)".
+    #[serde(default)]
+    pub provenance: String,
+    /// The publisher's key id, when it is signed.
+    #[serde(default)]
+    pub publisher: Option<String>,
 }
 
 /// `GET /api/skills`.
@@ -206,6 +213,9 @@ pub struct Skills {
     /// manifest, a name another folder has, a component that fails).
     #[serde(default)]
     pub refused: Vec<String>,
+    /// The host loads unsigned skill folders (`--dev`).
+    #[serde(default)]
+    pub dev: bool,
 }
 
 /// `GET /api/policy`.

@@ -11,6 +11,8 @@
 //!   approval assertions.
 //! - [`receipt`]: executor receipts, signed by the executor that ran a call.
 //! - [`refusal`]: why a call did not run, as a stable code and a sentence.
+//! - [`skill_signature`]: a publisher's signature over a skill's component
+//!   and manifest.
 
 pub mod canonical;
 pub mod grant;
@@ -18,4 +20,5 @@ pub mod jws;
 pub mod receipt;
 pub mod refusal;
 pub mod shown;
+pub mod skill_signature;
 pub mod webauthn;
