@@ -387,6 +387,18 @@ async fn the_pages_data_history_skills_policy_and_people() {
             .iter()
             .any(|t| t["name"] == "delete_file" && t["risk"] == "destructive")
     );
+    assert_eq!(
+        (
+            &skills["skills"][0]["provenance"],
+            &skills["skills"][0]["publisher"],
+            &skills["dev"]
+        ),
+        (
+            &json!("local build of skill-files"),
+            &Value::Null,
+            &json!(false)
+        )
+    );
 
     let (_, _, policy) = admin.send("GET", "/api/policy", None, &[]).await;
     assert_eq!(policy["digest"], chain.app.policy.current().digest.as_str());

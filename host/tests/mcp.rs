@@ -444,7 +444,8 @@ async fn a_session_opens_and_later_requests_need_no_protocol_header() {
 }
 
 /// A gateway whose skills folder is live (no executor: these calls only
-/// wait for approval), and the folder.
+/// wait for approval), and the folder. It runs in development mode, so a
+/// rebuilt component (one this checkout did not build) loads.
 async fn live_gateway() -> (Router, tgw::app::App, std::path::PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let (skills_dir, policy) = chain::workspace(dir.path(), "default.toml");
@@ -454,7 +455,7 @@ async fn live_gateway() -> (Router, tgw::app::App, std::path::PathBuf, tempfile:
         runtime.clone(),
         &skills_dir,
         secrets,
-        tgw::registry::SkillTrust::local_builds(),
+        tgw::registry::SkillTrust::local_builds().with_dev(true),
     )
     .await
     .unwrap();

@@ -118,16 +118,23 @@ async fn an_executor_process_serves_a_gateway_over_nats() {
         .propose(chain::request("read_file", json!({"path": "report.txt"})))
         .await;
     assert_eq!(chain::done(result)["content"], "quarterly numbers\n");
-    // The executor wrote its entry into its own chain of the same log.
-    let kinds: Vec<&str> = app
-        .audit
-        .read(1, 100)
-        .await
-        .unwrap()
-        .into_iter()
+    // The executor wrote its entries into its own chain of the same log:
+    // the gateway keys it trusts as it started, and the call.
+    let entries = app.audit.read(1, 100).await.unwrap();
+    let kinds: Vec<&str> = entries
+        .iter()
         .map(|e| e.kind.as_str())
+        .filter(|k| *k != "trust.changed")
         .collect();
     assert_eq!(kinds, ["proposal", "decision", "grant", "execution.done"]);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind == tgw::audit::AuditKind::TrustChanged
+                && e.writer.starts_with("executor.default.")
+                && e.detail["start"] == true),
+        "the executor did not audit the keys it trusts"
+    );
     chain::verified(&app.audit).await;
 
     drop(executor);
