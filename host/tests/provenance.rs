@@ -70,6 +70,7 @@ fn sign_and_lock(dir: &Path, publisher: &JwsSigner) {
         manifest: statement.manifest,
         publisher: publisher.kid().to_owned(),
         source: None,
+        digest: None,
     });
     lock.write(skills_dir).unwrap();
 }

@@ -1,4 +1,5 @@
-//! `tgw skill ...`: list skills, show their tools, run one call locally.
+//! `tgw skill ...`: list skills, show their tools, run one call locally;
+//! publish, install, verify and update them (`skill_registry.rs`).
 
 use clap::Subcommand;
 use tgw::registry::{self, Skill};
@@ -25,6 +26,35 @@ pub enum SkillCommand {
         #[arg(default_value = "{}")]
         args: String,
     },
+    /// Sign a skill folder with this machine's publisher key and push it
+    /// to an OCI registry as REF (`host[:port]/repository:version`).
+    Publish {
+        dir: std::path::PathBuf,
+        reference: String,
+        /// Talk HTTP, not HTTPS, to the registry (one on loopback).
+        #[arg(long)]
+        plain_http: bool,
+    },
+    /// Pull REF (by tag or `@sha256:` digest), check its signature against
+    /// trust.toml, pin it in skills.lock and put it in the skills folder.
+    Install {
+        reference: String,
+        #[arg(long)]
+        plain_http: bool,
+    },
+    /// Check every skill folder (or NAME) as the host will: exits non-zero
+    /// if any would be left out.
+    Verify { name: Option<String> },
+    /// Pull the reference NAME was installed from and show what changed;
+    /// install it if nothing widens, or with --yes (an admin's yes).
+    Update {
+        name: String,
+        /// Install even if the update widens what the skill may do.
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        plain_http: bool,
+    },
 }
 
 pub async fn run(context: &Context, command: SkillCommand) -> anyhow::Result<()> {
@@ -32,6 +62,21 @@ pub async fn run(context: &Context, command: SkillCommand) -> anyhow::Result<()>
         SkillCommand::List => list(context),
         SkillCommand::Tools { skill } => tools(context, &skill).await,
         SkillCommand::Call { skill, tool, args } => call(context, &skill, &tool, &args).await,
+        SkillCommand::Publish {
+            dir,
+            reference,
+            plain_http,
+        } => super::skill_registry::publish(context, &dir, &reference, plain_http).await,
+        SkillCommand::Install {
+            reference,
+            plain_http,
+        } => super::skill_registry::install(context, &reference, plain_http).await,
+        SkillCommand::Verify { name } => super::skill_registry::verify(context, name.as_deref()),
+        SkillCommand::Update {
+            name,
+            yes,
+            plain_http,
+        } => super::skill_registry::update(context, &name, yes, plain_http).await,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Skills on disk: a folder with `skill.toml` and its component.
 
+pub mod install;
 mod manifest;
+pub mod oci;
 pub mod provenance;
 
 use std::path::{Path, PathBuf};
@@ -97,7 +99,7 @@ impl Skill {
 }
 
 /// Every skill folder under `skills_dir` (each subfolder with a
-/// `skill.toml`), and the manifests that could not be used. Names are
+/// `skill.toml`, but hidden ones), and the manifests that could not be used. Names are
 /// unique: of two folders with one name, the one `serving` names (the
 /// folder serving it now) keeps it, else the first in order, and the
 /// other is refused, naming both.
@@ -107,6 +109,11 @@ pub fn load_all(
 ) -> std::io::Result<(Vec<Skill>, Vec<ManifestError>)> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(skills_dir)?
         .filter_map(|entry| Some(entry.ok()?.path()))
+        // Hidden folders are an install's staging area, never a skill.
+        .filter(|dir| {
+            !dir.file_name()
+                .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
+        })
         .filter(|dir| dir.join(MANIFEST_FILE).is_file())
         .collect();
     dirs.sort();

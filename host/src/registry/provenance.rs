@@ -69,9 +69,13 @@ pub struct Locked {
     pub manifest: String,
     /// The key id of the publisher that signed it.
     pub publisher: String,
-    /// Where it was installed from (`host/repo@sha256:…`).
+    /// The reference it was installed from, as given (`host/repo:tag`):
+    /// what `tgw skill update` follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The digest of the OCI manifest that was pulled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 impl Lock {

@@ -1,0 +1,203 @@
+//! `tgw skill publish|install|verify|update`: skills through an OCI
+//! registry, signed by their publisher and pinned by the operator.
+
+use std::path::Path;
+
+use tgw::keys::KeyStore;
+use tgw::registry::install::{self, Change};
+use tgw::registry::oci::{self, Registry};
+use tgw::registry::provenance::{self, Lock};
+use tgw::registry::{self, Skill, SkillTrust};
+use tgw::runtime::{Runtime, ToolInfo};
+use tgw::secrets::SecretStore;
+
+use super::Context;
+
+/// `tgw skill publish DIR REF`: signs the folder with this machine's
+/// publisher key and pushes it.
+pub async fn publish(
+    context: &Context,
+    dir: &Path,
+    reference: &str,
+    plain_http: bool,
+) -> anyhow::Result<()> {
+    let reference = oci::parse_reference(reference)?;
+    let skill = Skill::load(dir)?;
+    let publisher = KeyStore::new(&context.data_dir)
+        .publisher_key()?
+        .ok_or_else(|| {
+            anyhow::anyhow!("no publisher key yet: run `tgw publisher keys init` first")
+        })?;
+    let component = std::fs::read(skill.component_path()).map_err(|e| {
+        anyhow::anyhow!(
+            "reading {}: {e} (build it first: `cargo build` builds the skills of this checkout)",
+            skill.component_path().display()
+        )
+    })?;
+    let manifest = std::fs::read(dir.join(registry::MANIFEST_FILE))?;
+    // The bytes signed are the bytes pushed.
+    let check = Skill::load(dir)?;
+    if check.manifest_digest != skill.manifest_digest {
+        anyhow::bail!("{} changed while it was being published", dir.display());
+    }
+    let statement = provenance::statement_of(&skill, &component);
+    let signature = tgw::skill_signature::sign(&publisher, &statement);
+    let digest = Registry::new(plain_http)
+        .publish(&reference, component, manifest, signature, publisher.kid())
+        .await?;
+    println!(
+        "Published {} {} as {reference} ({digest}), signed by publisher {}.",
+        statement.name,
+        statement.version,
+        publisher.kid()
+    );
+    Ok(())
+}
+
+/// `tgw skill install REF`: pulls, checks against `trust.toml`, pins and
+/// puts the skill in the skills dir.
+pub async fn install(context: &Context, reference: &str, plain_http: bool) -> anyhow::Result<()> {
+    let reference = oci::parse_reference(reference)?;
+    let trust = SkillTrust::load(&context.data_dir, false)?;
+    std::fs::create_dir_all(&context.skills_dir)?;
+    let fetched = Registry::new(plain_http).fetch(&reference).await?;
+    let staged = install::stage(&context.skills_dir, &fetched, &trust)?;
+    let name = staged.entry.name.clone();
+    if context.skills_dir.join(&name).exists() {
+        anyhow::bail!(
+            "skill {name} is installed already, in {}: `tgw skill update {name}` shows what a new \
+             version changes",
+            context.skills_dir.join(&name).display()
+        );
+    }
+    let entry = install::put_in_place(&context.skills_dir, staged)?;
+    println!(
+        "Installed {} {} from {} (publisher {}); pinned in {}.",
+        entry.name,
+        entry.version,
+        entry.source.as_deref().unwrap_or_default(),
+        entry.publisher,
+        context.skills_dir.join(provenance::LOCK_FILE).display()
+    );
+    Ok(())
+}
+
+/// `tgw skill verify [NAME]`: the check the host makes, for each folder;
+/// non-zero if any is refused.
+pub fn verify(context: &Context, name: Option<&str>) -> anyhow::Result<()> {
+    let trust = SkillTrust::load(&context.data_dir, context.dev)?;
+    let lock = Lock::read(&context.skills_dir);
+    let (skills, errors) = registry::load_all(&context.skills_dir, &|_| None)?;
+    let mut refused = errors.len();
+    for error in &errors {
+        println!("bad manifest: {error}");
+    }
+    let mut seen = false;
+    for skill in skills.iter().filter(|s| name.is_none_or(|n| s.name() == n)) {
+        seen = true;
+        let outcome = std::fs::read(skill.component_path())
+            .map_err(|e| format!("reading {}: {e}", skill.component_path().display()))
+            .and_then(|bytes| {
+                provenance::check(skill, &bytes, &trust, &lock).map_err(|e| e.to_string())
+            });
+        match outcome {
+            Ok(provenance) => println!(
+                "{:<16} {:<8} ok: {provenance}",
+                skill.name(),
+                skill.manifest.version
+            ),
+            Err(why) => {
+                refused += 1;
+                println!(
+                    "{:<16} {:<8} REFUSED: {why}",
+                    skill.name(),
+                    skill.manifest.version
+                );
+            }
+        }
+    }
+    if let Some(name) = name
+        && !seen
+    {
+        anyhow::bail!("no skill named {name} in {}", context.skills_dir.display());
+    }
+    if refused > 0 {
+        anyhow::bail!("{refused} skill folder(s) would not load");
+    }
+    Ok(())
+}
+
+/// `tgw skill update NAME`: pulls the tag it was installed from, shows
+/// what changes, and installs it when nothing widens or `yes` says so.
+pub async fn update(
+    context: &Context,
+    name: &str,
+    yes: bool,
+    plain_http: bool,
+) -> anyhow::Result<()> {
+    let lock = Lock::read(&context.skills_dir).map_err(anyhow::Error::msg)?;
+    let locked = lock.get(name).ok_or_else(|| {
+        anyhow::anyhow!("skill {name} was not installed from a registry (it is not in skills.lock)")
+    })?;
+    let source = locked
+        .source
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("skills.lock names no source for {name}"))?;
+    let reference = oci::parse_reference(&source)?;
+    let trust = SkillTrust::load(&context.data_dir, false)?;
+    let fetched = Registry::new(plain_http).fetch(&reference).await?;
+    if locked.digest.as_deref() == Some(fetched.digest.as_str()) {
+        println!("{name} is up to date ({source}, {}).", fetched.digest);
+        return Ok(());
+    }
+    let staged = install::stage(&context.skills_dir, &fetched, &trust)?;
+    if staged.entry.name != name {
+        anyhow::bail!("{reference} is the skill {}, not {name}", staged.entry.name);
+    }
+    let installed = Skill::load(&context.skills_dir.join(name))?;
+    let runtime = Runtime::new(Some(&context.data_dir.join("cache").join("components")))?;
+    let secrets = SecretStore::new(&context.data_dir);
+    let old_tools = tools_of(&runtime, &installed, &secrets).await?;
+    let new_tools = tools_of(&runtime, &staged.skill, &secrets).await?;
+    let changes = install::diff(
+        &installed.manifest,
+        &old_tools,
+        &staged.skill.manifest,
+        &new_tools,
+    );
+    println!(
+        "{name}: {source} now is {} (installed: {})",
+        fetched.digest,
+        locked.digest.as_deref().unwrap_or("unknown")
+    );
+    for Change { what, widens } in &changes {
+        println!("  {what}{}", if *widens { "   (widens)" } else { "" });
+    }
+    if changes.iter().any(|c| c.widens) && !yes {
+        anyhow::bail!(
+            "this update widens what {name} may do, so an admin must say yes: run `tgw skill update \
+             {name} --yes`. The installed version keeps serving."
+        );
+    }
+    let entry = install::put_in_place(&context.skills_dir, staged)?;
+    println!(
+        "Updated {name} to {} ({}).",
+        entry.version,
+        entry.source.as_deref().unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn tools_of(
+    runtime: &Runtime,
+    skill: &Skill,
+    secrets: &SecretStore,
+) -> anyhow::Result<Vec<ToolInfo>> {
+    let component = runtime.load_file(&skill.component_path())?;
+    let tools = runtime
+        .tools(&component, &skill.sandbox(secrets))
+        .await
+        .result?;
+    registry::with_manifest_risks(&skill.manifest, tools)
+        .map_err(|e| anyhow::anyhow!("skill {} cannot be served: {e}", skill.name()))
+}

@@ -1,0 +1,424 @@
+//! Skills through a real OCI registry (Debian's `docker-registry`), with
+//! the `tgw` binary as publishers and operators run it: publish, install,
+//! serve; and every way an artifact can be wrong, refused by name while
+//! what is installed keeps serving.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking: unwrap and expect say what must hold"
+)]
+
+#[path = "common/chain.rs"]
+mod chain;
+#[path = "common/oci_registry.rs"]
+mod oci_registry;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use oci_registry::DockerRegistry;
+use serde_json::json;
+use tgw::registry::provenance::Lock;
+use tgw::registry::{Provenance, SkillSet, SkillTrust};
+
+/// `tgw` with `data` and `skills` as its folders.
+fn tgw(data: &Path, skills: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tgw"))
+        .args(args)
+        .env("TGW_DATA_DIR", data)
+        .env("TGW_SKILLS_DIR", skills)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn refused(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "it was not refused: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A publisher: a data dir with a publisher key, and its exported key.
+struct Publisher {
+    data: tempfile::TempDir,
+    entry: String,
+}
+
+fn publisher() -> Publisher {
+    let data = tempfile::tempdir().unwrap();
+    let none = data.path().join("none");
+    ok(&tgw(
+        data.path(),
+        &none,
+        &["publisher", "keys", "init"],
+        None,
+    ));
+    let entry = ok(&tgw(
+        data.path(),
+        &none,
+        &["publisher", "keys", "export"],
+        None,
+    ));
+    Publisher { data, entry }
+}
+
+impl Publisher {
+    /// Publishes the skill folder `dir` as `reference`.
+    fn publish(&self, dir: &Path, reference: &str) -> String {
+        let none = self.data.path().join("none");
+        ok(&tgw(
+            self.data.path(),
+            &none,
+            &[
+                "skill",
+                "publish",
+                dir.to_str().unwrap(),
+                reference,
+                "--plain-http",
+            ],
+            None,
+        ))
+    }
+}
+
+/// A gateway's data dir and skills dir, trusting `publisher` for `globs`.
+struct Gateway {
+    data: tempfile::TempDir,
+    skills: PathBuf,
+}
+
+fn gateway(publisher: &Publisher, globs: &str) -> Gateway {
+    let data = tempfile::tempdir().unwrap();
+    let skills = data.path().join("skills");
+    ok(&tgw(
+        data.path(),
+        &skills,
+        &["publisher", "trust", "-", "--skills", globs],
+        Some(&publisher.entry),
+    ));
+    Gateway { data, skills }
+}
+
+impl Gateway {
+    fn run(&self, args: &[&str]) -> Output {
+        tgw(self.data.path(), &self.skills, args, None)
+    }
+
+    fn install(&self, reference: &str) -> Output {
+        self.run(&["skill", "install", reference, "--plain-http"])
+    }
+
+    /// The skills it serves, loaded as `tgw up` loads them.
+    async fn served(&self) -> SkillSet {
+        self.served_by(&chain::shared_runtime()).await
+    }
+
+    async fn served_by(&self, runtime: &tgw::runtime::Runtime) -> SkillSet {
+        let trust = SkillTrust::load(self.data.path(), false).unwrap();
+        let secrets = tgw::secrets::SecretStore::new(self.data.path());
+        SkillSet::load(runtime, &self.skills, &secrets, &trust)
+            .await
+            .unwrap()
+    }
+
+    /// Nothing of a refused install was left: no folder, no lock entry.
+    fn holds_nothing(&self) {
+        let left: Vec<_> = std::fs::read_dir(&self.skills)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "a refused install left {left:?}");
+    }
+}
+
+/// A copy of the repository's `files` skill, with `edit` applied to its
+/// manifest.
+fn files_folder(edit: impl Fn(String) -> String) -> (tempfile::TempDir, PathBuf) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills/files");
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(repo.join("files.wasm"), dir.join("files.wasm")).unwrap();
+    let manifest = std::fs::read_to_string(repo.join("skill.toml")).unwrap();
+    std::fs::write(dir.join("skill.toml"), edit(manifest)).unwrap();
+    (temp, dir)
+}
+
+/// Pushes the `files` component with `oci-wasm` alone, as `wkg oci push`
+/// does: no signature beside it.
+async fn push_unsigned(reference: &str) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills/files/files.wasm");
+    let (config, layer) = oci_wasm::WasmConfig::from_component(&repo, None)
+        .await
+        .unwrap();
+    let client =
+        oci_wasm::WasmClient::new(oci_client::Client::new(oci_client::client::ClientConfig {
+            protocol: oci_client::client::ClientProtocol::Http,
+            ..Default::default()
+        }));
+    client
+        .push(
+            &reference.parse().unwrap(),
+            &oci_client::secrets::RegistryAuth::Anonymous,
+            layer,
+            config,
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_install_and_serve_a_signed_skill() {
+    let registry = DockerRegistry::start();
+    let acme = publisher();
+    let (_folder, files) = files_folder(|m| m);
+    let reference = format!("{}/skills/files:0.1.0", registry.host);
+    let published = acme.publish(&files, &reference);
+    assert!(
+        published.starts_with("Published files 0.1.0 as "),
+        "{published}"
+    );
+
+    let gw = gateway(&acme, "files");
+    let installed = ok(&gw.install(&reference));
+    assert!(
+        installed.starts_with("Installed files 0.1.0 from "),
+        "{installed}"
+    );
+    let lock = Lock::read(&gw.skills).unwrap();
+    let entry = lock.get("files").unwrap();
+    assert_eq!(entry.source.as_deref(), Some(reference.as_str()));
+    assert!(entry.digest.as_deref().unwrap().starts_with("sha256:"));
+    let verified = ok(&gw.run(&["skill", "verify"]));
+    assert!(verified.contains("ok: signed by publisher"), "{verified}");
+
+    // The gateway serves it, signed, and a call runs in it.
+    let runtime = chain::shared_runtime();
+    let set = gw.served_by(&runtime).await;
+    let skill = set.get("files").unwrap();
+    assert!(
+        matches!(skill.provenance, Provenance::Signed { .. }),
+        "{:?}",
+        set.refused()
+    );
+    std::fs::write(
+        gw.skills.join("files/data/hello.txt"),
+        "from the registry\n",
+    )
+    .unwrap();
+    let app = chain::app(
+        tgw::backend::embedded::backend(gw.data.path()).unwrap(),
+        runtime.clone(),
+        tgw::registry::LiveSkills::fixed(std::sync::Arc::new(set)),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy/default.toml"),
+        tgw::gateway::GatewayConfig::default(),
+        true,
+        gw.data.path(),
+    )
+    .await;
+    let result = app
+        .gateway
+        .propose(chain::request("read_file", json!({"path": "hello.txt"})))
+        .await;
+    assert_eq!(chain::done(result)["content"], "from the registry\n");
+
+    // Installed twice: refused, the first stays.
+    let again = refused(&gw.install(&reference));
+    assert!(
+        again.contains("skill files is installed already"),
+        "{again}"
+    );
+
+    // The artifact is in the Wasm OCI layout that wkg pulls: one
+    // `application/wasm` layer under a wasm config, pulled here with the
+    // same oci-wasm client wkg uses.
+    let client =
+        oci_wasm::WasmClient::new(oci_client::Client::new(oci_client::client::ClientConfig {
+            protocol: oci_client::client::ClientProtocol::Http,
+            ..Default::default()
+        }));
+    let image = client
+        .pull(
+            &reference.parse().unwrap(),
+            &oci_client::secrets::RegistryAuth::Anonymous,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        image.config.media_type,
+        "application/vnd.wasm.config.v0+json"
+    );
+    assert_eq!(image.layers.len(), 1);
+    assert_eq!(image.layers[0].media_type, "application/wasm");
+    assert_eq!(
+        &image.layers[0].data[..],
+        &std::fs::read(files.join("files.wasm")).unwrap()[..]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_foreign_and_tampered_artifacts_are_refused_and_nothing_is_written() {
+    let registry = DockerRegistry::start();
+    let acme = publisher();
+    let (_folder, files) = files_folder(|m| m);
+
+    // Unsigned: pushed as `wkg oci push` would.
+    let unsigned = format!("{}/skills/files:unsigned", registry.host);
+    push_unsigned(&unsigned).await;
+    let gw = gateway(&acme, "files");
+    let why = refused(&gw.install(&unsigned));
+    assert!(
+        why.contains("is not signed: the registry has no signature beside it"),
+        "{why}"
+    );
+    gw.holds_nothing();
+
+    // Signed by a publisher the gateway does not trust.
+    let stranger = publisher();
+    let theirs = format!("{}/skills/files:stranger", registry.host);
+    stranger.publish(&files, &theirs);
+    let why = refused(&gw.install(&theirs));
+    assert!(why.contains("whom trust.toml does not trust"), "{why}");
+    gw.holds_nothing();
+
+    // Signed by a trusted publisher, for a name it may not publish.
+    let other = gateway(&acme, "acme-*");
+    let ours = format!("{}/skills/files:0.1.0", registry.host);
+    let published = acme.publish(&files, &ours);
+    let why = refused(&other.install(&ours));
+    assert!(why.contains("may not publish files"), "{why}");
+    other.holds_nothing();
+
+    // A tampered blob: the component's bytes changed in the registry's
+    // storage after it was published.
+    let component = format!("sha256:{}", {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(
+            std::fs::read(files.join("files.wasm")).unwrap(),
+        ))
+    });
+    let blob = registry.blob(&component);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    std::fs::write(&blob, bytes).unwrap();
+    let why = refused(&gw.install(&ours));
+    assert!(
+        why.contains("pulling ") && why.to_lowercase().contains("digest"),
+        "{why}\n{published}"
+    );
+    gw.holds_nothing();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_widens_waits_for_a_yes_and_a_swapped_tag_is_refused() {
+    let registry = DockerRegistry::start();
+    let acme = publisher();
+    let stable = format!("{}/skills/files:stable", registry.host);
+    let (_v1, files) = files_folder(|m| m);
+    acme.publish(&files, &stable);
+    let gw = gateway(&acme, "files");
+    ok(&gw.install(&stable));
+    std::fs::write(gw.skills.join("files/data/notes.txt"), "kept\n").unwrap();
+    let installed = Lock::read(&gw.skills)
+        .unwrap()
+        .get("files")
+        .unwrap()
+        .clone();
+    let up_to_date = ok(&gw.run(&["skill", "update", "files", "--plain-http"]));
+    assert!(
+        up_to_date.starts_with("files is up to date"),
+        "{up_to_date}"
+    );
+
+    // 0.2.0 reads over HTTP too, and calls `search` destructive.
+    let (_v2, wider) = files_folder(|m| {
+        m.replace("version = \"0.1.0\"", "version = \"0.2.0\"")
+            .replace(
+                "[capabilities]\n",
+                "[capabilities]\nhttp = [\"api.example.com\"]\n",
+            )
+            .replace(
+                "[tools.search]\nrisk = \"read\"",
+                "[tools.search]\nrisk = \"destructive\"",
+            )
+    });
+    acme.publish(&wider, &stable);
+    let why = refused(&gw.run(&["skill", "update", "files", "--plain-http"]));
+    assert!(
+        why.contains("+ HTTP host https://api.example.com:443   (widens)"),
+        "{why}"
+    );
+    assert!(
+        why.contains("~ tool search: risk read → destructive   (widens)"),
+        "{why}"
+    );
+    assert!(why.contains("an admin must say yes"), "{why}");
+    // Nothing changed: the installed version is what the lock pins.
+    assert_eq!(
+        Lock::read(&gw.skills).unwrap().get("files"),
+        Some(&installed)
+    );
+    let verified = ok(&gw.run(&["skill", "verify", "files"]));
+    assert!(
+        verified.contains("0.1.0    ok: signed by publisher"),
+        "{verified}"
+    );
+
+    let updated = ok(&gw.run(&["skill", "update", "files", "--yes", "--plain-http"]));
+    assert!(updated.contains("Updated files to 0.2.0"), "{updated}");
+    let set = gw.served().await;
+    let skill = set.get("files").unwrap();
+    assert_eq!(skill.skill.manifest.version, "0.2.0");
+    assert_eq!(
+        skill.tool("search").unwrap().risk,
+        tgw::runtime::Risk::Destructive
+    );
+    assert_eq!(
+        std::fs::read_to_string(gw.skills.join("files/data/notes.txt")).unwrap(),
+        "kept\n",
+        "the skill's data moved with it"
+    );
+
+    // The tag swapped to an artifact nobody signed: refused, and 0.2.0
+    // keeps serving.
+    push_unsigned(&stable).await;
+    let why = refused(&gw.run(&["skill", "update", "files", "--yes", "--plain-http"]));
+    assert!(why.contains("is not signed"), "{why}");
+    let set = gw.served().await;
+    assert_eq!(set.get("files").unwrap().skill.manifest.version, "0.2.0");
+    let leftovers: Vec<_> = std::fs::read_dir(&gw.skills)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
