@@ -473,3 +473,63 @@ fn publisher_keys_and_the_trust_policy() {
         "a key id that is not the key's own was trusted"
     );
 }
+
+#[test]
+fn a_new_skill_builds_tests_and_runs_as_it_is() {
+    let work = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], cwd: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_tgw"))
+            .args(args)
+            .current_dir(cwd)
+            .env("TGW_DATA_DIR", work.path().join("data"))
+            .env_remove("TGW_SKILLS_DIR")
+            .output()
+            .unwrap()
+    };
+    let made = run(&["skill", "new", "greeter"], work.path());
+    assert!(made.status.success(), "{}", stderr(&made));
+    let again = run(&["skill", "new", "greeter"], work.path());
+    assert!(
+        stderr(&again).contains("exists already"),
+        "{}",
+        stderr(&again)
+    );
+    let bad = run(&["skill", "new", "Not A Name"], work.path());
+    assert!(!bad.status.success());
+    let crate_dir = work.path().join("greeter");
+
+    // Its test passes as it is.
+    let test = Command::new(env!("CARGO"))
+        .args(["test", "--quiet", "--manifest-path"])
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(crate_dir.join("target"))
+        .output()
+        .unwrap();
+    assert!(test.status.success(), "{}{}", stdout(&test), stderr(&test));
+
+    // It builds into a component next to skill.toml, and runs.
+    let built = run(&["skill", "build", "greeter"], work.path());
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert!(crate_dir.join("skill_greeter.wasm").is_file());
+    let call = run(
+        &[
+            "--skills-dir",
+            ".",
+            "skill",
+            "call",
+            "greeter",
+            "greet",
+            r#"{"name": "Ada"}"#,
+        ],
+        work.path(),
+    );
+    assert!(call.status.success(), "{}", stderr(&call));
+    let answer: Value = serde_json::from_str(&stdout(&call)).unwrap();
+    assert_eq!(answer["greeting"], "Hello, Ada!");
+    let tools = stdout(&run(
+        &["--skills-dir", ".", "skill", "tools", "greeter"],
+        work.path(),
+    ));
+    assert!(tools.contains("greeter.greet  [read]"), "{tools}");
+}

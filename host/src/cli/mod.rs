@@ -11,6 +11,7 @@ mod nats;
 mod publisher;
 mod secrets;
 mod skill;
+mod skill_new;
 mod skill_registry;
 mod tokens;
 mod up;

@@ -1,5 +1,6 @@
 //! `tgw skill ...`: list skills, show their tools, run one call locally;
-//! publish, install, verify and update them (`skill_registry.rs`).
+//! make and build them (`skill_new.rs`); publish, install, verify and
+//! update them (`skill_registry.rs`).
 
 use clap::Subcommand;
 use tgw::registry::{self, Skill};
@@ -25,6 +26,20 @@ pub enum SkillCommand {
         /// The arguments, a JSON object.
         #[arg(default_value = "{}")]
         args: String,
+    },
+    /// Make a skill crate in ./NAME from a template: one tool, its test,
+    /// and a skill.toml. It builds and tests as it is.
+    New {
+        name: String,
+        /// The sdk/skill folder of a Trust Gateway checkout (default: the
+        /// one this tgw was built from).
+        #[arg(long)]
+        sdk: Option<std::path::PathBuf>,
+    },
+    /// Build a skill crate's wasm32-wasip2 component next to its skill.toml.
+    Build {
+        #[arg(default_value = ".")]
+        dir: std::path::PathBuf,
     },
     /// Sign a skill folder with this machine's publisher key and push it
     /// to an OCI registry as REF (`host[:port]/repository:version`).
@@ -62,6 +77,8 @@ pub async fn run(context: &Context, command: SkillCommand) -> anyhow::Result<()>
         SkillCommand::List => list(context),
         SkillCommand::Tools { skill } => tools(context, &skill).await,
         SkillCommand::Call { skill, tool, args } => call(context, &skill, &tool, &args).await,
+        SkillCommand::New { name, sdk } => super::skill_new::new(&name, sdk.as_deref()),
+        SkillCommand::Build { dir } => super::skill_new::build(&dir),
         SkillCommand::Publish {
             dir,
             reference,
