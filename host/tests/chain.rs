@@ -291,14 +291,7 @@ async fn the_manifest_says_how_risky_a_tool_is_and_may_only_raise_it() {
     )
     .unwrap();
     let secrets = tgw::secrets::SecretStore::new(dir.path());
-    let set = tgw::registry::SkillSet::load(
-        &chain.runtime,
-        &skills,
-        &secrets,
-        &tgw::registry::SkillTrust::local_builds(),
-    )
-    .await
-    .unwrap();
+    let set = chain::local_skills(&chain.runtime, &skills, &secrets).await;
     assert!(
         set.get("files").is_none(),
         "a skill that lowers a tool's risk was served"
@@ -315,14 +308,7 @@ async fn the_manifest_says_how_risky_a_tool_is_and_may_only_raise_it() {
         text.replace("[tools.list_dir]\nrisk = \"read\"\n", ""),
     )
     .unwrap();
-    let set = tgw::registry::SkillSet::load(
-        &chain.runtime,
-        &skills,
-        &secrets,
-        &tgw::registry::SkillTrust::local_builds(),
-    )
-    .await
-    .unwrap();
+    let set = chain::local_skills(&chain.runtime, &skills, &secrets).await;
     assert_eq!(
         set.get("files").unwrap().tool("list_dir").unwrap().risk,
         tgw::runtime::Risk::Destructive

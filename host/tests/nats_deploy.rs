@@ -267,16 +267,7 @@ async fn the_whole_chain_runs_over_tls_with_least_privilege_and_the_python_clien
     identity.executors = vec![first_key.clone(), second_key.clone()];
     let runtime = chain::shared_runtime();
     let secrets = tgw::secrets::SecretStore::new(dir.path());
-    let skills = Arc::new(
-        tgw::registry::SkillSet::load(
-            &runtime,
-            &skills_dir,
-            &secrets,
-            &tgw::registry::SkillTrust::local_builds(),
-        )
-        .await
-        .unwrap(),
-    );
+    let skills = Arc::new(chain::local_skills(&runtime, &skills_dir, &secrets).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let bus = tgw::backend::nats::backend(&deployment.config("gateway"), Opener::Gateway)

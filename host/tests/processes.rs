@@ -23,7 +23,6 @@ use serde_json::json;
 use tgw::gateway::{CallResult, GatewayConfig};
 use tgw::grant::GrantSigner;
 use tgw::keys::KeyStore;
-use tgw::registry::SkillSet;
 use tgw::secrets::SecretStore;
 
 use process::{Killed, start};
@@ -533,16 +532,7 @@ async fn gateway_without_executor(
 ) -> tgw::app::App {
     let runtime = chain::shared_runtime();
     let secrets = SecretStore::new(dir);
-    let skills = Arc::new(
-        SkillSet::load(
-            &runtime,
-            skills_dir,
-            &secrets,
-            &tgw::registry::SkillTrust::local_builds(),
-        )
-        .await
-        .unwrap(),
-    );
+    let skills = Arc::new(chain::local_skills(&runtime, skills_dir, &secrets).await);
     chain::app(
         nats::backend(&server.url).await,
         runtime,

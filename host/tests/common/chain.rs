@@ -107,6 +107,19 @@ pub fn workspace(dir: &Path, policy: &str) -> (PathBuf, PathBuf) {
     (skills, policy_path)
 }
 
+/// The skills of `dir` a host serves with no trust policy: the builds of
+/// this checkout.
+pub async fn local_skills(runtime: &Runtime, dir: &Path, secrets: &SecretStore) -> SkillSet {
+    SkillSet::load(
+        runtime,
+        dir,
+        secrets,
+        &tgw::registry::SkillTrust::local_builds(),
+    )
+    .await
+    .unwrap()
+}
+
 pub async fn chain_with(dir: tempfile::TempDir, backend: Backend, config: GatewayConfig) -> Chain {
     chain_in(dir, backend, config, "default.toml", |_| {}).await
 }
@@ -124,16 +137,7 @@ pub async fn chain_in(
     let (skills_dir, policy_path) = workspace(dir.path(), policy);
     more(&skills_dir);
     let secrets = SecretStore::new(dir.path());
-    let skills = Arc::new(
-        SkillSet::load(
-            &runtime,
-            &skills_dir,
-            &secrets,
-            &tgw::registry::SkillTrust::local_builds(),
-        )
-        .await
-        .unwrap(),
-    );
+    let skills = Arc::new(local_skills(&runtime, &skills_dir, &secrets).await);
     let app = app(
         backend.clone(),
         runtime.clone(),
