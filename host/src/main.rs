@@ -14,6 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    tgw::tls::install_crypto_provider();
     // Logs go to stderr: stdout carries results (and the MCP stdio protocol
     // of `tgw mcp stdio`) only.
     tracing_subscriber::fmt()

@@ -20,6 +20,16 @@ use tokio_rustls::server::TlsStream;
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The server settings from a PEM certificate chain and a PEM private key.
+/// Makes ring rustls' process-wide crypto provider, as the host's own TLS
+/// uses. The OCI registry client (reqwest) builds aws-lc-rs in as well, and
+/// with two providers in the binary rustls chooses none by itself, so a
+/// client that asks for the default (async-nats) would fail. Safe to call
+/// more than once.
+pub fn install_crypto_provider() {
+    // Err means one is installed already: the first call won.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(std::iter::Iterator::collect::<Result<Vec<_>, _>>)

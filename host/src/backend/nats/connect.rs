@@ -63,6 +63,7 @@ impl NatsConfig {
     /// (`_INBOX_<name>`), so that the least-privilege configuration of
     /// `tgw nats config` can let each identity read only its own replies.
     pub async fn connect(&self, name: &str) -> anyhow::Result<async_nats::Client> {
+        crate::tls::install_crypto_provider();
         let url = self
             .url
             .as_deref()
