@@ -394,6 +394,28 @@ async fn an_update_that_widens_waits_for_a_yes_and_a_swapped_tag_is_refused() {
 
     let updated = ok(&gw.run(&["skill", "update", "files", "--yes", "--plain-http"]));
     assert!(updated.contains("Updated files to 0.2.0"), "{updated}");
+    // The install and the admin's yes are in the audit log.
+    let export = ok(&gw.run(&["audit", "export"]));
+    let actions: Vec<serde_json::Value> = export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["entry"]["kind"] == "admin.action")
+        .map(|l| l["entry"]["detail"].clone())
+        .collect();
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    assert_eq!(
+        (&actions[0]["action"], &actions[0]["version"]),
+        (&json!("skill-install"), &json!("0.1.0"))
+    );
+    assert_eq!(
+        (&actions[1]["action"], &actions[1]["yes"]),
+        (&json!("skill-update"), &json!(true))
+    );
+    assert_eq!(
+        actions[1]["widens"].as_array().unwrap().len(),
+        2,
+        "{actions:?}"
+    );
     let set = gw.served().await;
     let skill = set.get("files").unwrap();
     assert_eq!(skill.skill.manifest.version, "0.2.0");

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use serde_json::json;
+
 use tgw::keys::KeyStore;
 use tgw::registry::install::{self, Change};
 use tgw::registry::oci::{self, Registry};
@@ -70,7 +72,13 @@ pub async fn install(context: &Context, reference: &str, plain_http: bool) -> an
             context.skills_dir.join(&name).display()
         );
     }
+    // The log must be writable before anything is put in place.
+    let admin = super::users::Admin::open(context).await?;
     let entry = install::put_in_place(&context.skills_dir, staged)?;
+    admin
+        .record(json!({"action": "skill-install", "skill": entry.name, "version": entry.version,
+                       "source": entry.source, "digest": entry.digest, "publisher": entry.publisher}))
+        .await?;
     println!(
         "Installed {} {} from {} (publisher {}); pinned in {}.",
         entry.name,
@@ -179,7 +187,20 @@ pub async fn update(
              {name} --yes`. The installed version keeps serving."
         );
     }
+    let admin = super::users::Admin::open(context).await?;
     let entry = install::put_in_place(&context.skills_dir, staged)?;
+    let widened: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.widens)
+        .map(|c| c.what.as_str())
+        .collect();
+    admin
+        .record(
+            json!({"action": "skill-update", "skill": name, "version": entry.version,
+                       "source": entry.source, "digest": entry.digest, "publisher": entry.publisher,
+                       "widens": widened, "yes": yes}),
+        )
+        .await?;
     println!(
         "Updated {name} to {} ({}).",
         entry.version,
