@@ -256,7 +256,7 @@ pub async fn build_executor(parts: ExecutorParts) -> anyhow::Result<Arc<Executor
 }
 
 /// Builds an executor that verifies grants with the component `verifier`
-/// (see [`Executor::with_verifier`]), not yet serving.
+/// (see [`Executor::new`]), not yet serving.
 pub async fn build_executor_with_verifier(
     parts: ExecutorParts,
     verifier: &[u8],
@@ -289,7 +289,7 @@ pub async fn build_executor_with_verifier(
     };
     let (backend, _) = backend.seal(&sealer);
     check_nonce_ledger(&backend, &Opener::Other).await?;
-    let executor = Arc::new(Executor::with_verifier(
+    let executor = Arc::new(Executor::new(
         pool,
         ExecutorSetup {
             runtime,

@@ -38,8 +38,7 @@ pub async fn publish(
     })?;
     let manifest = std::fs::read(dir.join(registry::MANIFEST_FILE))?;
     // The bytes signed are the bytes pushed.
-    let check = Skill::load(dir)?;
-    if check.manifest_digest != skill.manifest_digest {
+    if tgw::ids::Digest::of(&manifest) != skill.manifest_digest {
         anyhow::bail!("{} changed while it was being published", dir.display());
     }
     let statement = provenance::statement_of(&skill, &component);

@@ -73,20 +73,10 @@ pub struct ExecutorSetup {
 }
 
 impl Executor {
-    /// An executor that verifies grants with the built-in grant-verifier
-    /// component.
-    pub fn new(pool: Pool, setup: ExecutorSetup) -> anyhow::Result<Self> {
-        Self::with_verifier(pool, setup, crate::guests::GRANT_VERIFIER_WASM)
-    }
-
     /// An executor that verifies grants with the component `verifier`
     /// (the built-in one in every process; the tests give it one that
     /// misbehaves, to show the executor refuses then).
-    pub fn with_verifier(
-        pool: Pool,
-        setup: ExecutorSetup,
-        verifier: &[u8],
-    ) -> anyhow::Result<Self> {
+    pub fn new(pool: Pool, setup: ExecutorSetup, verifier: &[u8]) -> anyhow::Result<Self> {
         let ExecutorSetup {
             runtime,
             trusted,

@@ -20,13 +20,16 @@ use crate::runtime::ToolInfo;
 pub struct Staged {
     pub skill: Skill,
     pub entry: Locked,
-    staging: PathBuf,
+    staging: Staging,
 }
 
-impl Drop for Staged {
+/// The hidden folder a skill is staged in; removed unless it was moved
+/// into place.
+struct Staging(PathBuf);
+
+impl Drop for Staging {
     fn drop(&mut self) {
-        // Left over only when it was not moved into place.
-        let _ = std::fs::remove_dir_all(&self.staging);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -47,35 +50,30 @@ pub fn stage(skills_dir: &Path, fetched: &Fetched, trust: &SkillTrust) -> anyhow
         .map_err(|e| anyhow::anyhow!("{what}: its {e}"))?;
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let staging = skills_dir.join(format!(
+    let staging = Staging(skills_dir.join(format!(
         ".staging-{}-{}",
         manifest.name,
         hex::encode(random)
-    ));
-    std::fs::create_dir_all(&staging)?;
-    let staged_dir = staging.clone();
-    let write = || -> std::io::Result<()> {
-        std::fs::write(staged_dir.join(MANIFEST_FILE), manifest_bytes)?;
-        std::fs::write(staged_dir.join(&manifest.component), &fetched.component)?;
-        std::fs::write(staged_dir.join(SIGNATURE_FILE), signature)?;
+    )));
+    let write = |dir: &Path| -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join(MANIFEST_FILE), manifest_bytes)?;
+        std::fs::write(dir.join(&manifest.component), &fetched.component)?;
+        std::fs::write(dir.join(SIGNATURE_FILE), signature)?;
         // The folders it declares, empty, so its sandbox can be set up.
-        for dir in &manifest.capabilities.dirs {
-            if !dir.host.is_absolute() {
-                std::fs::create_dir_all(staged_dir.join(&dir.host))?;
+        for declared in &manifest.capabilities.dirs {
+            if !declared.host.is_absolute() {
+                std::fs::create_dir_all(dir.join(&declared.host))?;
             }
         }
         Ok(())
     };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_dir_all(&staging);
-        anyhow::bail!("staging {what}: {e}");
-    }
-    let skill = match Skill::load(&staging) {
-        Ok(skill) => skill,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            anyhow::bail!("{what}: {e}");
-        }
+    write(&staging.0).map_err(|e| anyhow::anyhow!("staging {what}: {e}"))?;
+    // The manifest parsed above is the one written: not read back.
+    let skill = Skill {
+        manifest,
+        manifest_digest: Digest::of(manifest_bytes),
+        dir: staging.0.clone(),
     };
     let entry = Locked {
         name: skill.name().to_owned(),
@@ -122,11 +120,11 @@ pub fn put_in_place(skills_dir: &Path, staged: Staged) -> anyhow::Result<Locked>
         if dir.host.is_absolute() || !kept.is_dir() {
             continue;
         }
-        let wanted = staged.staging.join(&dir.host);
+        let wanted = staged.staging.0.join(&dir.host);
         std::fs::remove_dir(&wanted)?;
         std::fs::rename(&kept, &wanted)?;
     }
-    std::fs::rename(&staged.staging, &target)?;
+    std::fs::rename(&staged.staging.0, &target)?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(staged.entry.clone())
 }

@@ -174,6 +174,56 @@ pub fn find(skills_dir: &Path, name: &str) -> anyhow::Result<Skill> {
     anyhow::bail!("no skill named {name} in {}", skills_dir.display())
 }
 
+/// Why one skill folder was left out.
+struct LeftOut {
+    why: String,
+    /// Its component is not believed (rather than broken).
+    untrusted: bool,
+}
+
+impl LeftOut {
+    fn broken(why: impl std::fmt::Display) -> Self {
+        LeftOut {
+            why: why.to_string(),
+            untrusted: false,
+        }
+    }
+}
+
+/// Loads one folder: the component's bytes, checked as they will run
+/// (nothing is read twice), compiled, its tools listed in its sandbox and
+/// given the manifest's risks.
+async fn load_one(
+    runtime: &crate::runtime::Runtime,
+    skill: Skill,
+    secrets: &SecretStore,
+    trust: &SkillTrust,
+    lock: &Result<provenance::Lock, String>,
+) -> Result<LoadedSkill, LeftOut> {
+    let path = skill.component_path();
+    let bytes = std::fs::read(&path)
+        .map_err(|e| LeftOut::broken(format!("reading {}: {e}", path.display())))?;
+    let provenance = provenance::check(&skill, &bytes, trust, lock).map_err(|e| LeftOut {
+        why: e.to_string(),
+        untrusted: true,
+    })?;
+    let component = runtime
+        .load_bytes(&path.display().to_string(), &bytes)
+        .map_err(LeftOut::broken)?;
+    let tools = runtime
+        .tools(&component, &skill.sandbox(secrets))
+        .await
+        .result
+        .map_err(|e| LeftOut::broken(format!("listing its tools failed: {e}")))?;
+    let tools = with_manifest_risks(&skill.manifest, tools).map_err(LeftOut::broken)?;
+    Ok(LoadedSkill {
+        skill,
+        provenance,
+        component,
+        tools,
+    })
+}
+
 /// The component's tools with the risks of the manifest, which the
 /// operator accepted: the component's own word can make a tool riskier
 /// than the manifest says (then the skill is refused), never less.
@@ -261,82 +311,28 @@ impl SkillSet {
         }
         let lock = provenance::Lock::read(skills_dir);
         for skill in skills {
-            let path = skill.component_path();
-            let bytes = match std::fs::read(&path) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    let why = format!(
-                        "skill {} left out: reading {}: {e}",
-                        skill.name(),
-                        path.display()
-                    );
-                    tracing::error!(target: "tgw::registry", "{why}");
-                    set.refused.push(why);
-                    continue;
+            let name = skill.name().to_owned();
+            match load_one(runtime, skill, secrets, trust, &lock).await {
+                Ok(loaded) => {
+                    set.skills.insert(name, std::sync::Arc::new(loaded));
                 }
-            };
-            // The bytes checked are the bytes compiled: nothing is read twice.
-            let provenance = match provenance::check(&skill, &bytes, trust, &lock) {
-                Ok(provenance) => provenance,
-                Err(e) => {
-                    let mut why = format!("skill {} left out: {e}", skill.name());
+                Err(left_out) => {
+                    let mut why = format!("skill {name} left out: {}", left_out.why);
                     // What served before keeps serving, from memory: a
                     // refused update takes nothing away.
-                    if let Some(old) = serving.get(skill.name()) {
+                    if left_out.untrusted
+                        && let Some(old) = serving.get(&name)
+                    {
                         why.push_str(&format!(
                             "; version {} ({}) keeps serving",
                             old.skill.manifest.version, old.component.digest
                         ));
-                        set.skills.insert(skill.name().to_owned(), old);
+                        set.skills.insert(name, old);
                     }
                     tracing::error!(target: "tgw::registry", "{why}");
                     set.refused.push(why);
-                    continue;
                 }
-            };
-            let component = match runtime.load_bytes(&path.display().to_string(), &bytes) {
-                Ok(component) => component,
-                Err(e) => {
-                    tracing::error!(target: "tgw::registry", "skill {} left out: {e}", skill.name());
-                    set.refused
-                        .push(format!("skill {} left out: {e}", skill.name()));
-                    continue;
-                }
-            };
-            let tools = match runtime
-                .tools(&component, &skill.sandbox(secrets))
-                .await
-                .result
-            {
-                Ok(tools) => tools,
-                Err(e) => {
-                    let why = format!(
-                        "skill {} left out: listing its tools failed: {e}",
-                        skill.name()
-                    );
-                    tracing::error!(target: "tgw::registry", "{why}");
-                    set.refused.push(why);
-                    continue;
-                }
-            };
-            let tools = match with_manifest_risks(&skill.manifest, tools) {
-                Ok(tools) => tools,
-                Err(e) => {
-                    let why = format!("skill {} left out: {e}", skill.name());
-                    tracing::error!(target: "tgw::registry", "{why}");
-                    set.refused.push(why);
-                    continue;
-                }
-            };
-            set.skills.insert(
-                skill.name().to_owned(),
-                std::sync::Arc::new(LoadedSkill {
-                    skill,
-                    provenance,
-                    component,
-                    tools,
-                }),
-            );
+            }
         }
         Ok(set)
     }

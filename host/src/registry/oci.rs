@@ -105,7 +105,7 @@ impl Registry {
         signature: String,
         publisher: &str,
     ) -> anyhow::Result<String> {
-        let auth = auth_for(reference);
+        let auth = auth();
         let (config, layer) = WasmConfig::from_raw_component(component, Some(publisher.to_owned()))
             .map_err(|e| anyhow::anyhow!("the component cannot be described for OCI: {e}"))?;
         let pushed = self
@@ -155,7 +155,7 @@ impl Registry {
     /// every blob against its digest; a reference by digest must resolve
     /// to that digest.
     pub async fn fetch(&self, reference: &Reference) -> anyhow::Result<Fetched> {
-        let auth = auth_for(reference);
+        let auth = auth();
         let image = self
             .client
             .pull(reference, &auth)
@@ -245,7 +245,7 @@ fn is_missing(error: &OciDistributionError) -> bool {
 
 /// Anonymous, or basic auth from `TGW_REGISTRY_USER` and
 /// `TGW_REGISTRY_PASSWORD` (a token for GHCR, Harbor or ECR).
-fn auth_for(_reference: &Reference) -> RegistryAuth {
+fn auth() -> RegistryAuth {
     match (
         std::env::var("TGW_REGISTRY_USER"),
         std::env::var("TGW_REGISTRY_PASSWORD"),
