@@ -210,11 +210,7 @@ async fn a_negative_or_non_numeric_amount_is_denied_and_the_log_says_why() {
         );
     }
     // Nothing was sent to an executor.
-    let kinds: Vec<String> = audit_kinds(&chain)
-        .await
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    let kinds = kinds_of(&chain).await;
     assert!(
         !kinds
             .iter()
@@ -255,11 +251,7 @@ async fn the_manifest_says_how_risky_a_tool_is_and_may_only_raise_it() {
     )
     .await;
     assert_eq!(done(result)["content"], "quarterly numbers\n");
-    let kinds: Vec<String> = audit_kinds(&chain)
-        .await
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    let kinds = kinds_of(&chain).await;
     assert_eq!(
         kinds,
         [

@@ -5,30 +5,17 @@
     reason = "a test fails by panicking: unwrap and expect say what must hold"
 )]
 
-use std::io::Write;
+#[path = "common/process.rs"]
+mod process;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
 fn tgw(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let skills = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tgw"))
-        .args(args)
-        .env("TGW_DATA_DIR", data_dir)
-        .env("TGW_SKILLS_DIR", skills)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
+    process::run(data_dir, &skills, args, stdin)
 }
 
 fn stdout(output: &Output) -> String {

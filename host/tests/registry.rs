@@ -13,9 +13,11 @@
 mod chain;
 #[path = "common/oci_registry.rs"]
 mod oci_registry;
+#[path = "common/process.rs"]
+mod process;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use oci_registry::DockerRegistry;
 use serde_json::json;
@@ -24,23 +26,7 @@ use tgw::registry::{Provenance, SkillSet, SkillTrust};
 
 /// `tgw` with `data` and `skills` as its folders.
 fn tgw(data: &Path, skills: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tgw"))
-        .args(args)
-        .env("TGW_DATA_DIR", data)
-        .env("TGW_SKILLS_DIR", skills)
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
+    process::run(data, skills, args, stdin)
 }
 
 fn ok(output: &Output) -> String {

@@ -10,6 +10,11 @@ async fn audit_kinds(chain: &chain::Chain) -> Vec<(String, Value)> {
     entries.into_iter().map(|e| (e.kind.as_str().to_owned(), e.detail)).collect()
 }
 
+/// The kinds of the log's entries, in order.
+async fn kinds_of(chain: &chain::Chain) -> Vec<String> {
+    audit_kinds(chain).await.into_iter().map(|(k, _)| k).collect()
+}
+
 async fn next_pending(events: &mut tokio::sync::broadcast::Receiver<ApprovalEvent>) -> String {
     loop {
         match events.recv().await.unwrap() {
@@ -24,7 +29,7 @@ async fn an_auto_approved_read_runs() {
     let chain = backend_default().await;
     let result = chain.gateway.propose(request("read_file", json!({"path": "report.txt"}))).await;
     assert_eq!(done(result)["content"], "quarterly numbers\n");
-    let kinds: Vec<String> = audit_kinds(&chain).await.into_iter().map(|(k, _)| k).collect();
+    let kinds = kinds_of(&chain).await;
     assert_eq!(kinds, ["proposal", "decision", "grant", "execution.done"]);
     assert_eq!(chain::verified(&chain.audit).await, 4);
 }
@@ -47,7 +52,7 @@ async fn a_destructive_call_waits_and_runs_after_approval() {
     // A decided approval cannot be decided again.
     chain.enroll("carol", tgw::people::Role::Approver, 6).await;
     assert!(chain.approvals.deny(&id, "carol", "too late").await.is_err());
-    let kinds: Vec<String> = audit_kinds(&chain).await.into_iter().map(|(k, _)| k).collect();
+    let kinds = kinds_of(&chain).await;
     assert_eq!(kinds, ["proposal", "decision", "approval.pending", "approval.decided", "grant", "execution.done"]);
     chain::verified(&chain.audit).await;
 }

@@ -1,5 +1,5 @@
-//! `tgw` as a process of the test's own: started, read until it is ready,
-//! killed when dropped.
+//! `tgw` as a process of the test's own: run to the end, or started, read
+//! until it is ready, and killed when dropped.
 
 #![allow(
     dead_code,
@@ -51,4 +51,26 @@ pub fn start(args: &[&str], data: &Path, skills: &Path, ready: &str) -> (Killed,
         }
     }
     panic!("tgw {args:?} ended before saying {ready:?}: {lines:?}");
+}
+
+/// Runs `tgw` with `args` to the end, `data` and `skills` as its folders
+/// and `stdin` as its input.
+pub fn run(data: &Path, skills: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tgw"))
+        .args(args)
+        .env("TGW_DATA_DIR", data)
+        .env("TGW_SKILLS_DIR", skills)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
 }
