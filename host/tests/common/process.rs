@@ -20,16 +20,23 @@ impl Drop for Killed {
     }
 }
 
+/// `tgw` with `args`, and `data` and `skills` as its folders.
+fn tgw(args: &[&str], data: &Path, skills: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tgw"));
+    command
+        .args(args)
+        .env("TGW_DATA_DIR", data)
+        .env("TGW_SKILLS_DIR", skills);
+    command
+}
+
 /// Starts `tgw` with `args` and reads its stdout until a line starting
 /// with `ready`; returns the process and the lines read.
 /// Its standard error goes to `<data>/stderr.log`.
 pub fn start(args: &[&str], data: &Path, skills: &Path, ready: &str) -> (Killed, Vec<String>) {
     std::fs::create_dir_all(data).unwrap();
     let stderr = std::fs::File::create(data.join("stderr.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tgw"))
-        .args(args)
-        .env("TGW_DATA_DIR", data)
-        .env("TGW_SKILLS_DIR", skills)
+    let mut child = tgw(args, data, skills)
         .env_remove("TGW_NATS")
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -57,10 +64,7 @@ pub fn start(args: &[&str], data: &Path, skills: &Path, ready: &str) -> (Killed,
 /// and `stdin` as its input.
 pub fn run(data: &Path, skills: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     use std::io::Write as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tgw"))
-        .args(args)
-        .env("TGW_DATA_DIR", data)
-        .env("TGW_SKILLS_DIR", skills)
+    let mut child = tgw(args, data, skills)
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
