@@ -346,6 +346,16 @@ async fn sealed_for_gateway(
     Ok(backend)
 }
 
+/// A sealer that reads records sealed by `trusted` gateway keys, writes
+/// none, and logs each that fails its seal.
+pub fn logging_reader(trusted: Vec<TrustedKey>) -> Sealer {
+    Sealer {
+        signer: None,
+        trusted: Arc::new(trusted),
+        on_tampered: Arc::new(|t: Tampered| log_tampered(&t)),
+    }
+}
+
 fn log_tampered(tampered: &Tampered) {
     tracing::error!(target: "tgw::backend", "record {}/{} refused: {}", tampered.bucket, tampered.key, tampered.reason);
 }
@@ -567,6 +577,19 @@ impl App {
             skills.clone(),
             audit.clone(),
         )));
+        if let Some(blobs) = backend.blobs.clone() {
+            // Executors on other machines run what the record names: it
+            // is written before this gateway takes a call, and again after
+            // each change.
+            let people = backend.bucket(BucketName::People);
+            let written = publish_served_skills(&skills, &blobs, &*people).await;
+            tasks.push(tokio::spawn(republish_served_skills(
+                skills.clone(),
+                blobs,
+                people,
+                written,
+            )));
+        }
         let api = crate::api::ApiState::new(crate::api::ApiParts {
             doors,
             approvals: approvals.clone(),
@@ -690,6 +713,47 @@ async fn audit_refused_skills(skills: Arc<LiveSkills>, audit: Audit) {
         if changed.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// How long a gateway waits before it writes the served skills again,
+/// when the object store or the people bucket refused.
+const REPUBLISH_AFTER: Duration = Duration::from_secs(2);
+
+/// Writes the skills served now for the executors
+/// ([`crate::registry::served`]); `false` if that failed (it is logged).
+async fn publish_served_skills(
+    skills: &LiveSkills,
+    blobs: &crate::backend::Blobs,
+    people: &dyn crate::backend::Bucket,
+) -> bool {
+    match crate::registry::served::publish(&skills.current(), blobs, people).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(target: "tgw::registry", "the served skills were not written for the executors (tried again in {} s): {e}", REPUBLISH_AFTER.as_secs());
+            false
+        }
+    }
+}
+
+/// After each change of the skills, writes them again; until that
+/// succeeds, tries again every [`REPUBLISH_AFTER`].
+async fn republish_served_skills(
+    skills: Arc<LiveSkills>,
+    blobs: crate::backend::Blobs,
+    people: Arc<dyn crate::backend::Bucket>,
+    mut written: bool,
+) {
+    let mut changed = skills.subscribe();
+    loop {
+        if written {
+            if changed.changed().await.is_err() {
+                return;
+            }
+        } else {
+            tokio::time::sleep(REPUBLISH_AFTER).await;
+        }
+        written = publish_served_skills(&skills, &blobs, &*people).await;
     }
 }
 

@@ -435,3 +435,69 @@ async fn even_an_approval_sealed_with_the_gateways_key_needs_a_humans_signature(
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_record_of_the_served_skills_is_believed_by_nobody_and_written_over() {
+    use tgw::registry::served;
+    let a = attack().await;
+    let people = a.chain.app.backend.bucket(tgw::backend::BucketName::People);
+    let published = served::read(&*people).await.unwrap().unwrap();
+    let names: Vec<&str> = published.skills.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["files"], "the gateway wrote what it serves");
+
+    // The attacker names a component of their own, unsealed.
+    let mut forged = serde_json::to_value(&published).unwrap();
+    forged["skills"][0]["component"] = json!(format!("sha256:{}", "0".repeat(64)));
+    let kv = a.js.get_key_value("TGW_PEOPLE").await.unwrap();
+    kv.put(served::KEY, Bytes::from(forged.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(served::read(&*people).await.unwrap(), None);
+    audited(&a.chain, AuditKind::RecordTampered, |e| {
+        e.detail["key"] == served::KEY
+    })
+    .await;
+
+    // The gateway's next write replaces the forgery (a sealed write over
+    // a value it cannot believe).
+    let blobs = a.chain.app.backend.blobs.clone().unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        served::publish(&a.chain.app.skills.current(), &blobs, &*people),
+    )
+    .await
+    .expect("the write over a forged record ended")
+    .unwrap();
+    assert_eq!(served::read(&*people).await.unwrap(), Some(published));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_replaced_in_the_object_store_are_refused_by_digest() {
+    let a = attack().await;
+    let blobs = a.chain.app.backend.blobs.clone().unwrap();
+    let skill = a.chain.skills.get("files").unwrap();
+    let digest = skill.component.digest.clone();
+    assert_eq!(
+        &blobs.get(&digest).await.unwrap()[..],
+        &skill.component_bytes[..]
+    );
+
+    // Anyone on an open bus can write an object of that name.
+    let store = a.js.get_object_store("TGW_SKILLS").await.unwrap();
+    store
+        .put(
+            format!("sha256-{}", digest.hex()).as_str(),
+            &mut &b"(module)"[..],
+        )
+        .await
+        .unwrap();
+    let refused = blobs.get(&digest).await.unwrap_err();
+    assert!(
+        matches!(refused, tgw::backend::BlobError::Mismatch { .. }),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("holds other bytes"),
+        "{refused}"
+    );
+}

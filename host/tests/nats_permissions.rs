@@ -6,10 +6,11 @@
 //! empty JetStream. An account has the three roles as `tgw nats config`
 //! writes them, except that the role under test has one grant fewer. The
 //! role then does what it does in the product: the gateway opens and
-//! creates the streams, reads and writes approvals and people, appends its
-//! audit chain and verifies the log, and sends an execution request; an
-//! executor opens the streams, checks the nonce ledger's record, spends a
-//! nonce, reads a person, appends its chain and answers a request; the
+//! creates the streams, reads and writes approvals, people and skill
+//! components, appends its audit chain and verifies the log, and sends an
+//! execution request; an executor opens the streams, checks the nonce
+//! ledger's record, spends a nonce, reads a person and a skill component
+//! (and cannot store one), appends its chain and answers a request; the
 //! auditor verifies the log. Each case must fail; with every grant, each
 //! role's work succeeds.
 
@@ -182,12 +183,20 @@ async fn open_deployment(config: &NatsConfig) -> anyhow::Result<Backend> {
     let backend = tgw::backend::nats::backend(config, Opener::Gateway).await?;
     check_nonce_ledger(&backend, &Opener::Gateway).await?;
     tgw::backend::put(&*backend.bucket(BucketName::People), "user.ada", b"ada").await?;
+    blobs(&backend)?.put(COMPONENT).await?;
     let audit = gateway_audit(&backend);
     audit
         .append(AuditKind::Proposal, "call-1", json!({}))
         .await?;
     audit.checkpoint().await?;
     Ok(backend)
+}
+
+/// A skill component, as the gateway stores it in `TGW_SKILLS`.
+const COMPONENT: &[u8] = b"(component)";
+
+fn blobs(backend: &Backend) -> anyhow::Result<&tgw::backend::Blobs> {
+    backend.blobs.as_ref().context("a NATS backend has blobs")
 }
 
 /// What a gateway does.
@@ -218,6 +227,8 @@ async fn gateway_work(account: &Account) -> anyhow::Result<()> {
         ensure!(store.get("a.1").await?.map(|e| e.value) == Some(b"decided".to_vec()));
         ensure!(store.keys("a.").await? == ["a.1"]);
     }
+    let digest = tgw::backend::Digest::of(COMPONENT);
+    ensure!(blobs(&backend)?.get(&digest).await? == COMPONENT);
     let report = gateway_audit(&backend).verify().await?;
     ensure!(report.intact(), "{:?}", report.problems);
     ensure!(report.chains.len() == 1, "{:?}", report.chains);
@@ -246,6 +257,12 @@ async fn executor_work(account: &Account) -> anyhow::Result<()> {
             .await?
             .map(|e| e.value)
             == Some(b"ada".to_vec())
+    );
+    let digest = tgw::backend::Digest::of(COMPONENT);
+    ensure!(blobs(&backend)?.get(&digest).await? == COMPONENT);
+    ensure!(
+        blobs(&backend)?.put(b"(another)").await.is_err(),
+        "an executor stored a component"
     );
     let signer = executor_signer();
     let audit = Audit::writer(

@@ -151,6 +151,100 @@ async fn an_executor_process_serves_a_gateway_over_nats() {
 }
 
 #[tokio::test]
+async fn an_executor_with_an_empty_skills_folder_runs_what_the_gateway_serves() {
+    let server = nats::NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (skills_dir, policy_path) = chain::workspace(dir.path(), "default.toml");
+    let app = gateway_without_executor(&server, dir.path(), &skills_dir, &policy_path).await;
+    let gateway = app.gateway.clone();
+
+    // The executor's machine has no skills: only the files skill's data.
+    let remote = dir.path().join("remote-skills");
+    std::fs::create_dir_all(remote.join("files/data")).unwrap();
+    std::fs::write(remote.join("files/data/report.txt"), "the remote copy\n").unwrap();
+    let executor_data = executor_data(dir.path());
+    let (first, lines) = start(
+        &["executor", "--nats", &server.url],
+        &executor_data,
+        &remote,
+        "Executor of pool default",
+    );
+    assert!(
+        lines.last().unwrap().contains("serving files over NATS"),
+        "{lines:?}"
+    );
+    let result = gateway
+        .propose(chain::request("read_file", json!({"path": "report.txt"})))
+        .await;
+    assert_eq!(chain::done(result)["content"], "the remote copy\n");
+    let held: Vec<_> = std::fs::read_dir(remote.join("files"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(held, ["data"], "nothing but the data was written there");
+
+    // The component's bytes replaced in TGW_SKILLS: an executor that
+    // starts now finds other bytes under the digest, and runs nothing.
+    drop(first);
+    until_no_executor(&nats::backend(&server.url).await).await;
+    let digest = app
+        .skills
+        .current()
+        .get("files")
+        .unwrap()
+        .component
+        .digest
+        .clone();
+    let js = async_nats::jetstream::new(async_nats::connect(&server.url).await.unwrap());
+    let store = js.get_object_store("TGW_SKILLS").await.unwrap();
+    store
+        .put(
+            format!("sha256-{}", digest.hex()).as_str(),
+            &mut &b"(component)"[..],
+        )
+        .await
+        .unwrap();
+    let second_data = dir.path().join("second");
+    std::fs::create_dir_all(&second_data).unwrap();
+    for file in ["keys/trusted.json", "keys/executor.key"] {
+        std::fs::create_dir_all(second_data.join("keys")).unwrap();
+        std::fs::copy(executor_data.join(file), second_data.join(file)).unwrap();
+    }
+    let (_second, lines) = start(
+        &["executor", "--nats", &server.url],
+        &second_data,
+        &dir.path().join("second-skills"),
+        "Executor of pool default",
+    );
+    assert!(
+        lines.last().unwrap().contains("serving no skills yet"),
+        "{lines:?}"
+    );
+    let stderr = std::fs::read_to_string(second_data.join("stderr.log")).unwrap();
+    assert!(
+        stderr.contains("skill files left out") && stderr.contains("holds other bytes"),
+        "{stderr}"
+    );
+    let result = gateway
+        .propose(chain::request("read_file", json!({"path": "report.txt"})))
+        .await;
+    let refusal = result.refusal().expect("the call was refused");
+    assert_eq!(refusal.code(), tgw::refusal::RefusalCode::SkillMissing);
+    let entries = app.audit.read(1, 1000).await.unwrap();
+    assert!(
+        entries.iter().any(|e| {
+            e.kind == tgw::audit::AuditKind::ExecutionRefused && e.detail["code"] == "skill-missing"
+        }),
+        "the executor's refusal is in the audit log"
+    );
+    let done = entries
+        .iter()
+        .filter(|e| e.kind == tgw::audit::AuditKind::ExecutionDone)
+        .count();
+    assert_eq!(done, 1, "only the first call ran");
+}
+
+#[tokio::test]
 async fn a_grant_redelivered_after_its_executor_was_killed_mid_call_does_not_run_again() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let server = nats::NatsServer::start();

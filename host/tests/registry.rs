@@ -144,6 +144,21 @@ impl Gateway {
     }
 }
 
+/// The `files` manifest of version 0.2.0: it reads over HTTP too, and
+/// calls `search` destructive.
+fn widened(manifest: String) -> String {
+    manifest
+        .replace("version = \"0.1.0\"", "version = \"0.2.0\"")
+        .replace(
+            "[capabilities]\n",
+            "[capabilities]\nhttp = [\"api.example.com\"]\n",
+        )
+        .replace(
+            "[tools.search]\nrisk = \"read\"",
+            "[tools.search]\nrisk = \"destructive\"",
+        )
+}
+
 /// A copy of the repository's `files` skill, with `edit` applied to its
 /// manifest.
 fn files_folder(edit: impl Fn(String) -> String) -> (tempfile::TempDir, PathBuf) {
@@ -344,20 +359,9 @@ async fn an_update_that_widens_waits_for_a_yes_and_a_swapped_tag_is_refused() {
         "{up_to_date}"
     );
 
-    // 0.2.0 reads over HTTP too, and calls `search` destructive.
-    let (_v2, wider) = files_folder(|m| {
-        m.replace("version = \"0.1.0\"", "version = \"0.2.0\"")
-            .replace(
-                "[capabilities]\n",
-                "[capabilities]\nhttp = [\"api.example.com\"]\n",
-            )
-            .replace(
-                "[tools.search]\nrisk = \"read\"",
-                "[tools.search]\nrisk = \"destructive\"",
-            )
-    });
+    let (_v2, wider) = files_folder(widened);
     acme.publish(&wider, &stable);
-    let why = refused(&gw.run(&["skill", "update", "files", "--plain-http"]));
+    let why = ok(&gw.run(&["skill", "update", "files", "--plain-http"]));
     assert!(
         why.contains("+ HTTP host https://api.example.com:443   (widens)"),
         "{why}"
@@ -366,11 +370,30 @@ async fn an_update_that_widens_waits_for_a_yes_and_a_swapped_tag_is_refused() {
         why.contains("~ tool search: risk read → destructive   (widens)"),
         "{why}"
     );
-    assert!(why.contains("an admin must say yes"), "{why}");
-    // Nothing changed: the installed version is what the lock pins.
+    assert!(why.contains("waits for an admin's yes"), "{why}");
+    // Nothing changed: the installed version is what the lock pins, and
+    // the update waits, with what it changes.
     assert_eq!(
         Lock::read(&gw.skills).unwrap().get("files"),
         Some(&installed)
+    );
+    let waiting = tgw::registry::pending::list(&gw.skills);
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].entry.version, "0.2.0");
+    assert_eq!(
+        waiting[0].changes.iter().filter(|c| c.widens).count(),
+        2,
+        "{waiting:?}"
+    );
+    assert_eq!(
+        gw.served()
+            .await
+            .get("files")
+            .unwrap()
+            .skill
+            .manifest
+            .version,
+        "0.1.0"
     );
     let verified = ok(&gw.run(&["skill", "verify", "files"]));
     assert!(
@@ -380,14 +403,12 @@ async fn an_update_that_widens_waits_for_a_yes_and_a_swapped_tag_is_refused() {
 
     let updated = ok(&gw.run(&["skill", "update", "files", "--yes", "--plain-http"]));
     assert!(updated.contains("Updated files to 0.2.0"), "{updated}");
+    assert!(
+        tgw::registry::pending::list(&gw.skills).is_empty(),
+        "the yes took the update that waited"
+    );
     // The install and the admin's yes are in the audit log.
-    let export = ok(&gw.run(&["audit", "export"]));
-    let actions: Vec<serde_json::Value> = export
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|l| l["entry"]["kind"] == "admin.action")
-        .map(|l| l["entry"]["detail"].clone())
-        .collect();
+    let actions = admin_actions(&gw);
     assert_eq!(actions.len(), 2, "{actions:?}");
     assert_eq!(
         (&actions[0]["action"], &actions[0]["version"]),
@@ -429,4 +450,186 @@ async fn an_update_that_widens_waits_for_a_yes_and_a_swapped_tag_is_refused() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `admin.action` entries of the gateway's audit log, in order.
+fn admin_actions(gw: &Gateway) -> Vec<serde_json::Value> {
+    ok(&gw.run(&["audit", "export"]))
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["entry"]["kind"] == "admin.action")
+        .map(|l| l["entry"]["detail"].clone())
+        .collect()
+}
+
+/// The whole path, as people run it: a skill published to the registry
+/// and installed serves through a `tgw up` process to the Python `mcp`
+/// client; an update that widens waits, the Skills page in Chromium shows
+/// what it changes, and the admin's yes there puts it in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installed_skill_serves_the_python_client_and_its_update_is_accepted_in_chromium() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let python = repo().join("tests/mcp/.venv/bin/python");
+    let e2e = repo().join("tests/e2e");
+    assert!(
+        python.exists() && e2e.join("node_modules/playwright-core").exists(),
+        "this test needs the Python `mcp` client and playwright-core: .ci/run installs them"
+    );
+    let registry = DockerRegistry::start();
+    let acme = publisher();
+    let stable = format!("{}/skills/files:stable", registry.host);
+    let (_v1, files) = files_folder(|m| m);
+    acme.publish(&files, &stable);
+    let gw = gateway(&acme, "files");
+    ok(&gw.install(&stable));
+    std::fs::write(
+        gw.skills.join("files/data/report.txt"),
+        "installed from a registry\n",
+    )
+    .unwrap();
+    let (_v2, wider) = files_folder(widened);
+    acme.publish(&wider, &stable);
+    let parked = ok(&gw.run(&["skill", "update", "files", "--plain-http"]));
+    assert!(parked.contains("waits for an admin's yes"), "{parked}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let public = format!("http://localhost:{port}");
+    let policy = repo().join("policy/default.toml");
+    let (_up, lines) = process::start(
+        &[
+            "up",
+            "--listen",
+            &listen,
+            "--public-url",
+            &public,
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+        gw.data.path(),
+        &gw.skills,
+        "Stop with Ctrl-C.",
+    );
+    let text = lines.join("\n");
+    assert!(text.contains("skills        files"), "{text}");
+    let link = lines
+        .iter()
+        .find_map(|l| l.split("enroll with a passkey at ").nth(1))
+        .expect(&text)
+        .trim()
+        .to_owned();
+
+    let shots = repo().join("target/e2e-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let mut browser = tokio::process::Command::new("node")
+        .arg("skills.mjs")
+        .arg(&link)
+        .arg(&shots)
+        .current_dir(&e2e)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node is installed");
+    let mut to_browser = browser.stdin.take().unwrap();
+    let mut from_browser = tokio::io::BufReader::new(browser.stdout.take().unwrap()).lines();
+    let mut next = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(90), from_browser.next_line())
+            .await
+            .expect("the browser answered in time")
+            .unwrap()
+            .expect("the browser script ended early (its error is above)")
+    };
+    assert_eq!(next().await, "ENROLLED");
+
+    // The Python client calls the installed version's tool.
+    let token = ok(&gw.run(&["tokens", "create", "--user", "ada"]))
+        .trim()
+        .to_owned();
+    let called = std::process::Command::new(&python)
+        .arg("py_call.py")
+        .args([
+            &format!("http://127.0.0.1:{port}/v1/mcp"),
+            &token,
+            "files.read_file",
+            r#"{"path": "report.txt"}"#,
+        ])
+        .current_dir(repo().join("tests/mcp/scripts"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&called.stdout).into_owned();
+    assert!(
+        called.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&called.stderr)
+    );
+    let events: Vec<serde_json::Value> = said
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events[0]["names"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("files.read_file")),
+        "{said}"
+    );
+    assert_eq!(events[1]["is_error"], false, "{said}");
+    assert!(
+        events[1]["text"][0]
+            .as_str()
+            .unwrap()
+            .contains("installed from a registry"),
+        "{said}"
+    );
+
+    // The Skills page shows the update that waits; until the yes, 0.1.0
+    // is what the lock pins.
+    assert_eq!(next().await, "PENDING");
+    assert_eq!(
+        Lock::read(&gw.skills)
+            .unwrap()
+            .get("files")
+            .unwrap()
+            .version,
+        "0.1.0"
+    );
+    to_browser.write_all(b"ACCEPT\n").await.unwrap();
+    assert_eq!(next().await, "ACCEPTED");
+    drop(to_browser);
+    assert!(browser.wait().await.unwrap().success());
+    assert_eq!(
+        Lock::read(&gw.skills)
+            .unwrap()
+            .get("files")
+            .unwrap()
+            .version,
+        "0.2.0"
+    );
+    assert!(tgw::registry::pending::list(&gw.skills).is_empty());
+    assert_eq!(
+        std::fs::read_to_string(gw.skills.join("files/data/report.txt")).unwrap(),
+        "installed from a registry\n",
+        "the skill's data moved with it"
+    );
+    let actions = admin_actions(&gw);
+    let accepted = actions.last().unwrap();
+    assert_eq!(
+        (&accepted["action"], &accepted["by"], &accepted["yes"]),
+        (&json!("skill-update"), &json!("ada"), &json!(true)),
+        "{actions:?}"
+    );
+    assert_eq!(accepted["widens"].as_array().unwrap().len(), 2);
+    for shot in ["skills-pending.png", "skills.png"] {
+        assert!(shots.join(shot).exists(), "{shot} was not saved");
+    }
 }

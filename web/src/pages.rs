@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tgw_dashboard::{
     ApprovalChallenge, ApproveRequest, AuditPage, Decided, DenyRequest, FeedEvent, GroupsRequest,
     GroupsSet, InviteRequest, Invited, PendingApproval, PendingApprovals, PolicyView, Revoked,
-    Skills,
+    Skills, UpdateDecided, UpdateDecision,
 };
 
 use crate::{Me, api, passkey};
@@ -407,9 +407,66 @@ pub fn History() -> impl IntoView {
 
 #[component]
 pub fn Skills() -> impl IntoView {
+    let (error, set_error) = signal(None::<String>);
+    let (notice, set_notice) = signal(None::<String>);
+    // Bumped after a decision so the page reloads.
+    let (version, set_version) = signal(0u32);
+    // Accept or reject a waiting update, naming the digest shown.
+    let decide = move |name: String, digest: String, accept: bool| {
+        spawn_local(async move {
+            let verb = if accept { "accept" } else { "reject" };
+            let path = format!("/api/skills/pending/{}/{verb}", query_value(&name));
+            match api::post::<UpdateDecided>(&path, &UpdateDecision { digest }).await {
+                Ok(done) => {
+                    let said = if done.accepted {
+                        format!("{} {} now serves.", done.name, done.version)
+                    } else {
+                        format!(
+                            "The update of {} to {} was rejected; the installed version keeps serving.",
+                            done.name, done.version
+                        )
+                    };
+                    let _ = set_error.try_set(None);
+                    let _ = set_notice.try_set(Some(said));
+                    let _ = set_version.try_update(|v| *v += 1);
+                }
+                Err(e) => {
+                    let _ = set_error.try_set(Some(e));
+                }
+            }
+        })
+    };
     view! {
         <h1>"Skills"</h1>
-        {loaded(|| "/api/skills".into(), |skills: Skills| {
+        {move || notice.get().map(|n| view! { <p class="notice">{n}</p> })}
+        {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+        {loaded(move || { version.track(); "/api/skills".into() }, move |skills: Skills| {
+            let pending = skills.pending.into_iter().map(|update| {
+                let (name, digest) = (update.name.clone(), update.digest.clone());
+                let (reject_name, reject_digest) = (name.clone(), digest.clone());
+                let from = format!(
+                    "from {} · signed by publisher {}",
+                    update.source.unwrap_or_else(|| "a registry".into()),
+                    update.publisher
+                );
+                view! {
+                    <div class="panel pending-update">
+                        <h2>{format!("Update waiting for an admin: {} {}", update.name, update.version)}</h2>
+                        <p class="note">{from}</p>
+                        <p class="note"><code>{update.digest}</code></p>
+                        <ul class="changes">{update.changes.into_iter().map(|c| view! {
+                            <li class=if c.widens { "change widens" } else { "change" }>
+                                {c.what}
+                                {c.widens.then(|| view! { " " <span class="badge risk-destructive">"widens"</span> })}
+                            </li>
+                        }).collect_view()}</ul>
+                        <p class="note">"Until an admin accepts it, the installed version keeps serving."</p>
+                        <button class="primary" on:click=move |_| decide(name.clone(), digest.clone(), true)>"Accept update"</button>
+                        " "
+                        <button class="danger" on:click=move |_| decide(reject_name.clone(), reject_digest.clone(), false)>"Reject"</button>
+                    </div>
+                }
+            }).collect_view();
             let list = skills.skills;
             let dev = skills.dev.then(|| view! {
                 <div class="panel warning dev-mode">
@@ -423,7 +480,7 @@ pub fn Skills() -> impl IntoView {
                 </div>
             });
             if list.is_empty() {
-                return view! { {dev} {refused} <div class="panel empty">"No skills are loaded. Put skill folders in the skills directory and restart."</div> }.into_any();
+                return view! { {dev} {refused} {pending} <div class="panel empty">"No skills are loaded. Put skill folders in the skills directory and restart."</div> }.into_any();
             }
             let cards = list.into_iter().map(|skill| {
                 let caps = &skill.capabilities;
@@ -462,7 +519,7 @@ pub fn Skills() -> impl IntoView {
                     </div>
                 }
             }).collect_view();
-            view! { {dev} {refused} {cards} }.into_any()
+            view! { {dev} {refused} {pending} {cards} }.into_any()
         })}
     }
 }

@@ -138,6 +138,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/events", get(views::events))
         .route("/api/audit", get(views::audit))
         .route("/api/skills", get(views::skills))
+        .route(
+            "/api/skills/pending/{name}/accept",
+            post(views::accept_update),
+        )
+        .route(
+            "/api/skills/pending/{name}/reject",
+            post(views::reject_update),
+        )
         .route("/api/policy", get(views::policy))
         .route("/api/people", get(views::people))
         .route("/api/people/invite", post(views::invite))

@@ -10,8 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tgw_dashboard::{
     self as dashboard, AuditPage, CapabilitiesView, ChainStatus, DirView, Disabled, FeedEvent,
-    GroupsRequest, GroupsSet, InviteRequest, Invited, PasskeyEnabled, PasskeyView, Person,
-    PolicyView, Revoked, SkillView, Skills, ToolView,
+    GroupsRequest, GroupsSet, InviteRequest, Invited, PasskeyEnabled, PasskeyView, PendingUpdate,
+    Person, PolicyView, Revoked, SkillChange, SkillView, Skills, ToolView, UpdateDecided,
+    UpdateDecision,
 };
 
 use super::session::{changing, signed_in};
@@ -210,10 +211,94 @@ pub async fn skills(
             }
         })
         .collect();
+    let pending = state
+        .skills
+        .pending()
+        .into_iter()
+        .map(|p| PendingUpdate {
+            digest: p.shown_digest().to_owned(),
+            name: p.entry.name,
+            version: p.entry.version,
+            publisher: p.entry.publisher,
+            source: p.entry.source,
+            changes: p
+                .changes
+                .into_iter()
+                .map(|c| SkillChange {
+                    what: c.what,
+                    widens: c.widens,
+                })
+                .collect(),
+        })
+        .collect();
     Ok(Json(Skills {
         skills,
         refused: current.refused().to_vec(),
         dev: current.dev(),
+        pending,
+    }))
+}
+
+/// Accepts an update that waits for an admin's yes (the one the admin
+/// was shown, by digest); audited as `admin.action` `skill-update`.
+pub async fn accept_update(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(decision): Json<UpdateDecision>,
+) -> Result<impl IntoResponse, ApiError> {
+    let admin = changing_admin(&state, &headers).await?;
+    let accepted = state
+        .skills
+        .accept_pending(&name, &decision.digest)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let entry = &accepted.entry;
+    let widened: Vec<&str> = accepted
+        .changes
+        .iter()
+        .filter(|c| c.widens)
+        .map(|c| c.what.as_str())
+        .collect();
+    admin_action(
+        &state,
+        &admin,
+        json!({"action": "skill-update", "skill": name, "version": entry.version,
+               "source": entry.source, "digest": entry.digest, "publisher": entry.publisher,
+               "widens": widened, "yes": true}),
+    )
+    .await;
+    Ok(Json(UpdateDecided {
+        name,
+        version: entry.version.clone(),
+        accepted: true,
+    }))
+}
+
+/// Drops an update that waits; the installed version goes on serving.
+/// Audited as `admin.action` `skill-update-rejected`.
+pub async fn reject_update(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(decision): Json<UpdateDecision>,
+) -> Result<impl IntoResponse, ApiError> {
+    let admin = changing_admin(&state, &headers).await?;
+    let rejected = state
+        .skills
+        .reject_pending(&name, &decision.digest)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    admin_action(
+        &state,
+        &admin,
+        json!({"action": "skill-update-rejected", "skill": name,
+               "version": rejected.entry.version, "digest": rejected.entry.digest}),
+    )
+    .await;
+    Ok(Json(UpdateDecided {
+        name,
+        version: rejected.entry.version,
+        accepted: false,
     }))
 }
 

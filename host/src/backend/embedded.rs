@@ -516,6 +516,7 @@ pub fn backend(data_dir: &Path) -> Result<Backend, StoreError> {
         nonces: Arc::new(state),
         requests: Arc::new(Channels::default()),
         events: Arc::new(Broadcast::default()),
+        blobs: None,
         // The ledger is a table of a file in the data dir, next to the keys.
         local_store: true,
         nonce_ledger_identity: None,

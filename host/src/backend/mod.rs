@@ -9,6 +9,7 @@
 //! | nonce ledger | SQLite, UNIQUE key | stream `TGW_NONCES`, one message per subject |
 //! | request/reply | in-process channels | core NATS, queue group `executors`; acknowledged, then answered |
 //! | events | an in-process broadcast | core NATS publish/subscribe |
+//! | blobs by digest | none (one skills folder) | JetStream object store `TGW_SKILLS` |
 //!
 //! The domain modules (approvals, audit, people, OAuth, the executor's
 //! protocol) encode their own records on top; this module imports none of
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+pub use tgw_parse::names::Digest;
 use tokio::sync::mpsc;
 
 /// The KV buckets of a deployment.
@@ -140,20 +142,95 @@ pub trait Bucket: Send + Sync {
     async fn update(&self, key: &str, value: &[u8], revision: u64) -> Result<(), StoreError>;
     /// Keys starting with `prefix`, sorted.
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// The revision stored under `key`, whatever its value: what a write
+    /// that replaces it must name (a sealed bucket reads a forged value as
+    /// absent, but a write must still replace it).
+    async fn stored_revision(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.get(key).await?.map(|entry| entry.revision))
+    }
 }
 
 /// Writes `value` under `key` whatever is there: compare-and-set on the
-/// revision read, again when someone else wrote first.
+/// revision stored, again when someone else wrote first.
 pub async fn put(bucket: &dyn Bucket, key: &str, value: &[u8]) -> Result<(), StoreError> {
     loop {
-        let result = match bucket.get(key).await? {
-            Some(entry) => bucket.update(key, value, entry.revision).await,
+        let result = match bucket.stored_revision(key).await? {
+            Some(revision) => bucket.update(key, value, revision).await,
             None => bucket.create(key, value).await,
         };
         match result {
             Err(StoreError::Conflict) => {}
             other => return other,
         }
+    }
+}
+
+/// Immutable objects by name: the JetStream object store `TGW_SKILLS`
+/// on NATS. The embedded backend has none: on one machine the gateway and
+/// its executor share the skills folder.
+#[async_trait]
+pub trait Objects: Send + Sync {
+    async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    async fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    #[error("{0} is not in the object store")]
+    Missing(Digest),
+    #[error("the object store holds other bytes under {wanted} (they hash to {found})")]
+    Mismatch { wanted: Digest, found: Digest },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Content-addressed blobs: each is stored under its own digest
+/// (`sha256-<hex>`), and what is read is checked against the digest asked
+/// for, so whoever can write to the store can hide a blob but cannot
+/// change one.
+#[derive(Clone)]
+pub struct Blobs {
+    objects: Arc<dyn Objects>,
+}
+
+impl Blobs {
+    pub fn new(objects: Arc<dyn Objects>) -> Self {
+        Blobs { objects }
+    }
+
+    fn name_of(digest: &Digest) -> String {
+        format!("sha256-{}", digest.hex())
+    }
+
+    /// Stores `bytes` (unless the store already holds them, checked) and
+    /// returns their digest.
+    pub async fn put(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
+        let digest = Digest::of(bytes);
+        match self.get(&digest).await {
+            Ok(_) => {}
+            Err(BlobError::Store(e)) => return Err(e),
+            Err(BlobError::Missing(_) | BlobError::Mismatch { .. }) => {
+                self.objects.put(&Self::name_of(&digest), bytes).await?;
+            }
+        }
+        Ok(digest)
+    }
+
+    /// The bytes whose digest is `digest`.
+    pub async fn get(&self, digest: &Digest) -> Result<Vec<u8>, BlobError> {
+        let bytes = self
+            .objects
+            .get(&Self::name_of(digest))
+            .await?
+            .ok_or_else(|| BlobError::Missing(digest.clone()))?;
+        let found = Digest::of(&bytes);
+        if &found != digest {
+            return Err(BlobError::Mismatch {
+                wanted: digest.clone(),
+                found,
+            });
+        }
+        Ok(bytes)
     }
 }
 
@@ -289,6 +366,8 @@ pub struct Backend {
     pub nonces: Arc<dyn NonceLedger>,
     pub requests: Arc<dyn Requests>,
     pub events: Arc<dyn Events>,
+    /// Skill components and manifests by digest (NATS only).
+    pub blobs: Option<Blobs>,
     /// What identifies the nonce ledger (NATS: when `TGW_NONCES` was
     /// created), checked against the deployment's signed record of it, so
     /// a ledger deleted and made again, empty, is noticed.

@@ -308,4 +308,8 @@ impl Bucket for SealedBucket {
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.inner.keys(prefix).await
     }
+
+    async fn stored_revision(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        self.inner.stored_revision(key).await
+    }
 }

@@ -8,9 +8,10 @@ use serde_json::json;
 use tgw::keys::KeyStore;
 use tgw::registry::install::{self, Change};
 use tgw::registry::oci::{self, Registry};
+use tgw::registry::pending;
 use tgw::registry::provenance::{self, Lock};
 use tgw::registry::{self, Skill, SkillTrust};
-use tgw::runtime::{Runtime, ToolInfo};
+use tgw::runtime::Runtime;
 use tgw::secrets::SecretStore;
 
 use super::Context;
@@ -164,14 +165,7 @@ pub async fn update(
     let installed = Skill::load(&context.skills_dir.join(name))?;
     let runtime = Runtime::new(Some(&context.data_dir.join("cache").join("components")))?;
     let secrets = SecretStore::new(&context.data_dir);
-    let old_tools = tools_of(&runtime, &installed, &secrets).await?;
-    let new_tools = tools_of(&runtime, &staged.skill, &secrets).await?;
-    let changes = install::diff(
-        &installed.manifest,
-        &old_tools,
-        &staged.skill.manifest,
-        &new_tools,
-    );
+    let changes = install::changes(&runtime, &secrets, &installed, &staged.skill).await?;
     println!(
         "{name}: {source} now is {} (installed: {})",
         fetched.digest,
@@ -181,13 +175,19 @@ pub async fn update(
         println!("  {what}{}", if *widens { "   (widens)" } else { "" });
     }
     if changes.iter().any(|c| c.widens) && !yes {
-        anyhow::bail!(
-            "this update widens what {name} may do, so an admin must say yes: run `tgw skill update \
-             {name} --yes`. The installed version keeps serving."
+        let pending = pending::park(&context.skills_dir, staged, changes)?;
+        println!(
+            "This update widens what {name} may do, so it waits for an admin's yes: accept {} on \
+             the dashboard's Skills page, or run `tgw skill update {name} --yes`. Version {} keeps \
+             serving until then.",
+            pending.shown_digest(),
+            installed.manifest.version
         );
+        return Ok(());
     }
     let admin = super::users::Admin::open(context).await?;
     let entry = install::put_in_place(&context.skills_dir, staged)?;
+    pending::drop_pending(&context.skills_dir, name)?;
     let widened: Vec<&str> = changes
         .iter()
         .filter(|c| c.widens)
@@ -206,18 +206,4 @@ pub async fn update(
         entry.source.as_deref().unwrap_or_default()
     );
     Ok(())
-}
-
-async fn tools_of(
-    runtime: &Runtime,
-    skill: &Skill,
-    secrets: &SecretStore,
-) -> anyhow::Result<Vec<ToolInfo>> {
-    let component = runtime.load_file(&skill.component_path())?;
-    let tools = runtime
-        .tools(&component, &skill.sandbox(secrets))
-        .await
-        .result?;
-    registry::with_manifest_risks(&skill.manifest, tools)
-        .map_err(|e| anyhow::anyhow!("skill {} cannot be served: {e}", skill.name()))
 }

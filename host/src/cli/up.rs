@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use clap::Args;
 use tgw::app::{App, AppParts, ExecutorParts, start_executor};
+use tgw::backend::BucketName;
 use tgw::gateway::GatewayConfig;
 use tgw::ids::Pool;
 use tgw::keys::KeyStore;
 use tgw::people::Role;
+use tgw::registry::LiveSkills;
+use tgw::registry::served::FromGateway;
 use tgw::secrets::SecretStore;
 use tgw::webauthn::RelyingParty;
 
@@ -214,11 +217,29 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
     }
     let runtime = disk.runtime()?;
     let secrets = Arc::new(SecretStore::new(&context.data_dir));
-    let skills = disk.skills(&runtime, &secrets).await?;
-    let _skills_watch = skills.watch(Duration::from_secs(1));
     let backend = disk
         .backend(tgw::backend::nats::Opener::Executor(args.pool.to_string()))
         .await?;
+    // It runs exactly what the gateway serves, fetched by digest: its
+    // skills folder holds only the skills' data.
+    let blobs = backend
+        .blobs
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("this backend has no object store of skills"))?;
+    let (sealed, _) = backend
+        .clone()
+        .seal(&tgw::app::logging_reader(trusted.current()));
+    let skills = LiveSkills::from_gateway(
+        runtime.clone(),
+        FromGateway {
+            people: sealed.bucket(BucketName::People),
+            blobs,
+            data_dir: context.skills_dir.clone(),
+        },
+        secrets.clone(),
+    )
+    .await?;
+    let _skills_watch = skills.watch(Duration::from_secs(1));
     let description = backend.description.clone();
     let (executor, serving) = start_executor(ExecutorParts {
         pool: args.pool.clone(),
@@ -244,10 +265,15 @@ pub async fn executor(context: &Context, args: ExecutorArgs) -> anyhow::Result<(
         "Executor key {} (the gateway must trust it: `tgw executors trust {} {}`).",
         public.kid, public.kid, public.public_key
     );
-    println!(
-        "Executor of pool {} serving {} over {description}. Stop with Ctrl-C.",
-        args.pool,
+    let what = if names.is_empty() {
+        "no skills yet (it runs what the gateway serves, once the gateway has published it)"
+            .to_owned()
+    } else {
         names.join(", ")
+    };
+    println!(
+        "Executor of pool {} serving {what} over {description}. Stop with Ctrl-C.",
+        args.pool,
     );
     tokio::select! {
         () = shutdown() => {}

@@ -213,6 +213,7 @@ impl Executor {
         crate::policy::in_force::check(&*self.policies, &claims.policy, claims.iat, claims.exp)
             .await?;
 
+        self.skills.catch_up(&claims.skill, &claims.component).await;
         let skill = self.skills.current().get(&claims.skill).ok_or_else(|| {
             Refusal::new(
                 RefusalCode::SkillMissing,

@@ -27,6 +27,37 @@ pub struct Staged {
 /// into place.
 struct Staging(PathBuf);
 
+impl Staging {
+    /// A new hidden folder name in `skills_dir` for the skill `name`.
+    fn new(skills_dir: &Path, name: &str) -> anyhow::Result<Staging> {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        Ok(Staging(
+            skills_dir.join(format!(".staging-{name}-{}", hex::encode(random))),
+        ))
+    }
+}
+
+impl Staged {
+    /// Moves the staged folder to `to` (where an update waits).
+    pub fn move_to(self, to: &Path) -> std::io::Result<()> {
+        std::fs::rename(&self.staging.0, to)
+    }
+
+    /// Stages the checked folder of `skill` again (an update that waited),
+    /// to be put in place as `entry`.
+    pub fn adopt(skills_dir: &Path, mut skill: Skill, entry: Locked) -> anyhow::Result<Staged> {
+        let staging = Staging::new(skills_dir, skill.name())?;
+        std::fs::rename(&skill.dir, &staging.0)?;
+        skill.dir = staging.0.clone();
+        Ok(Staged {
+            skill,
+            entry,
+            staging,
+        })
+    }
+}
+
 impl Drop for Staging {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -48,24 +79,12 @@ pub fn stage(skills_dir: &Path, fetched: &Fetched, trust: &SkillTrust) -> anyhow
         .map_err(|_| anyhow::anyhow!("{what}: its skill.toml is not UTF-8"))?;
     let manifest = Manifest::parse(Path::new(MANIFEST_FILE), text)
         .map_err(|e| anyhow::anyhow!("{what}: its {e}"))?;
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let staging = Staging(skills_dir.join(format!(
-        ".staging-{}-{}",
-        manifest.name,
-        hex::encode(random)
-    )));
+    let staging = Staging::new(skills_dir, &manifest.name)?;
     let write = |dir: &Path| -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join(MANIFEST_FILE), manifest_bytes)?;
         std::fs::write(dir.join(&manifest.component), &fetched.component)?;
         std::fs::write(dir.join(SIGNATURE_FILE), signature)?;
-        // The folders it declares, empty, so its sandbox can be set up.
-        for declared in &manifest.capabilities.dirs {
-            if !declared.host.is_absolute() {
-                std::fs::create_dir_all(dir.join(&declared.host))?;
-            }
-        }
         Ok(())
     };
     write(&staging.0).map_err(|e| anyhow::anyhow!("staging {what}: {e}"))?;
@@ -73,8 +92,12 @@ pub fn stage(skills_dir: &Path, fetched: &Fetched, trust: &SkillTrust) -> anyhow
     let skill = Skill {
         manifest,
         manifest_digest: Digest::of(manifest_bytes),
+        manifest_text: text.into(),
         dir: staging.0.clone(),
     };
+    skill
+        .make_dirs()
+        .map_err(|e| anyhow::anyhow!("staging {what}: {e}"))?;
     let entry = Locked {
         name: skill.name().to_owned(),
         version: skill.manifest.version.clone(),
@@ -129,8 +152,33 @@ pub fn put_in_place(skills_dir: &Path, staged: Staged) -> anyhow::Result<Locked>
     Ok(staged.entry.clone())
 }
 
+/// What changes from the `installed` skill to its `update` (both
+/// folders): their tools listed in their sandboxes, then [`diff`].
+pub async fn changes(
+    runtime: &crate::runtime::Runtime,
+    secrets: &crate::secrets::SecretStore,
+    installed: &Skill,
+    update: &Skill,
+) -> anyhow::Result<Vec<Change>> {
+    let mut tools = Vec::new();
+    for skill in [installed, update] {
+        let component = runtime.load_file(&skill.component_path())?;
+        let listed = super::tools_in_sandbox(runtime, skill, &component, secrets)
+            .await
+            .map_err(|e| anyhow::anyhow!("skill {} cannot be served: {e}", skill.name()))?;
+        tools.push(listed);
+    }
+    Ok(diff(
+        &installed.manifest,
+        &tools[0],
+        &update.manifest,
+        &tools[1],
+    ))
+}
+
 /// One difference between an installed skill and an update of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Change {
     pub what: String,
     /// It lets the skill do more, or ask less often: an admin must say yes.

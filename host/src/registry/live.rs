@@ -1,4 +1,6 @@
-//! The loaded skills, reloaded when the skills folder changes.
+//! The loaded skills, reloaded when the skills folder changes (or, on an
+//! executor that runs what a gateway serves, when the gateway's record
+//! `skills.served` changes: see [`super::served`]).
 //!
 //! Like the policy, the folder is polled (once a second): each skill's
 //! `skill.toml` and `skill.sig` and the folder's `skills.lock` by content,
@@ -18,6 +20,8 @@ use sha2::{Digest as _, Sha256};
 use tgw_parse::names::Digest;
 use tokio::sync::watch;
 
+use super::pending::{self, Pending};
+use super::served::FromGateway;
 use super::{SkillSet, SkillTrust};
 use crate::runtime::Runtime;
 use crate::secrets::SecretStore;
@@ -30,10 +34,17 @@ pub struct LiveSkills {
 }
 
 struct Source {
-    dir: PathBuf,
     runtime: Arc<Runtime>,
     secrets: Arc<SecretStore>,
-    trust: SkillTrust,
+    from: From,
+}
+
+/// Where the skills come from.
+enum From {
+    /// A skills folder, whose components this host checks itself.
+    Folder { dir: PathBuf, trust: SkillTrust },
+    /// What a gateway serves ([`super::served`]): an executor on NATS.
+    Gateway(FromGateway),
 }
 
 /// `(name, component digest)` of every skill: what a change is.
@@ -106,12 +117,53 @@ impl LiveSkills {
             current: RwLock::new(Arc::new(set)),
             changed: watch::channel(0).0,
             source: Some(Source {
-                dir: dir.to_owned(),
                 runtime,
                 secrets,
-                trust,
+                from: From::Folder {
+                    dir: dir.to_owned(),
+                    trust,
+                },
             }),
         }))
+    }
+
+    /// The skills `gateway` serves (see [`super::served`]), fetched by
+    /// digest; none yet while the gateway has published none.
+    pub async fn from_gateway(
+        runtime: Arc<Runtime>,
+        gateway: FromGateway,
+        secrets: Arc<SecretStore>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let live = Arc::new(LiveSkills {
+            current: RwLock::new(Arc::new(SkillSet::default())),
+            changed: watch::channel(0).0,
+            source: Some(Source {
+                runtime,
+                secrets,
+                from: From::Gateway(gateway),
+            }),
+        });
+        live.reload().await?;
+        Ok(live)
+    }
+
+    /// Whether the skills come from a gateway's record.
+    pub fn from_a_gateway(&self) -> bool {
+        matches!(
+            self.source,
+            Some(Source {
+                from: From::Gateway(_),
+                ..
+            })
+        )
+    }
+
+    /// The skills folder and trust of a host that loads its own folder.
+    pub fn folder(&self) -> Option<(&Path, &SkillTrust)> {
+        match &self.source.as_ref()?.from {
+            From::Folder { dir, trust } => Some((dir, trust)),
+            From::Gateway(_) => None,
+        }
     }
 
     /// The skills in force now.
@@ -133,14 +185,27 @@ impl LiveSkills {
         let Some(source) = &self.source else {
             return Ok(false);
         };
-        let set = SkillSet::load_after(
-            &source.runtime,
-            &source.dir,
-            &source.secrets,
-            &source.trust,
-            &self.current(),
-        )
-        .await?;
+        let set = match &source.from {
+            From::Folder { dir, trust } => {
+                SkillSet::load_after(
+                    &source.runtime,
+                    dir,
+                    &source.secrets,
+                    trust,
+                    &self.current(),
+                )
+                .await?
+            }
+            From::Gateway(gateway) => {
+                // No record (or a forged one): what serves keeps serving.
+                let Some(served) = super::served::read(&*gateway.people).await? else {
+                    return Ok(false);
+                };
+                gateway
+                    .load(&served, &source.runtime, &source.secrets, &self.current())
+                    .await
+            }
+        };
         let refused_changed = set.refused() != self.current().refused();
         let changed = identity(&set) != identity(&self.current());
         *self
@@ -156,23 +221,101 @@ impl LiveSkills {
         Ok(changed)
     }
 
-    /// Polls the folder until the returned task is aborted.
+    /// The updates that wait for an admin's yes ([`super::pending`]).
+    pub fn pending(&self) -> Vec<Pending> {
+        self.folder()
+            .map(|(dir, _)| pending::list(dir))
+            .unwrap_or_default()
+    }
+
+    /// Accepts the waiting update of `name` that an admin was shown as
+    /// `shown`, and serves it.
+    pub async fn accept_pending(&self, name: &str, shown: &str) -> anyhow::Result<Pending> {
+        let (Some(source), Some((dir, trust))) = (&self.source, self.folder()) else {
+            anyhow::bail!("this host has no skills folder of its own");
+        };
+        let accepted =
+            pending::accept(dir, name, shown, trust, &source.runtime, &source.secrets).await?;
+        self.reload().await?;
+        Ok(accepted)
+    }
+
+    /// Drops the waiting update of `name` that an admin was shown as
+    /// `shown`; the installed version goes on serving.
+    pub fn reject_pending(&self, name: &str, shown: &str) -> anyhow::Result<Pending> {
+        let Some((dir, _)) = self.folder() else {
+            anyhow::bail!("this host has no skills folder of its own");
+        };
+        let waiting = pending::list(dir)
+            .into_iter()
+            .find(|p| p.entry.name == name && p.shown_digest() == shown)
+            .ok_or_else(|| anyhow::anyhow!("no update of {name} as {shown} waits"))?;
+        pending::drop_pending(dir, name)?;
+        Ok(waiting)
+    }
+
+    /// Before a call to `skill` at `component`: if this executor runs
+    /// what a gateway serves and has another set, it reads the gateway's
+    /// record once more (the record may have changed since the last poll).
+    pub async fn catch_up(&self, skill: &str, component: &str) {
+        if !self.from_a_gateway()
+            || self
+                .current()
+                .get(skill)
+                .is_some_and(|s| s.component.digest.as_str() == component)
+        {
+            return;
+        }
+        if let Err(e) = self.reload().await {
+            tracing::error!(target: "tgw::registry", "skills not reloaded: {e}");
+        }
+    }
+
+    /// Polls the folder, or the gateway's record, until the returned task
+    /// is aborted.
     pub fn watch(self: &Arc<Self>, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
-        let dir = self.source.as_ref()?.dir.clone();
+        let source = self.source.as_ref()?;
         let live = self.clone();
-        Some(tokio::spawn(async move {
-            let mut seen = fingerprint(&dir);
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                let now = fingerprint(&dir);
-                if now != seen && now.is_some() {
-                    seen = now;
-                    if let Err(e) = live.reload().await {
-                        tracing::error!(target: "tgw::registry", "skills not reloaded: {e}");
+        let task = match &source.from {
+            From::Folder { dir, .. } => {
+                let dir = dir.clone();
+                tokio::spawn(async move {
+                    let mut seen = fingerprint(&dir);
+                    let mut tick = tokio::time::interval(every);
+                    loop {
+                        tick.tick().await;
+                        let now = fingerprint(&dir);
+                        if now != seen && now.is_some() {
+                            seen = now;
+                            live.reload_logged().await;
+                        }
                     }
-                }
+                })
             }
-        }))
+            From::Gateway(gateway) => {
+                let people = gateway.people.clone();
+                tokio::spawn(async move {
+                    let mut seen = None;
+                    let mut tick = tokio::time::interval(every);
+                    loop {
+                        tick.tick().await;
+                        let Ok(Some(now)) = people.get(super::served::KEY).await else {
+                            continue;
+                        };
+                        if seen.as_ref() != Some(&now.value) {
+                            seen = Some(now.value);
+                            live.reload_logged().await;
+                        }
+                    }
+                })
+            }
+        };
+        Some(task)
+    }
+
+    async fn reload_logged(&self) {
+        if let Err(e) = self.reload().await {
+            tracing::error!(target: "tgw::registry", "skills not reloaded: {e}");
+        }
     }
 }

@@ -3,7 +3,9 @@
 pub mod install;
 mod manifest;
 pub mod oci;
+pub mod pending;
 pub mod provenance;
+pub mod served;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +24,10 @@ pub struct Skill {
     /// `sha256:` of the `skill.toml` bytes that were parsed (what a
     /// publisher's signature covers).
     pub manifest_digest: tgw_parse::names::Digest,
-    /// The folder holding `skill.toml`.
+    /// The `skill.toml` text itself (what a gateway hands its executors).
+    pub manifest_text: std::sync::Arc<str>,
+    /// The folder holding `skill.toml` (on an executor that runs what the
+    /// gateway serves: the folder of the skill's data).
     pub dir: PathBuf,
 }
 
@@ -32,12 +37,29 @@ impl Skill {
         let file = dir.join(MANIFEST_FILE);
         let text = std::fs::read_to_string(&file)
             .map_err(|e| ManifestError::whole(&file, format!("cannot read: {e}")))?;
-        let manifest = Manifest::parse(&file, &text)?;
+        Skill::parse(dir, &text)
+    }
+
+    /// The skill whose `skill.toml` is `text`, in the folder `dir`.
+    pub fn parse(dir: &Path, text: &str) -> Result<Skill, ManifestError> {
+        let manifest = Manifest::parse(&dir.join(MANIFEST_FILE), text)?;
         Ok(Skill {
             manifest,
             manifest_digest: tgw_parse::names::Digest::of(text.as_bytes()),
+            manifest_text: text.into(),
             dir: dir.to_owned(),
         })
+    }
+
+    /// Makes the folders the manifest declares (relative ones, empty), so
+    /// its sandbox can be set up.
+    pub fn make_dirs(&self) -> std::io::Result<()> {
+        for declared in &self.manifest.capabilities.dirs {
+            if !declared.host.is_absolute() {
+                std::fs::create_dir_all(self.dir.join(&declared.host))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn name(&self) -> &str {
@@ -207,21 +229,48 @@ async fn load_one(
         why: e.to_string(),
         untrusted: true,
     })?;
-    let component = runtime
-        .load_bytes(&path.display().to_string(), &bytes)
-        .map_err(LeftOut::broken)?;
-    let tools = runtime
-        .tools(&component, &skill.sandbox(secrets))
+    compile(runtime, skill, bytes, provenance, secrets)
         .await
-        .result
-        .map_err(|e| LeftOut::broken(format!("listing its tools failed: {e}")))?;
-    let tools = with_manifest_risks(&skill.manifest, tools).map_err(LeftOut::broken)?;
+        .map_err(LeftOut::broken)
+}
+
+/// Compiles `bytes`, the believed component of `skill`, and lists its
+/// tools in its sandbox, with the manifest's risks.
+async fn compile(
+    runtime: &crate::runtime::Runtime,
+    skill: Skill,
+    bytes: Vec<u8>,
+    provenance: Provenance,
+    secrets: &SecretStore,
+) -> Result<LoadedSkill, String> {
+    let what = skill.component_path().display().to_string();
+    let component = runtime
+        .load_bytes(&what, &bytes)
+        .map_err(|e| e.to_string())?;
+    let tools = tools_in_sandbox(runtime, &skill, &component, secrets).await?;
     Ok(LoadedSkill {
         skill,
         provenance,
         component,
+        component_bytes: bytes.into(),
         tools,
     })
+}
+
+/// The tools of `skill`'s compiled `component`, listed in its sandbox,
+/// with the manifest's risks.
+pub async fn tools_in_sandbox(
+    runtime: &crate::runtime::Runtime,
+    skill: &Skill,
+    component: &crate::runtime::LoadedComponent,
+    secrets: &SecretStore,
+) -> Result<Vec<crate::runtime::ToolInfo>, String> {
+    let tools = runtime
+        .tools(component, &skill.sandbox(secrets))
+        .await
+        .result
+        .map_err(|e| format!("listing its tools failed: {e}"))?;
+    with_manifest_risks(&skill.manifest, tools).map_err(|e| e.to_string())
 }
 
 /// The component's tools with the risks of the manifest, which the
@@ -252,6 +301,9 @@ pub struct LoadedSkill {
     /// Why this host believes its component.
     pub provenance: Provenance,
     pub component: std::sync::Arc<crate::runtime::LoadedComponent>,
+    /// The bytes `component` was compiled from (what a gateway hands its
+    /// executors).
+    pub component_bytes: std::sync::Arc<[u8]>,
     pub tools: Vec<crate::runtime::ToolInfo>,
 }
 

@@ -219,8 +219,8 @@ impl SkillTrust {
 }
 
 /// Why the host believes a component.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Provenance {
     /// Signed by `publisher` (a key id) and pinned in the lock.
     Signed { publisher: String },

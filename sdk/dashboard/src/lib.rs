@@ -216,6 +216,47 @@ pub struct Skills {
     /// The host loads unsigned skill folders (`--dev`).
     #[serde(default)]
     pub dev: bool,
+    /// Updates that widen what a skill may do, waiting for an admin's yes.
+    #[serde(default)]
+    pub pending: Vec<PendingUpdate>,
+}
+
+/// An update of an installed skill that waits for an admin's yes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUpdate {
+    pub name: String,
+    pub version: String,
+    /// The publisher's key id.
+    pub publisher: String,
+    /// Where it was pulled from (`host/repo:tag`).
+    pub source: Option<String>,
+    /// What the admin accepts: the pulled artifact's digest.
+    pub digest: String,
+    pub changes: Vec<SkillChange>,
+}
+
+/// One difference an update makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkillChange {
+    pub what: String,
+    /// It lets the skill do more, or ask less often.
+    pub widens: bool,
+}
+
+/// `POST /api/skills/pending/{name}/accept` and `…/reject`: the digest
+/// the admin was shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDecision {
+    pub digest: String,
+}
+
+/// The answer to accepting or rejecting an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateDecided {
+    pub name: String,
+    pub version: String,
+    pub accepted: bool,
 }
 
 /// `GET /api/policy`.

@@ -15,10 +15,14 @@
 //!   `Nats-Expected-Last-Subject-Sequence`, so writers of different chains
 //!   never wait for each other.
 //!
+//! - `TGW_SKILLS`: an object store of skill components and manifests by
+//!   digest (`objects.rs`).
+//!
 //! `connect.rs` says how to reach the server (credentials, TLS);
 //! `streams.rs` what the streams must look like.
 
 mod connect;
+pub mod objects;
 pub mod permissions;
 pub mod streams;
 
@@ -79,6 +83,14 @@ pub async fn backend(config: &NatsConfig, opener: Opener) -> anyhow::Result<Back
         replaced: AtomicBool::new(false),
     });
     tokio::spawn(watch_nonces(Arc::downgrade(&ledger), nonces));
+    // Only the gateway, which writes skills, and executors, which run
+    // them, open the object store (an auditor may not).
+    let blobs = match &opener {
+        Opener::Gateway | Opener::Executor(_) => Some(super::Blobs::new(Arc::new(
+            objects::NatsObjects::open(&js, &opener).await?,
+        ))),
+        Opener::Other => None,
+    };
     Ok(Backend {
         approvals: Arc::new(NatsBucket { kv: approvals }),
         people: Arc::new(NatsBucket { kv: people }),
@@ -94,6 +106,7 @@ pub async fn backend(config: &NatsConfig, opener: Opener) -> anyhow::Result<Back
             client: client.clone(),
         }),
         events: Arc::new(NatsEvents { client }),
+        blobs,
         description: format!("NATS at {url}"),
     })
 }

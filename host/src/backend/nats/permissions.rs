@@ -13,11 +13,14 @@
 //!   audit chains of pool P and reads (never writes) the people records
 //!   its approval floor checks. It cannot read or write approvals or OAuth
 //!   state, nor join another pool.
+//! - Both read skill components from the object store `TGW_SKILLS`; only
+//!   the gateway writes there.
 //! - The auditor reads the audit stream and its checkpoints, nothing else.
 //!
 //! Nobody may delete, purge or reconfigure a stream.
 
 use super::connect::inbox_prefix;
+use super::objects;
 use super::streams::NONCES;
 use crate::backend::{BucketName, LogName};
 
@@ -68,6 +71,23 @@ fn read_bucket(bucket: BucketName, read: Read) -> Vec<String> {
     allow
 }
 
+/// The stream of the object store of skills.
+fn skills_stream() -> String {
+    format!("OBJ_{}", objects::SKILLS)
+}
+
+/// Reading objects of the store of skills: the stream's info, an object's
+/// metadata by direct get, its chunks through an ordered consumer (a
+/// 60 MiB object is read without answering flow control).
+fn read_skills() -> Vec<String> {
+    let stream = skills_stream();
+    vec![
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$JS.API.DIRECT.GET.{stream}.>"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}"),
+    ]
+}
+
 /// What every identity `name` needs: the info of the streams it checks at
 /// start, and its own inbox for the answers to its requests.
 fn common(name: &str) -> (Vec<String>, Vec<String>) {
@@ -84,12 +104,18 @@ const FLOW_CONTROL: &str = "$JS.FC.>";
 
 pub fn gateway() -> Role {
     let (mut publish, subscribe) = common("gateway");
-    for stream in [NONCES.to_owned(), LogName::Audit.name().to_owned()]
-        .into_iter()
-        .chain(BucketName::ALL.map(kv))
+    for stream in [
+        NONCES.to_owned(),
+        LogName::Audit.name().to_owned(),
+        skills_stream(),
+    ]
+    .into_iter()
+    .chain(BucketName::ALL.map(kv))
     {
         publish.push(format!("$JS.API.STREAM.CREATE.{stream}"));
     }
+    publish.push(format!("$O.{}.>", objects::SKILLS));
+    publish.extend(read_skills());
     for bucket in [BucketName::Approvals, BucketName::People] {
         publish.extend(read_bucket(bucket, Read::AndList));
         publish.push(format!("$KV.{}.>", bucket.name()));
@@ -123,6 +149,7 @@ pub fn executor(pool: &str) -> Role {
         "$KV.{}.executor.{pool}.*",
         BucketName::AuditHeads.name()
     ));
+    publish.extend(read_skills());
     subscribe.push(format!("tgw.exec.{pool}"));
     Role {
         subscribe,
@@ -227,6 +254,18 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["tgw.exec.billing"]
         );
+    }
+
+    #[test]
+    fn only_the_gateway_may_write_skills() {
+        assert!(gateway().publish.contains(&"$O.TGW_SKILLS.>".to_owned()));
+        for role in [executor("default"), auditor()] {
+            assert!(
+                !role.publish.iter().any(|p| p.starts_with("$O.")),
+                "{}",
+                role.name
+            );
+        }
     }
 
     #[test]
