@@ -399,6 +399,7 @@ async fn the_pages_data_history_skills_policy_and_people() {
             &json!(false)
         )
     );
+    assert_eq!(skills["pending"], json!([]));
 
     let (_, _, policy) = admin.send("GET", "/api/policy", None, &[]).await;
     assert_eq!(policy["digest"], chain.app.policy.current().digest.as_str());
@@ -445,6 +446,30 @@ async fn the_pages_data_history_skills_policy_and_people() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _, _) = approver.post("/api/people/ada/revoke", json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Only an admin decides a skill update; this gateway's skills are not
+    // a folder it updates, so even the admin's yes finds nothing.
+    let decision = json!({"digest": format!("sha256:{}", "0".repeat(64))});
+    for verb in ["accept", "reject"] {
+        let path = format!("/api/skills/pending/files/{verb}");
+        let (status, _, _) = approver.post(&path, decision.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, refused) = admin.post(&path, decision.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(
+            refused["error"]
+                .as_str()
+                .unwrap()
+                .contains("no skills folder"),
+            "{refused}"
+        );
+    }
+    let (status, _, _) = admin
+        .post(
+            "/api/skills/pending/files/accept",
+            json!({"digest": 1, "more": true}),
+        )
+        .await;
+    assert!(status.is_client_error(), "a malformed decision is refused");
 
     // An admin revokes bo's tokens: the personal one stops at once.
     let (token, _) = chain

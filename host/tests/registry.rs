@@ -401,6 +401,45 @@ async fn an_update_that_widens_waits_for_a_yes_and_a_swapped_tag_is_refused() {
         "{verified}"
     );
 
+    // What the dashboard's Accept does, refused: for a digest other than
+    // the one waiting (the admin saw another update), and for a parked
+    // component whose bytes changed since it was checked.
+    let live = tgw::registry::LiveSkills::load(
+        chain::shared_runtime(),
+        &gw.skills,
+        std::sync::Arc::new(tgw::secrets::SecretStore::new(gw.data.path())),
+        SkillTrust::load(gw.data.path(), false).unwrap(),
+    )
+    .await
+    .unwrap();
+    let shown = waiting[0].shown_digest().to_owned();
+    let other = format!("sha256:{}", "1".repeat(64));
+    let why = live.accept_pending("files", &other).await.unwrap_err();
+    assert!(why.to_string().contains("not the"), "{why}");
+    let parked = gw.skills.join(".pending/files/files.wasm");
+    let bytes = std::fs::read(&parked).unwrap();
+    std::fs::write(&parked, [&bytes[..], b"\0"].concat()).unwrap();
+    let why = live.accept_pending("files", &shown).await.unwrap_err();
+    assert!(why.to_string().contains("holds other bytes"), "{why}");
+    std::fs::write(&parked, &bytes).unwrap();
+    assert_eq!(
+        live.current().get("files").unwrap().skill.manifest.version,
+        "0.1.0"
+    );
+    assert_eq!(
+        tgw::registry::pending::list(&gw.skills).len(),
+        1,
+        "it still waits"
+    );
+    // Rejected, it is gone, and 0.1.0 serves on.
+    live.reject_pending("files", &shown).unwrap();
+    assert!(tgw::registry::pending::list(&gw.skills).is_empty());
+    assert!(!gw.skills.join(".pending").exists());
+    assert_eq!(
+        Lock::read(&gw.skills).unwrap().get("files"),
+        Some(&installed)
+    );
+
     let updated = ok(&gw.run(&["skill", "update", "files", "--yes", "--plain-http"]));
     assert!(updated.contains("Updated files to 0.2.0"), "{updated}");
     assert!(
