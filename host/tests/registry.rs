@@ -283,6 +283,96 @@ async fn publish_install_and_serve_a_signed_skill() {
         &image.layers[0].data[..],
         &std::fs::read(files.join("files.wasm")).unwrap()[..]
     );
+
+    // The manifests as the registry holds them: the component in the Wasm
+    // OCI layout, and the signature a referrer of it, listed in the OCI
+    // referrers tag schema's index (this registry has no referrers API).
+    let raw = client.as_ref();
+    let anonymous = oci_client::secrets::RegistryAuth::Anonymous;
+    let (manifest, digest) = raw
+        .pull_manifest(&reference.parse().unwrap(), &anonymous)
+        .await
+        .unwrap();
+    let oci_client::manifest::OciManifest::Image(manifest) = manifest else {
+        panic!("the component is not an image manifest");
+    };
+    assert_eq!(
+        manifest.media_type.as_deref(),
+        Some("application/vnd.oci.image.manifest.v1+json")
+    );
+    assert_eq!(
+        manifest.config.media_type,
+        "application/vnd.wasm.config.v0+json"
+    );
+    let layers: Vec<&str> = manifest
+        .layers
+        .iter()
+        .map(|l| l.media_type.as_str())
+        .collect();
+    assert_eq!(layers, ["application/wasm"]);
+    let subject: oci_client::Reference = format!("{}/skills/files@{digest}", registry.host)
+        .parse()
+        .unwrap();
+    let referrers = raw
+        .pull_referrers(&subject, Some(tgw::registry::oci::ATTACHMENT_MEDIA_TYPE))
+        .await
+        .unwrap();
+    assert_eq!(referrers.manifests.len(), 1, "{referrers:?}");
+    let attachment: oci_client::Reference = format!(
+        "{}/skills/files@{}",
+        registry.host, referrers.manifests[0].digest
+    )
+    .parse()
+    .unwrap();
+    let (attachment, _) = raw.pull_manifest(&attachment, &anonymous).await.unwrap();
+    let oci_client::manifest::OciManifest::Image(attachment) = attachment else {
+        panic!("the attachment is not an image manifest");
+    };
+    assert_eq!(
+        attachment.artifact_type.as_deref(),
+        Some(tgw::registry::oci::ATTACHMENT_MEDIA_TYPE)
+    );
+    assert_eq!(attachment.subject.unwrap().digest, digest);
+    let layers: Vec<&str> = attachment
+        .layers
+        .iter()
+        .map(|l| l.media_type.as_str())
+        .collect();
+    assert_eq!(
+        layers,
+        [
+            tgw::registry::oci::MANIFEST_MEDIA_TYPE,
+            tgw::registry::oci::SIGNATURE_MEDIA_TYPE
+        ]
+    );
+
+    // With the referrers index emptied, the tag fallback still finds it.
+    let index_tag: oci_client::Reference = format!(
+        "{}/skills/files:{}",
+        registry.host,
+        digest.replace(':', "-")
+    )
+    .parse()
+    .unwrap();
+    let empty = oci_client::manifest::OciImageIndex {
+        schema_version: 2,
+        media_type: Some(oci_client::manifest::OCI_IMAGE_INDEX_MEDIA_TYPE.into()),
+        manifests: Vec::new(),
+        artifact_type: None,
+        annotations: None,
+    };
+    raw.push_manifest(
+        &index_tag,
+        &oci_client::manifest::OciManifest::ImageIndex(empty),
+    )
+    .await
+    .unwrap();
+    let other = gateway(&acme, "files");
+    let installed = ok(&other.install(&reference));
+    assert!(
+        installed.starts_with("Installed files 0.1.0"),
+        "{installed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,7 +32,8 @@ pub struct Cli {
     #[arg(long, env = "TGW_DATA_DIR", global = true, default_value_os_t = tgw::paths::default_data_dir())]
     data_dir: PathBuf,
 
-    /// The folder of skill folders (each with a skill.toml).
+    /// The folder of skill folders (each with a skill.toml); for `tgw
+    /// executor`, which runs what the gateway serves, only their data.
     #[arg(long, env = "TGW_SKILLS_DIR", global = true, default_value = "skills")]
     skills_dir: PathBuf,
 
@@ -54,7 +55,8 @@ enum Command {
     /// Run the gateway: policy, approvals, grants and an executor, on the
     /// embedded bus (or NATS with --nats).
     Up(up::UpArgs),
-    /// Run an executor on its own, for another machine (NATS).
+    /// Run an executor on its own, for another machine (NATS): it runs the
+    /// skills the gateway serves, fetched from TGW_SKILLS by digest.
     Executor(up::ExecutorArgs),
     /// People: invitations, users, disabling.
     #[command(subcommand)]

@@ -13,7 +13,11 @@
 //!   manifest (an OCI 1.1 referrer), and it is tagged
 //!   `sha256-<hex of that manifest's digest>.tgw`, the tag fallback for
 //!   registries without the referrers API (Debian's `docker-registry` 2.8
-//!   has none), found from the component's digest alone.
+//!   has none), found from the component's digest alone. It is also
+//!   listed in the OCI referrers tag schema's index (tag `sha256-<hex>`),
+//!   as the distribution spec asks of clients where the registry has no
+//!   referrers API. A pull asks the referrers API first (or that index,
+//!   where there is no API), and takes our tag when neither lists one.
 //!
 //! `skill.toml` is not a second layer of the component's artifact:
 //! `oci-wasm`, and so `wkg`, refuses an artifact with more than one layer.
@@ -24,7 +28,10 @@
 
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::manifest::{OciDescriptor, OciImageManifest};
+use oci_client::manifest::{
+    ImageIndexEntry, OCI_IMAGE_INDEX_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE, OciDescriptor,
+    OciImageIndex, OciImageManifest, OciManifest,
+};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use oci_wasm::{WASM_LAYER_MEDIA_TYPE, WasmClient, WasmConfig};
@@ -148,7 +155,59 @@ impl Registry {
             .push(&target, &layers, config, &auth, Some(attachment))
             .await
             .map_err(|e| anyhow::anyhow!("pushing the signature of {reference}: {e}"))?;
+        self.index_referrer(&digest, &target, &auth)
+            .await
+            .map_err(|e| anyhow::anyhow!("listing the signature of {reference}: {e}"))?;
         Ok(digest)
+    }
+
+    /// Lists the attachment at `attachment` in the OCI referrers tag
+    /// schema index of the manifest `subject` (the tag `sha256-<hex>`),
+    /// which a client keeps where a registry has no referrers API, as the
+    /// OCI distribution spec asks: `oras discover` and our own pull find
+    /// it there. Other referrers already listed stay.
+    async fn index_referrer(
+        &self,
+        subject: &str,
+        attachment: &Reference,
+        auth: &RegistryAuth,
+    ) -> anyhow::Result<()> {
+        let client = self.client.as_ref();
+        let (bytes, attachment_digest) = client
+            .pull_manifest_raw(attachment, auth, &[OCI_IMAGE_MEDIA_TYPE])
+            .await?;
+        let index_ref = Reference::with_tag(
+            attachment.registry().to_owned(),
+            attachment.repository().to_owned(),
+            subject.replace(':', "-"),
+        );
+        let mut index = match client.pull_manifest(&index_ref, auth).await {
+            Ok((OciManifest::ImageIndex(index), _)) => index,
+            Ok((OciManifest::Image(_), _)) => {
+                anyhow::bail!("{index_ref} is an image, not a referrers index")
+            }
+            Err(e) if is_missing(&e) => OciImageIndex {
+                schema_version: 2,
+                media_type: Some(OCI_IMAGE_INDEX_MEDIA_TYPE.into()),
+                manifests: Vec::new(),
+                artifact_type: None,
+                annotations: None,
+            },
+            Err(e) => return Err(e.into()),
+        };
+        index.manifests.retain(|m| m.digest != attachment_digest);
+        index.manifests.push(ImageIndexEntry {
+            media_type: OCI_IMAGE_MEDIA_TYPE.into(),
+            digest: attachment_digest,
+            size: i64::try_from(bytes.len())?,
+            platform: None,
+            annotations: None,
+            artifact_type: Some(ATTACHMENT_MEDIA_TYPE.into()),
+        });
+        client
+            .push_manifest(&index_ref, &OciManifest::ImageIndex(index))
+            .await?;
+        Ok(())
     }
 
     /// Pulls `reference` and its attachment. The registry client checks
@@ -186,11 +245,7 @@ impl Registry {
             reference.registry(),
             reference.repository()
         );
-        let attachment = Reference::with_tag(
-            reference.registry().to_owned(),
-            reference.repository().to_owned(),
-            attachment_tag(&digest),
-        );
+        let attachment = self.attachment_of(reference, &digest).await;
         let (manifest, signature) = match self
             .client
             .as_ref()
@@ -226,6 +281,45 @@ impl Registry {
             manifest,
             signature,
         })
+    }
+}
+
+impl Registry {
+    /// Where the attachment of the component manifest `digest` is: the
+    /// referrer of ours that the registry's referrers API lists (or the
+    /// OCI referrers tag schema, which `oci-client` falls back to), else
+    /// our tag fallback, `sha256-<hex>.tgw`. Whatever is found there is
+    /// only bytes: the signature in it is checked before anything is used.
+    async fn attachment_of(&self, reference: &Reference, digest: &str) -> Reference {
+        let subject = Reference::with_digest(
+            reference.registry().to_owned(),
+            reference.repository().to_owned(),
+            digest.to_owned(),
+        );
+        let by_tag = Reference::with_tag(
+            reference.registry().to_owned(),
+            reference.repository().to_owned(),
+            attachment_tag(digest),
+        );
+        match self
+            .client
+            .as_ref()
+            .pull_referrers(&subject, Some(ATTACHMENT_MEDIA_TYPE))
+            .await
+        {
+            Ok(index) => index
+                .manifests
+                .into_iter()
+                .find(|m| m.artifact_type.as_deref() == Some(ATTACHMENT_MEDIA_TYPE))
+                .map_or(by_tag, |m| {
+                    Reference::with_digest(
+                        reference.registry().to_owned(),
+                        reference.repository().to_owned(),
+                        m.digest,
+                    )
+                }),
+            Err(_) => by_tag,
+        }
     }
 }
 
