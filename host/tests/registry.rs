@@ -159,6 +159,31 @@ fn widened(manifest: String) -> String {
         )
 }
 
+/// A registry where `files` 0.1.0 is published as
+/// `…/skills/files:stable` by `acme`, and a gateway that installed it.
+struct Installed {
+    _registry: DockerRegistry,
+    acme: Publisher,
+    stable: String,
+    gw: Gateway,
+}
+
+fn installed_stable() -> Installed {
+    let registry = DockerRegistry::start();
+    let acme = publisher();
+    let stable = format!("{}/skills/files:stable", registry.host);
+    let (_v1, files) = files_folder(|m| m);
+    acme.publish(&files, &stable);
+    let gw = gateway(&acme, "files");
+    ok(&gw.install(&stable));
+    Installed {
+        _registry: registry,
+        acme,
+        stable,
+        gw,
+    }
+}
+
 /// A copy of the repository's `files` skill, with `edit` applied to its
 /// manifest.
 fn files_folder(edit: impl Fn(String) -> String) -> (tempfile::TempDir, PathBuf) {
@@ -430,13 +455,12 @@ async fn unsigned_foreign_and_tampered_artifacts_are_refused_and_nothing_is_writ
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_that_widens_waits_for_a_yes_and_a_swapped_tag_is_refused() {
-    let registry = DockerRegistry::start();
-    let acme = publisher();
-    let stable = format!("{}/skills/files:stable", registry.host);
-    let (_v1, files) = files_folder(|m| m);
-    acme.publish(&files, &stable);
-    let gw = gateway(&acme, "files");
-    ok(&gw.install(&stable));
+    let Installed {
+        _registry,
+        acme,
+        stable,
+        gw,
+    } = installed_stable();
     std::fs::write(gw.skills.join("files/data/notes.txt"), "kept\n").unwrap();
     let installed = Lock::read(&gw.skills)
         .unwrap()
@@ -608,13 +632,12 @@ async fn an_installed_skill_serves_the_python_client_and_its_update_is_accepted_
         python.exists() && e2e.join("node_modules/playwright-core").exists(),
         "this test needs the Python `mcp` client and playwright-core: .ci/run installs them"
     );
-    let registry = DockerRegistry::start();
-    let acme = publisher();
-    let stable = format!("{}/skills/files:stable", registry.host);
-    let (_v1, files) = files_folder(|m| m);
-    acme.publish(&files, &stable);
-    let gw = gateway(&acme, "files");
-    ok(&gw.install(&stable));
+    let Installed {
+        _registry,
+        acme,
+        stable,
+        gw,
+    } = installed_stable();
     std::fs::write(
         gw.skills.join("files/data/report.txt"),
         "installed from a registry\n",
@@ -761,4 +784,92 @@ async fn an_installed_skill_serves_the_python_client_and_its_update_is_accepted_
     for shot in ["skills-pending.png", "skills.png"] {
         assert!(shots.join(shot).exists(), "{shot} was not saved");
     }
+}
+
+/// `wkg`, the wasm-pkg-tools CLI (`.ci/run` installs it).
+fn wkg(args: &[&str]) -> Output {
+    std::process::Command::new("wkg")
+        .args(args)
+        .output()
+        .expect("wkg is installed: `cargo install wkg --version 0.16.1 --locked` (.ci/run does)")
+}
+
+/// Interop with wasm-pkg-tools: `wkg` pulls what `tgw skill publish`
+/// pushed, and a component pushed with `wkg oci push` installs once its
+/// publisher has signed it with `tgw skill sign` (and not before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wkg_pulls_what_tgw_publishes_and_tgw_installs_what_wkg_pushed_and_someone_signed() {
+    let registry = DockerRegistry::start();
+    let acme = publisher();
+    let (_folder, files) = files_folder(|m| m);
+    let component = std::fs::read(files.join("files.wasm")).unwrap();
+    let published = format!("{}/skills/files:0.1.0", registry.host);
+    acme.publish(&files, &published);
+    let out = tempfile::tempdir().unwrap();
+    let pulled = out.path().join("pulled.wasm");
+    ok(&wkg(&[
+        "oci",
+        "pull",
+        &published,
+        "--insecure",
+        &registry.host,
+        "-o",
+        pulled.to_str().unwrap(),
+    ]));
+    assert_eq!(std::fs::read(&pulled).unwrap(), component);
+
+    let pushed = format!("{}/skills/wkg-files:0.1.0", registry.host);
+    ok(&wkg(&[
+        "oci",
+        "push",
+        &pushed,
+        files.join("files.wasm").to_str().unwrap(),
+        "--insecure",
+        &registry.host,
+    ]));
+    let gw = gateway(&acme, "files");
+    let why = refused(&gw.install(&pushed));
+    assert!(why.contains("is not signed"), "{why}");
+    gw.holds_nothing();
+
+    // Only the bytes the publisher built are signed.
+    let (_other, other) = files_folder(|m| m);
+    let http_fetch =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills/http-fetch/http_fetch.wasm");
+    std::fs::copy(http_fetch, other.join("files.wasm")).unwrap();
+    let sign = |dir: &Path| {
+        tgw(
+            acme.data.path(),
+            &acme.data.path().join("none"),
+            &[
+                "skill",
+                "sign",
+                dir.to_str().unwrap(),
+                &pushed,
+                "--plain-http",
+            ],
+            None,
+        )
+    };
+    let why = refused(&sign(&other));
+    assert!(why.contains("holds another component"), "{why}");
+    let why = refused(&gw.install(&pushed));
+    assert!(why.contains("is not signed"), "{why}");
+
+    let signed = ok(&sign(&files));
+    assert!(signed.starts_with("Signed files 0.1.0 at "), "{signed}");
+    let installed = ok(&gw.install(&pushed));
+    assert!(
+        installed.starts_with("Installed files 0.1.0 from "),
+        "{installed}"
+    );
+    let set = gw.served().await;
+    assert!(
+        matches!(
+            set.get("files").unwrap().provenance,
+            Provenance::Signed { .. }
+        ),
+        "{:?}",
+        set.refused()
+    );
 }

@@ -13,35 +13,12 @@
 // No request of the dashboard's may end in a 404 (the favicon included).
 //
 // Usage: node dashboard.mjs ENROLL_LINK SCREENSHOT_DIR
-import { chromium } from 'playwright-core';
-import { createInterface } from 'node:readline';
+import { addPasskey, expect, hangUp, launch, say } from './common.mjs';
 
 const [link, shots] = process.argv.slice(2);
-const reader = createInterface({ input: process.stdin });
-const lines = reader[Symbol.asyncIterator]();
-const expect = async (word) => {
-  const { value } = await lines.next();
-  if (value !== word) throw new Error(`expected ${word} from the test, got ${value}`);
-};
-const say = (line) => { console.log(line); console.error(`browser: ${line}`); };
 const timeout = 15000;
 
-// A virtual platform authenticator that verifies the user, for every page
-// of the browser context.
-async function addPasskey(context, page) {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
-      isUserVerified: true, automaticPresenceSimulation: true },
-  });
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   const first = await context.newPage();
@@ -149,5 +126,5 @@ try {
   process.exitCode = 1;
 } finally {
   await browser.close();
-  reader.close();
+  hangUp();
 }

@@ -6,42 +6,22 @@
 //   ENROLLED (the first admin enrolled with a virtual passkey) → PENDING
 //   (the Skills page shows the installed version, its publisher and
 //   digest, and the waiting update with what it widens) → the test says
-//   ACCEPT → ACCEPTED (the admin accepted it; the page says the new version serves, and nothing
-//   waits).
+//   ACCEPT → ACCEPTED (the admin accepted it; the page says the new
+//   version serves, and nothing waits).
 //
 // Usage: node skills.mjs ENROLL_LINK SCREENSHOT_DIR
-import { chromium } from 'playwright-core';
-import { createInterface } from 'node:readline';
+import { addPasskey, enroll, expect, hangUp, launch, say } from './common.mjs';
 
 const [link, shots] = process.argv.slice(2);
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-const expect = async (word) => {
-  const { value } = await lines.next();
-  if (value !== word) throw new Error(`expected ${word} from the test, got ${value}`);
-};
-const say = (line) => { console.log(line); console.error(`browser: ${line}`); };
 const timeout = 30000;
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
-      isUserVerified: true, automaticPresenceSimulation: true },
-  });
-
-  await page.goto(link);
-  await page.fill('#name', 'ada');
-  await page.click('text=Create my passkey');
-  await page.waitForSelector('text=Nothing waits for you', { timeout });
+  await addPasskey(context, page);
+  await enroll(page, link, 'ada', timeout);
   say('ENROLLED');
 
   await page.goto(`${new URL(link).origin}/#/skills`);
@@ -64,4 +44,5 @@ try {
   say('ACCEPTED');
 } finally {
   await browser.close();
+  hangUp();
 }

@@ -253,24 +253,12 @@ pub async fn accept_update(
         .accept_pending(&name, &decision.digest)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let entry = &accepted.entry;
-    let widened: Vec<&str> = accepted
-        .changes
-        .iter()
-        .filter(|c| c.widens)
-        .map(|c| c.what.as_str())
-        .collect();
-    admin_action(
-        &state,
-        &admin,
-        json!({"action": "skill-update", "skill": name, "version": entry.version,
-               "source": entry.source, "digest": entry.digest, "publisher": entry.publisher,
-               "widens": widened, "yes": true}),
-    )
-    .await;
+    let audited =
+        crate::registry::install::update_audited(&accepted.entry, &accepted.changes, true);
+    admin_action(&state, &admin, audited).await;
     Ok(Json(UpdateDecided {
         name,
-        version: entry.version.clone(),
+        version: accepted.entry.version,
         accepted: true,
     }))
 }

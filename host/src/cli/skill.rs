@@ -50,6 +50,15 @@ pub enum SkillCommand {
         #[arg(long)]
         plain_http: bool,
     },
+    /// Sign a component someone else pushed (`wkg oci push`) as REF: the
+    /// registry's bytes must be the folder DIR's component; its
+    /// skill.toml and this machine's publisher signature are attached.
+    Sign {
+        dir: std::path::PathBuf,
+        reference: String,
+        #[arg(long)]
+        plain_http: bool,
+    },
     /// Pull REF (by tag or `@sha256:` digest), check its signature against
     /// trust.toml, pin it in skills.lock and put it in the skills folder.
     Install {
@@ -84,6 +93,11 @@ pub async fn run(context: &Context, command: SkillCommand) -> anyhow::Result<()>
             reference,
             plain_http,
         } => super::skill_registry::publish(context, &dir, &reference, plain_http).await,
+        SkillCommand::Sign {
+            dir,
+            reference,
+            plain_http,
+        } => super::skill_registry::sign(context, &dir, &reference, plain_http).await,
         SkillCommand::Install {
             reference,
             plain_http,

@@ -16,6 +16,83 @@ use tgw::secrets::SecretStore;
 
 use super::Context;
 
+/// A skill folder as its publisher signs it: the skill, its component
+/// and `skill.toml` bytes, and the publisher key.
+struct ToSign {
+    skill: Skill,
+    component: Vec<u8>,
+    manifest: Vec<u8>,
+    publisher: tgw::jws::JwsSigner,
+}
+
+impl ToSign {
+    fn read(context: &Context, dir: &Path) -> anyhow::Result<ToSign> {
+        let skill = Skill::load(dir)?;
+        let publisher = KeyStore::new(&context.data_dir)
+            .publisher_key()?
+            .ok_or_else(|| {
+                anyhow::anyhow!("no publisher key yet: run `tgw publisher keys init` first")
+            })?;
+        let component = std::fs::read(skill.component_path()).map_err(|e| {
+            anyhow::anyhow!(
+                "reading {}: {e} (build it first: `cargo build` builds the skills of this checkout)",
+                skill.component_path().display()
+            )
+        })?;
+        let manifest = std::fs::read(dir.join(registry::MANIFEST_FILE))?;
+        // The bytes signed are the bytes pushed.
+        if tgw::ids::Digest::of(&manifest) != skill.manifest_digest {
+            anyhow::bail!("{} changed while it was being read", dir.display());
+        }
+        Ok(ToSign {
+            skill,
+            component,
+            manifest,
+            publisher,
+        })
+    }
+
+    fn signature(&self) -> (tgw::skill_signature::Statement, String) {
+        let statement = provenance::statement_of(&self.skill, &self.component);
+        let signature = tgw::skill_signature::sign(&self.publisher, &statement);
+        (statement, signature)
+    }
+}
+
+/// `tgw skill sign DIR REF`: signs a component that is in the registry
+/// already (pushed with `wkg oci push`, say), if it is the folder's.
+pub async fn sign(
+    context: &Context,
+    dir: &Path,
+    reference: &str,
+    plain_http: bool,
+) -> anyhow::Result<()> {
+    let reference = oci::parse_reference(reference)?;
+    let folder = ToSign::read(context, dir)?;
+    let registry = Registry::new(plain_http);
+    let fetched = registry.fetch(&reference).await?;
+    if fetched.component != folder.component {
+        anyhow::bail!(
+            "{reference} holds another component than {} (it is {}): only the bytes you built \
+             are signed",
+            folder.skill.component_path().display(),
+            tgw::ids::Digest::of(&fetched.component)
+        );
+    }
+    let (statement, signature) = folder.signature();
+    registry
+        .attach(&reference, folder.manifest, signature)
+        .await?;
+    println!(
+        "Signed {} {} at {reference} ({}) as publisher {}.",
+        statement.name,
+        statement.version,
+        fetched.digest,
+        folder.publisher.kid()
+    );
+    Ok(())
+}
+
 /// `tgw skill publish DIR REF`: signs the folder with this machine's
 /// publisher key and pushes it.
 pub async fn publish(
@@ -25,25 +102,14 @@ pub async fn publish(
     plain_http: bool,
 ) -> anyhow::Result<()> {
     let reference = oci::parse_reference(reference)?;
-    let skill = Skill::load(dir)?;
-    let publisher = KeyStore::new(&context.data_dir)
-        .publisher_key()?
-        .ok_or_else(|| {
-            anyhow::anyhow!("no publisher key yet: run `tgw publisher keys init` first")
-        })?;
-    let component = std::fs::read(skill.component_path()).map_err(|e| {
-        anyhow::anyhow!(
-            "reading {}: {e} (build it first: `cargo build` builds the skills of this checkout)",
-            skill.component_path().display()
-        )
-    })?;
-    let manifest = std::fs::read(dir.join(registry::MANIFEST_FILE))?;
-    // The bytes signed are the bytes pushed.
-    if tgw::ids::Digest::of(&manifest) != skill.manifest_digest {
-        anyhow::bail!("{} changed while it was being published", dir.display());
-    }
-    let statement = provenance::statement_of(&skill, &component);
-    let signature = tgw::skill_signature::sign(&publisher, &statement);
+    let folder = ToSign::read(context, dir)?;
+    let (statement, signature) = folder.signature();
+    let ToSign {
+        component,
+        manifest,
+        publisher,
+        ..
+    } = folder;
     let digest = Registry::new(plain_http)
         .publish(&reference, component, manifest, signature, publisher.kid())
         .await?;
@@ -188,17 +254,8 @@ pub async fn update(
     let admin = super::users::Admin::open(context).await?;
     let entry = install::put_in_place(&context.skills_dir, staged)?;
     pending::drop_pending(&context.skills_dir, name)?;
-    let widened: Vec<&str> = changes
-        .iter()
-        .filter(|c| c.widens)
-        .map(|c| c.what.as_str())
-        .collect();
     admin
-        .record(
-            json!({"action": "skill-update", "skill": name, "version": entry.version,
-                       "source": entry.source, "digest": entry.digest, "publisher": entry.publisher,
-                       "widens": widened, "yes": yes}),
-        )
+        .record(install::update_audited(&entry, &changes, yes))
         .await?;
     println!(
         "Updated {name} to {} ({}).",

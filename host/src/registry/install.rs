@@ -176,6 +176,20 @@ pub async fn changes(
     ))
 }
 
+/// What the audit log says of an update put in place (`admin.action`
+/// `skill-update`): what it pins, what widened, and whether an admin said
+/// yes. `by` is added by whoever records it.
+pub fn update_audited(entry: &Locked, changes: &[Change], yes: bool) -> serde_json::Value {
+    let widened: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.widens)
+        .map(|c| c.what.as_str())
+        .collect();
+    serde_json::json!({"action": "skill-update", "skill": entry.name, "version": entry.version,
+                       "source": entry.source, "digest": entry.digest, "publisher": entry.publisher,
+                       "widens": widened, "yes": yes})
+}
+
 /// One difference between an installed skill and an update of it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -102,8 +102,8 @@ impl Registry {
         }
     }
 
-    /// Pushes the component, then its attachment; returns the component
-    /// manifest's digest.
+    /// Pushes the component, then its attachment ([`Registry::attach`]);
+    /// returns the component manifest's digest.
     pub async fn publish(
         &self,
         reference: &Reference,
@@ -115,16 +115,28 @@ impl Registry {
         let auth = auth();
         let (config, layer) = WasmConfig::from_raw_component(component, Some(publisher.to_owned()))
             .map_err(|e| anyhow::anyhow!("the component cannot be described for OCI: {e}"))?;
-        let pushed = self
-            .client
+        self.client
             .push(reference, &auth, layer, config, None)
             .await
             .map_err(|e| anyhow::anyhow!("pushing {reference}: {e}"))?;
+        self.attach(reference, manifest, signature).await
+    }
+
+    /// Attaches `skill.toml` and the publisher's signature to the
+    /// component manifest `reference` names (pushed by us or by anyone,
+    /// `wkg oci push` say); returns that manifest's digest.
+    pub async fn attach(
+        &self,
+        reference: &Reference,
+        manifest: Vec<u8>,
+        signature: String,
+    ) -> anyhow::Result<String> {
+        let auth = auth();
         let (wasm_manifest, digest) = self
             .client
             .pull_image_manifest(reference, &auth)
             .await
-            .map_err(|e| anyhow::anyhow!("reading back {}: {e}", pushed.manifest_url))?;
+            .map_err(|e| anyhow::anyhow!("reading the manifest of {reference}: {e}"))?;
         let layers = vec![
             ImageLayer::new(manifest, MANIFEST_MEDIA_TYPE.into(), None),
             ImageLayer::new(signature.into_bytes(), SIGNATURE_MEDIA_TYPE.into(), None),

@@ -136,6 +136,8 @@ impl FromGateway {
                     .map_err(|e| format!("its {what} cannot be fetched: {e}"))
             }
         };
+        // Sealed by the gateway, and still never a path of its own.
+        tgw_parse::names::SkillName::new(&wanted.name).map_err(|e| e.to_string())?;
         let text = fetch(&wanted.manifest, "skill.toml").await?;
         let text = String::from_utf8(text).map_err(|_| "its skill.toml is not UTF-8")?;
         let dir = self.data_dir.join(&wanted.name);
@@ -152,5 +154,105 @@ impl FromGateway {
             .map_err(|e| format!("its folders cannot be made in {}: {e}", dir.display()))?;
         let bytes = fetch(&wanted.component, "component").await?;
         super::compile(runtime, skill, bytes, wanted.provenance.clone(), secrets).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::backend::{Objects, StoreError};
+
+    /// Objects in memory: the store's contract is the backend's, tested
+    /// on both backends in `host/tests/backend.rs`.
+    #[derive(Default)]
+    struct Memory(Mutex<HashMap<String, Vec<u8>>>);
+
+    #[async_trait]
+    impl Objects for Memory {
+        async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(name.to_owned(), bytes.to_vec());
+            Ok(())
+        }
+
+        async fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(name)
+                .cloned())
+        }
+    }
+
+    /// A people bucket with nothing in it (`fetch` reads none).
+    struct NoRecords;
+
+    #[async_trait]
+    impl Bucket for NoRecords {
+        async fn get(&self, _: &str) -> Result<Option<crate::backend::Entry>, StoreError> {
+            Ok(None)
+        }
+        async fn create(&self, _: &str, _: &[u8]) -> Result<(), StoreError> {
+            Err(StoreError::Conflict)
+        }
+        async fn update(&self, _: &str, _: &[u8], _: u64) -> Result<(), StoreError> {
+            Err(StoreError::Conflict)
+        }
+        async fn keys(&self, _: &str) -> Result<Vec<String>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn wanted(name: &str, manifest: &Digest) -> ServedSkill {
+        ServedSkill {
+            name: name.to_owned(),
+            version: "0.1.0".to_owned(),
+            component: Digest::of(b"component"),
+            manifest: manifest.clone(),
+            provenance: Provenance::Dev,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_naming_a_path_a_missing_blob_or_another_skill_is_refused() {
+        let memory: Arc<dyn Objects> = Arc::new(Memory::default());
+        let blobs = Blobs::new(memory);
+        let text = "name = \"files\"\nversion = \"0.1.0\"\ncomponent = \"files.wasm\"\n";
+        let manifest = blobs
+            .put(text.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let gateway = FromGateway {
+            people: Arc::new(NoRecords),
+            blobs,
+            data_dir: dir.path().to_owned(),
+        };
+        let runtime = Runtime::new(None).unwrap_or_else(|e| panic!("{e}"));
+        let secrets = SecretStore::new(dir.path());
+        for (served, refusal) in [
+            (wanted("../escape", &manifest), "skill name"),
+            (wanted("files", &Digest::of(b"absent")), "cannot be fetched"),
+            (wanted("other", &manifest), "not what the record names"),
+            (wanted("files", &manifest), "component cannot be fetched"),
+        ] {
+            let why = match gateway.fetch(&served, &runtime, &secrets).await {
+                Ok(_) => panic!("{} loaded", served.name),
+                Err(why) => why,
+            };
+            assert!(why.contains(refusal), "{why}");
+        }
+        assert!(
+            !dir.path().join("../escape").exists() && !dir.path().join("other").exists(),
+            "nothing was made outside the skill's own folder"
+        );
     }
 }
