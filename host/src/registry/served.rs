@@ -244,9 +244,8 @@ mod tests {
             (wanted("other", &manifest), "not what the record names"),
             (wanted("files", &manifest), "component cannot be fetched"),
         ] {
-            let why = match gateway.fetch(&served, &runtime, &secrets).await {
-                Ok(_) => panic!("{} loaded", served.name),
-                Err(why) => why,
+            let Err(why) = gateway.fetch(&served, &runtime, &secrets).await else {
+                panic!("{} loaded", served.name)
             };
             assert!(why.contains(refusal), "{why}");
         }
