@@ -736,19 +736,35 @@ async fn publish_served_skills(
     }
 }
 
+/// How often a gateway reads its record of the served skills back: one
+/// that someone replaced on the bus (it reads as absent, or as another
+/// set) is written again.
+const CHECK_SERVED_EVERY: Duration = Duration::from_secs(30);
+
 /// After each change of the skills, writes them again; until that
-/// succeeds, tries again every [`REPUBLISH_AFTER`].
+/// succeeds, tries again every [`REPUBLISH_AFTER`]; and every
+/// [`CHECK_SERVED_EVERY`], writes them again if the record is not what
+/// this gateway serves.
 async fn republish_served_skills(
     skills: Arc<LiveSkills>,
     blobs: crate::backend::Blobs,
     people: Arc<dyn crate::backend::Bucket>,
     mut written: bool,
 ) {
+    use crate::registry::served;
     let mut changed = skills.subscribe();
+    let mut check = tokio::time::interval(CHECK_SERVED_EVERY);
+    check.tick().await;
     loop {
         if written {
-            if changed.changed().await.is_err() {
-                return;
+            tokio::select! {
+                change = changed.changed() => if change.is_err() { return },
+                _ = check.tick() => {
+                    let serving = served::ServedSet::of(&skills.current());
+                    if matches!(served::read(&*people).await, Ok(Some(record)) if record == serving) {
+                        continue;
+                    }
+                }
             }
         } else {
             tokio::time::sleep(REPUBLISH_AFTER).await;

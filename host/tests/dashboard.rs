@@ -205,6 +205,7 @@ async fn the_card_shows_exactly_the_bytes_the_challenge_and_the_executor_get() {
         serde_json::from_str(line.strip_prefix("CARD ").expect(&line)).unwrap();
     let pending = chain.approvals.pending().await.unwrap();
     let record = pending.first().unwrap().clone();
+    to_browser.write_all(b"APPROVE\n").await.unwrap();
 
     // The card: the canonical bytes in full, with what hides escaped.
     let shown = card["shown"].as_str().unwrap();

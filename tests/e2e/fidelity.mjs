@@ -4,8 +4,9 @@
 // long string, a right-to-left override and TAG characters, and says
 // PROPOSED; this script reads the card as a person sees it — the
 // canonical text in its box, its warnings, the input hash and the
-// component — prints it as one JSON line (CARD {...}), scrolls the box to
-// its end, approves with the passkey and says APPROVED.
+// component — prints it as one JSON line (CARD {...}) and scrolls the box
+// to its end; when the test says APPROVE, approves with the passkey and
+// says APPROVED.
 //
 // Usage: node fidelity.mjs ENROLL_LINK SCREENSHOT_DIR
 import { addPasskey, enroll, expect, hangUp, launch, say } from './common.mjs';
@@ -40,6 +41,8 @@ try {
     input_hash: await read('code.input-hash'),
     component: await read('code.component'),
   })}`);
+  // The test reads the pending record before the approval decides it.
+  await expect('APPROVE');
   await page.click('text=Approve with passkey');
   await page.waitForSelector('article.card', { state: 'detached', timeout });
   say('APPROVED');

@@ -1,5 +1,5 @@
 //! `tgw skill ...`: list skills, show their tools, run one call locally;
-//! make and build them (`skill_new.rs`); publish, install, verify and
+//! make and build them (`skill_new.rs`); publish, sign, install, verify and
 //! update them (`skill_registry.rs`).
 
 use clap::Subcommand;

@@ -1,4 +1,4 @@
-//! `tgw skill publish|install|verify|update`: skills through an OCI
+//! `tgw skill publish|sign|install|verify|update`: skills through an OCI
 //! registry, signed by their publisher and pinned by the operator.
 
 use std::path::Path;
