@@ -556,11 +556,13 @@ impl App {
         let mcp = Arc::new(McpState::new(
             gateway.clone(),
             skills.clone(),
+            policy.clone(),
             &relying_party.origin,
             doors.clone(),
         ));
         tasks.push(tokio::spawn(announce_tool_changes(
             skills.clone(),
+            policy.clone(),
             mcp.clone(),
         )));
         crate::policy::in_force::started(
@@ -666,8 +668,6 @@ impl App {
     }
 }
 
-/// A skill added, removed or rebuilt: every MCP session hears
-/// `notifications/tools/list_changed`.
 /// How often the anonymous refusals at the doors are summarised in the
 /// audit log (one entry per source).
 const SUMMARISE_DOORS_EVERY: Duration = Duration::from_secs(60);
@@ -773,9 +773,30 @@ async fn republish_served_skills(
     }
 }
 
-async fn announce_tool_changes(skills: Arc<LiveSkills>, mcp: Arc<McpState>) {
-    let mut changed = skills.subscribe();
-    while changed.changed().await.is_ok() {
+/// A skill added, removed or rebuilt, or a tool's alias changed: every
+/// MCP session hears `notifications/tools/list_changed`.
+async fn announce_tool_changes(
+    skills: Arc<LiveSkills>,
+    policy: Arc<LivePolicy>,
+    mcp: Arc<McpState>,
+) {
+    let mut skills_changed = skills.subscribe();
+    let mut policy_changed = policy.subscribe();
+    let mut aliases = policy.current().aliases.clone();
+    loop {
+        tokio::select! {
+            changed = skills_changed.changed() => if changed.is_err() { return },
+            changed = policy_changed.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let now = policy.current().aliases.clone();
+                if now == aliases {
+                    continue;
+                }
+                aliases = now;
+            }
+        }
         mcp.tools_changed().await;
     }
 }

@@ -4,6 +4,7 @@
 //! mcp-remote, the conformance suite) are driven in `mcp_clients.rs`.
 
 #![expect(
+    clippy::expect_used,
     clippy::unwrap_used,
     reason = "a test fails by panicking: unwrap and expect say what must hold"
 )]
@@ -473,6 +474,51 @@ async fn live_gateway() -> (Router, tgw::app::App, std::path::PathBuf, tempfile:
     (app.router(), app, skills_dir, dir)
 }
 
+/// A session of `token`'s, initialized, and its stream of server
+/// notifications (`GET /v1/mcp`), open.
+async fn listening_session(router: &Router, token: &str) -> (String, Body) {
+    let init = post(router, Some(token), &[], initialize()).await;
+    let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    post(
+        router,
+        Some(token),
+        &[("mcp-session-id", &session)],
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    let stream = router
+        .clone()
+        .oneshot(
+            Request::get("/v1/mcp")
+                .header(header::HOST, "localhost:8400")
+                .header(header::ACCEPT, "text/event-stream")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header("mcp-session-id", &session)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    (session, stream.into_body())
+}
+
+/// Reads `stream` until it says `notifications/tools/list_changed`.
+async fn hears_tools_changed(stream: &mut Body) {
+    let mut heard = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !heard.contains("notifications/tools/list_changed") {
+        let frame = tokio::time::timeout_at(deadline, stream.frame())
+            .await
+            .expect("no list_changed within 10 s")
+            .unwrap()
+            .unwrap();
+        if let Some(data) = frame.data_ref() {
+            heard.push_str(&String::from_utf8_lossy(data));
+        }
+    }
+}
+
 /// Rebuilds nothing, but changes the component's bytes (and digest): a
 /// custom section appended to a component is still a valid component.
 fn touch_component(skills_dir: &std::path::Path) {
@@ -497,30 +543,7 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
     let token = people.create_token("alice", &ALL).await.unwrap().0;
 
     // A session, with its stream for server notifications open.
-    let init = post(&router, Some(&token), &[], initialize()).await;
-    let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
-    post(
-        &router,
-        Some(&token),
-        &[("mcp-session-id", &session)],
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    )
-    .await;
-    let stream = router
-        .clone()
-        .oneshot(
-            Request::get("/v1/mcp")
-                .header(header::HOST, "localhost:8400")
-                .header(header::ACCEPT, "text/event-stream")
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .header("mcp-session-id", &session)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), StatusCode::OK);
-    let mut stream = stream.into_body();
+    let (session, mut stream) = listening_session(&router, &token).await;
     let before = post(
         &router,
         Some(&token),
@@ -555,18 +578,7 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
     touch_component(&skills_dir);
     assert!(app.skills.reload().await.unwrap());
 
-    let mut heard = String::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !heard.contains("notifications/tools/list_changed") {
-        let frame = tokio::time::timeout_at(deadline, stream.frame())
-            .await
-            .expect("no list_changed within 10 s")
-            .unwrap()
-            .unwrap();
-        if let Some(data) = frame.data_ref() {
-            heard.push_str(&String::from_utf8_lossy(data));
-        }
-    }
+    hears_tools_changed(&mut stream).await;
     let after = post(
         &router,
         Some(&token),
@@ -896,4 +908,102 @@ async fn knocking_from_many_sources_cannot_grow_memory_or_the_log_without_bound(
     assert_eq!(other["refusals"][0]["times"], 2000);
     // Counting starts again after each summary.
     assert_eq!(door_refusals(&gateway).await.len(), MAX_SOURCES + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alias_is_the_name_a_client_sees_and_calls_while_policy_and_audit_see_skill_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let (skills_dir, policy) = chain::workspace(dir.path(), "default.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        format!("{text}\n[aliases]\nread_report = \"files.read_file\"\n"),
+    )
+    .unwrap();
+    let runtime = chain::shared_runtime();
+    let secrets = tgw::secrets::SecretStore::new(dir.path());
+    let skills = std::sync::Arc::new(chain::local_skills(&runtime, &skills_dir, &secrets).await);
+    let app = chain::app(
+        tgw::backend::embedded::backend(dir.path()).unwrap(),
+        runtime,
+        tgw::registry::LiveSkills::fixed(skills),
+        &policy,
+        GatewayConfig::default(),
+        true,
+        dir.path(),
+    )
+    .await;
+    let router = app.router();
+    let invitation = app.people.invite(Role::Admin).await.unwrap();
+    app.people.redeem(&invitation.token, "alice").await.unwrap();
+    let token = app.people.create_token("alice", &ALL).await.unwrap().0;
+
+    let listed = post(&router, Some(&token), &[], list()).await.message();
+    let tools = listed["result"]["tools"].as_array().unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"read_report"), "{names:?}");
+    assert!(!names.contains(&"files.read_file"), "{names:?}");
+    let aliased = tools.iter().find(|t| t["name"] == "read_report").unwrap();
+    assert_eq!(aliased["_meta"]["tgw/tool"], "files.read_file");
+
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "read_report", "arguments": {"path": "report.txt"}}});
+    let done = post(&router, Some(&token), &[], call).await.message();
+    assert_eq!(done["result"]["isError"], false, "{done}");
+    assert_eq!(
+        done["result"]["structuredContent"]["content"],
+        "quarterly numbers\n"
+    );
+    // Policy and the audit log saw the tool by its own name.
+    let entries = app.audit.read(1, 100).await.unwrap();
+    let proposal = entries
+        .iter()
+        .find(|e| e.kind == tgw::audit::AuditKind::Proposal)
+        .unwrap();
+    assert_eq!(
+        (&proposal.detail["skill"], &proposal.detail["tool"]),
+        (&json!("files"), &json!("read_file"))
+    );
+    // A name that is neither an alias nor a tool is unknown.
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "read_repor", "arguments": {}}});
+    let unknown = post(&router, Some(&token), &[], call).await.message();
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_alias_is_announced_and_listed() {
+    let (router, app, _skills_dir, dir) = live_gateway().await;
+    let invitation = app.people.invite(Role::Admin).await.unwrap();
+    app.people.redeem(&invitation.token, "alice").await.unwrap();
+    let token = app.people.create_token("alice", &ALL).await.unwrap().0;
+    let (session, mut stream) = listening_session(&router, &token).await;
+
+    let policy = dir.path().join("policy.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        format!("{text}\n[aliases]\nremove = \"files.delete_file\"\n"),
+    )
+    .unwrap();
+    app.policy.reload().unwrap();
+    hears_tools_changed(&mut stream).await;
+    let listed = post(
+        &router,
+        Some(&token),
+        &[("mcp-session-id", &session)],
+        list(),
+    )
+    .await
+    .message();
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"remove") && !names.contains(&"files.delete_file"),
+        "{names:?}"
+    );
 }

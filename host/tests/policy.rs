@@ -499,7 +499,19 @@ fn bad_policy_files_are_refused_with_file_line_and_key() {
         ),
         (
             "version = 1\ndefualt = \"deny\"\n",
-            "2:1: defualt: unknown field `defualt`, expected one of `version`, `default`, `limits`, `rule`",
+            "2:1: defualt: unknown field `defualt`, expected one of `version`, `default`, `limits`, `rule`, `aliases`",
+        ),
+        (
+            "version = 1\n[aliases]\n\"files.read\" = \"files.read_file\"\n",
+            "3:16: aliases.files.read: an alias is 1 to 128 ASCII letters, digits, `_` and `-` (no `.`",
+        ),
+        (
+            "version = 1\n[aliases]\nread = \"files\"\n",
+            "3:8: aliases.read: \"files\" is not skill.tool",
+        ),
+        (
+            "version = 1\n[aliases]\na = \"files.read_file\"\nb = \"files.read_file\"\n",
+            "4:5: aliases.b: files.read_file has the alias \"a\" already",
         ),
         (
             "version = 1\n[[rule]]\nname = \"a\"\nuse = \"builtin:nope\"\n",

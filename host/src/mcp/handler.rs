@@ -36,6 +36,8 @@ pub struct McpState {
     pub gateway: Arc<Gateway>,
     /// The skills in force: the tools a caller sees.
     pub skills: Arc<LiveSkills>,
+    /// The policy in force: the names tools are seen under (`[aliases]`).
+    pub policy: Arc<crate::policy::LivePolicy>,
     /// Where a person decides approvals: the dashboard's Approvals page.
     pub dashboard: String,
     /// Sessions that may hear `notifications/tools/list_changed`.
@@ -48,6 +50,7 @@ impl McpState {
     pub fn new(
         gateway: Arc<Gateway>,
         skills: Arc<LiveSkills>,
+        policy: Arc<crate::policy::LivePolicy>,
         public_url: &str,
         doors: crate::audit::doors::Doors,
     ) -> Self {
@@ -55,6 +58,7 @@ impl McpState {
             doors,
             gateway,
             skills,
+            policy,
             dashboard: format!("{}/#/approvals", public_url.trim_end_matches('/')),
             peers: Mutex::default(),
         }
@@ -147,6 +151,7 @@ impl ServerHandler for McpHandler {
         Ok(ListToolsResult::with_all_items(tools::list(
             &self.state.skills.current(),
             &caller,
+            &self.state.policy.current().aliases,
         )))
     }
 
@@ -174,7 +179,9 @@ impl ServerHandler for McpHandler {
             || ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None);
         // A tool the caller may not use is still proposed: the gateway
         // refuses it with `not-in-groups` and the audit log says so.
-        let Some((skill, info)) = tools::resolve(&self.state.skills.current(), &request.name)
+        let aliases = &self.state.policy.current().aliases;
+        let Some((skill, info)) =
+            tools::resolve(&self.state.skills.current(), &request.name, aliases)
         else {
             door(
                 RefusalCode::UnknownTool,

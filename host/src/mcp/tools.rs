@@ -1,5 +1,5 @@
 //! The tools an MCP client sees: one per tool of each skill the caller may
-//! use, named `<skill>.<tool>`, with the input schema the component itself
+//! use, named `<skill>.<tool>` (or the alias the policy gives it), with the input schema the component itself
 //! declares and hints from its risk. Each carries the component digest it
 //! was listed from (in `_meta`), so a client and an approver can tell which
 //! build of a skill a call will run.
@@ -13,6 +13,7 @@ use rmcp::model::{JsonObject, MetaObject, Tool, ToolAnnotations};
 use serde_json::{Value, json};
 
 use crate::people::Caller;
+use crate::policy::aliases::Aliases;
 use crate::registry::{LoadedSkill, SkillSet};
 use crate::runtime::{Risk, ToolInfo};
 
@@ -48,36 +49,55 @@ fn schema(info: &ToolInfo) -> JsonObject {
     }
 }
 
-pub fn describe(skill: &LoadedSkill, info: &ToolInfo) -> Tool {
+/// The meta key under which an aliased tool names its `skill.tool`.
+pub const TOOL_META: &str = "tgw/tool";
+
+/// `info` of `skill` as a client sees it: under its alias, if it has one.
+pub fn describe(skill: &LoadedSkill, info: &ToolInfo, aliases: &Aliases) -> Tool {
+    let qualified = format!("{}.{}", skill.skill.name(), info.name);
     let mut meta = MetaObject::new();
     meta.insert(COMPONENT_META.into(), json!(skill.component.digest));
     meta.insert("tgw/risk".into(), json!(info.risk));
-    let mut tool = Tool::new(
-        format!("{}.{}", skill.skill.name(), info.name),
-        info.description.clone(),
-        Arc::new(schema(info)),
-    )
-    .with_annotations(annotations(info.risk));
+    let name = match aliases.alias_of(&qualified) {
+        Some(alias) => {
+            meta.insert(TOOL_META.into(), json!(qualified));
+            alias.to_owned()
+        }
+        None => qualified,
+    };
+    let mut tool = Tool::new(name, info.description.clone(), Arc::new(schema(info)))
+        .with_annotations(annotations(info.risk));
     tool.meta = Some(meta);
     tool
 }
 
 /// Every tool `caller` may use, in a stable order.
-pub fn list(skills: &SkillSet, caller: &Caller) -> Vec<Tool> {
+pub fn list(skills: &SkillSet, caller: &Caller, aliases: &Aliases) -> Vec<Tool> {
     skills
         .iter()
         .filter(|skill| may_use(caller, skill))
-        .flat_map(|skill| skill.tools.iter().map(|info| describe(skill, info)))
+        .flat_map(|skill| {
+            skill
+                .tools
+                .iter()
+                .map(|info| describe(skill, info, aliases))
+        })
         .collect()
 }
 
-/// Splits `<skill>.<tool>` into a skill and tool that exist, exactly as
-/// named: no case folding, no normalisation, so a name with an invisible or
-/// look-alike character is simply unknown.
-pub fn resolve(skills: &SkillSet, name: &str) -> Option<(Arc<LoadedSkill>, ToolInfo)> {
+/// Splits `<skill>.<tool>` (or the `skill.tool` an alias names) into a
+/// skill and tool that exist, exactly as named: no case folding, no
+/// normalisation, so a name with an invisible or look-alike character is
+/// simply unknown.
+pub fn resolve(
+    skills: &SkillSet,
+    name: &str,
+    aliases: &Aliases,
+) -> Option<(Arc<LoadedSkill>, ToolInfo)> {
     if !name.is_ascii() {
         return None;
     }
+    let name = aliases.target(name).unwrap_or(name);
     let (skill, tool) = name.split_once('.')?;
     let skill = skills.get(skill)?;
     let info = skill.tool(tool)?.clone();

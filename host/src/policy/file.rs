@@ -20,6 +20,10 @@ pub struct PolicyFile {
     pub limits: RuleLimits,
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleEntry>,
+    /// Public names of tools for MCP clients: `alias = "skill.tool"` (see
+    /// [`super::aliases`]).
+    #[serde(default)]
+    pub aliases: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -101,7 +105,24 @@ impl PolicyFile {
                 ));
             }
         }
+        policy.checked_aliases(&source)?;
         Ok(policy)
+    }
+
+    /// The `[aliases]` table, checked (an error names the alias).
+    pub fn checked_aliases(
+        &self,
+        source: &tgw_parse::toml_file::Source<'_>,
+    ) -> Result<super::aliases::Aliases, PolicyError> {
+        super::aliases::Aliases::new(
+            self.aliases
+                .iter()
+                .map(|(alias, target)| (alias.as_str(), target.get_ref().as_str())),
+        )
+        .map_err(|(alias, why)| {
+            let span = self.aliases.get(&alias).map(Spanned::span);
+            source.error(span, format!("aliases.{alias}: {why}"))
+        })
     }
 }
 

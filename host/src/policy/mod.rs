@@ -7,6 +7,7 @@
 //! it (the file and the digest of every rule component), and that digest
 //! goes into the grant.
 
+pub mod aliases;
 pub mod file;
 pub mod in_force;
 mod live;
@@ -94,6 +95,8 @@ pub struct Policy {
     default: DefaultDecision,
     limits: Limits,
     rules: Vec<Rule>,
+    /// The public names of tools (`[aliases]`).
+    pub aliases: aliases::Aliases,
 }
 
 impl Policy {
@@ -107,6 +110,7 @@ impl Policy {
     pub fn from_text(runtime: &Runtime, path: &Path, text: &str) -> Result<Policy, PolicyError> {
         let file = PolicyFile::parse(path, text)?;
         let source = tgw_parse::toml_file::Source { file: path, text };
+        let aliases = file.checked_aliases(&source)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut rules = Vec::new();
         for (i, entry) in file.rules.iter().enumerate() {
@@ -163,6 +167,7 @@ impl Policy {
             default: file.default,
             limits,
             rules,
+            aliases,
         })
     }
 
