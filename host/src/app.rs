@@ -350,9 +350,8 @@ async fn sealed_for_gateway(
 /// none, and logs each that fails its seal.
 pub fn logging_reader(trusted: Vec<TrustedKey>) -> Sealer {
     Sealer {
-        signer: None,
-        trusted: Arc::new(trusted),
         on_tampered: Arc::new(|t: Tampered| log_tampered(&t)),
+        ..Sealer::reader(trusted)
     }
 }
 

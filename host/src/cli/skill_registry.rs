@@ -16,12 +16,12 @@ use tgw::secrets::SecretStore;
 
 use super::Context;
 
-/// A skill folder as its publisher signs it: the skill, its component
-/// and `skill.toml` bytes, and the publisher key.
+/// A skill folder as its publisher signs it: the skill (with the
+/// `skill.toml` text it was parsed from, the bytes signed and pushed), its
+/// component's bytes, and the publisher key.
 struct ToSign {
     skill: Skill,
     component: Vec<u8>,
-    manifest: Vec<u8>,
     publisher: tgw::jws::JwsSigner,
 }
 
@@ -39,17 +39,16 @@ impl ToSign {
                 skill.component_path().display()
             )
         })?;
-        let manifest = std::fs::read(dir.join(registry::MANIFEST_FILE))?;
-        // The bytes signed are the bytes pushed.
-        if tgw::ids::Digest::of(&manifest) != skill.manifest_digest {
-            anyhow::bail!("{} changed while it was being read", dir.display());
-        }
         Ok(ToSign {
             skill,
             component,
-            manifest,
             publisher,
         })
+    }
+
+    /// The `skill.toml` bytes: the very text that was parsed and signed.
+    fn manifest(&self) -> Vec<u8> {
+        self.skill.manifest_text.as_bytes().to_vec()
     }
 
     fn signature(&self) -> (tgw::skill_signature::Statement, String) {
@@ -81,7 +80,7 @@ pub async fn sign(
     }
     let (statement, signature) = folder.signature();
     registry
-        .attach(&reference, folder.manifest, signature)
+        .attach(&reference, folder.manifest(), signature)
         .await?;
     println!(
         "Signed {} {} at {reference} ({}) as publisher {}.",
@@ -104,9 +103,9 @@ pub async fn publish(
     let reference = oci::parse_reference(reference)?;
     let folder = ToSign::read(context, dir)?;
     let (statement, signature) = folder.signature();
+    let manifest = folder.manifest();
     let ToSign {
         component,
-        manifest,
         publisher,
         ..
     } = folder;

@@ -105,7 +105,6 @@ impl PolicyFile {
                 ));
             }
         }
-        policy.checked_aliases(&source)?;
         Ok(policy)
     }
 

@@ -246,12 +246,7 @@ impl LiveSkills {
         let Some((dir, _)) = self.folder() else {
             anyhow::bail!("this host has no skills folder of its own");
         };
-        let waiting = pending::list(dir)
-            .into_iter()
-            .find(|p| p.entry.name == name && p.shown_digest() == shown)
-            .ok_or_else(|| anyhow::anyhow!("no update of {name} as {shown} waits"))?;
-        pending::drop_pending(dir, name)?;
-        Ok(waiting)
+        pending::reject(dir, name, shown)
     }
 
     /// Before a call to `skill` at `component`: if this executor runs
@@ -266,9 +261,7 @@ impl LiveSkills {
         {
             return;
         }
-        if let Err(e) = self.reload().await {
-            tracing::error!(target: "tgw::registry", "skills not reloaded: {e}");
-        }
+        self.reload_logged().await;
     }
 
     /// Polls the folder, or the gateway's record, until the returned task

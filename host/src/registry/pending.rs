@@ -127,6 +127,27 @@ fn read(skills_dir: &Path, name: &str) -> anyhow::Result<Pending> {
         .map_err(|e| anyhow::anyhow!("the waiting update of {name} cannot be read: {e}"))
 }
 
+/// The update of `name` that waits, if it is the one an admin was shown
+/// as `shown` (its digest).
+fn read_shown(skills_dir: &Path, name: &str, shown: &str) -> anyhow::Result<Pending> {
+    let pending = read(skills_dir, name)?;
+    if pending.shown_digest() != shown {
+        anyhow::bail!(
+            "the update of {name} that waits is {}, not the {shown} you were shown: look at it again",
+            pending.shown_digest()
+        );
+    }
+    Ok(pending)
+}
+
+/// Drops the update of `name` that an admin was shown as `shown`; the
+/// installed version goes on serving. Returns what waited.
+pub fn reject(skills_dir: &Path, name: &str, shown: &str) -> anyhow::Result<Pending> {
+    let pending = read_shown(skills_dir, name, shown)?;
+    drop_pending(skills_dir, name)?;
+    Ok(pending)
+}
+
 /// Accepts the update of `name` that an admin was shown with `shown` (its
 /// digest): checks it again and puts it in place. Returns what waited.
 pub async fn accept(
@@ -137,13 +158,7 @@ pub async fn accept(
     runtime: &Runtime,
     secrets: &SecretStore,
 ) -> anyhow::Result<Pending> {
-    let pending = read(skills_dir, name)?;
-    if pending.shown_digest() != shown {
-        anyhow::bail!(
-            "the update of {name} that waits is {}, not the {shown} you were shown: look at it again",
-            pending.shown_digest()
-        );
-    }
+    let pending = read_shown(skills_dir, name, shown)?;
     let parked = folder(skills_dir, name);
     let skill = Skill::load(&parked)?;
     let component = std::fs::read(skill.component_path())?;

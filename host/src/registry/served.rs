@@ -120,25 +120,23 @@ impl FromGateway {
         set
     }
 
+    /// The bytes of `digest`, the skill's `what`, checked.
+    async fn blob(&self, digest: &Digest, what: &str) -> Result<Vec<u8>, String> {
+        self.blobs
+            .get(digest)
+            .await
+            .map_err(|e| format!("its {what} cannot be fetched: {e}"))
+    }
+
     async fn fetch(
         &self,
         wanted: &ServedSkill,
         runtime: &Runtime,
         secrets: &SecretStore,
     ) -> Result<LoadedSkill, String> {
-        let fetch = |digest: &Digest, what: &'static str| {
-            let blobs = self.blobs.clone();
-            let digest = digest.clone();
-            async move {
-                blobs
-                    .get(&digest)
-                    .await
-                    .map_err(|e| format!("its {what} cannot be fetched: {e}"))
-            }
-        };
         // Sealed by the gateway, and still never a path of its own.
         tgw_parse::names::SkillName::new(&wanted.name).map_err(|e| e.to_string())?;
-        let text = fetch(&wanted.manifest, "skill.toml").await?;
+        let text = self.blob(&wanted.manifest, "skill.toml").await?;
         let text = String::from_utf8(text).map_err(|_| "its skill.toml is not UTF-8")?;
         let dir = self.data_dir.join(&wanted.name);
         let skill = Skill::parse(&dir, &text).map_err(|e| e.to_string())?;
@@ -152,7 +150,7 @@ impl FromGateway {
         skill
             .make_dirs()
             .map_err(|e| format!("its folders cannot be made in {}: {e}", dir.display()))?;
-        let bytes = fetch(&wanted.component, "component").await?;
+        let bytes = self.blob(&wanted.component, "component").await?;
         super::compile(runtime, skill, bytes, wanted.provenance.clone(), secrets).await
     }
 }
