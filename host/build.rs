@@ -3,7 +3,8 @@
 //! crates into their own target directory, then generated constants naming
 //! each component file (`tgw::guests::SKILL_FILES`, ...).
 //!
-//! Guests are the crates under `components/`, `skills/` and `tests/guests/`.
+//! Guests are the crates under `components/`, `skills/`, `tests/guests/`
+//! and `tests/conformance/skills/`.
 //! A skill's component is also copied next to its `skill.toml` (as the
 //! manifest's `component` names it), so a skill folder is complete.
 //!
@@ -23,7 +24,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const GUEST_FOLDERS: [&str; 3] = ["components", "skills", "tests/guests"];
+const GUEST_FOLDERS: [&str; 4] = [
+    "components",
+    "skills",
+    "tests/guests",
+    "tests/conformance/skills",
+];
 const TARGET: &str = "wasm32-wasip2";
 /// The dashboard's target and profile.
 const WEB_TARGET: &str = "wasm32-unknown-unknown";

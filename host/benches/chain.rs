@@ -84,7 +84,7 @@ fn main() {
         let direct = measure(|| async {
             let outcome = embedded
                 .runtime
-                .invoke(&files.component, &spec, "read_file", args)
+                .invoke(&files.component, &spec, "read_file", args, None)
                 .await;
             outcome.result.unwrap();
         })

@@ -242,7 +242,7 @@ fn main() {
         for _ in 0..WARMUP {
             chain
                 .runtime
-                .invoke(&files.component, &spec, "read_file", args)
+                .invoke(&files.component, &spec, "read_file", args, None)
                 .await
                 .result
                 .unwrap();
@@ -252,7 +252,7 @@ fn main() {
             let t = Instant::now();
             let outcome = chain
                 .runtime
-                .invoke(&files.component, &spec, "read_file", args)
+                .invoke(&files.component, &spec, "read_file", args, None)
                 .await;
             outcome.result.unwrap();
             samples.push(t.elapsed());

@@ -33,7 +33,7 @@ fn warm(c: &mut Criterion) {
     let spec = SandboxSpec::default();
     c.bench_function("warm instantiate+invoke (echo)", |b| {
         b.to_async(&rt).iter(|| async {
-            let outcome = runtime.invoke(&echo, &spec, "echo", ARGS).await;
+            let outcome = runtime.invoke(&echo, &spec, "echo", ARGS, None).await;
             black_box(outcome.result.unwrap());
         });
     });
@@ -57,7 +57,7 @@ fn percentiles(
             let t = Instant::now();
             black_box(
                 runtime
-                    .invoke(echo, spec, "echo", ARGS)
+                    .invoke(echo, spec, "echo", ARGS, None)
                     .await
                     .result
                     .unwrap(),
@@ -94,7 +94,7 @@ fn cold(c: &mut Criterion) {
                 .unwrap();
             black_box(
                 runtime
-                    .invoke(&echo, &spec, "echo", ARGS)
+                    .invoke(&echo, &spec, "echo", ARGS, None)
                     .await
                     .result
                     .unwrap(),
@@ -116,7 +116,7 @@ fn cold(c: &mut Criterion) {
             assert!(echo.from_cache);
             black_box(
                 runtime
-                    .invoke(&echo, &spec, "echo", ARGS)
+                    .invoke(&echo, &spec, "echo", ARGS, None)
                     .await
                     .result
                     .unwrap(),

@@ -304,6 +304,7 @@ pub async fn build_executor_with_verifier(
                 people: People::new(backend.bucket(BucketName::People)),
             },
             policies: backend.bucket(BucketName::People),
+            events: backend.events.clone(),
         },
         verifier,
     )?);
@@ -542,6 +543,7 @@ impl App {
             signer: identity.grant_signer(),
             executors: executor_keys.clone(),
             requests: backend.requests.clone(),
+            events: backend.events.clone(),
             approvals: approvals.clone(),
             audit: audit.clone(),
             policies: backend.bucket(BucketName::People),
@@ -558,6 +560,7 @@ impl App {
             policy.clone(),
             &relying_party.origin,
             doors.clone(),
+            &identity.gateway_seed,
         ));
         tasks.push(tokio::spawn(announce_tool_changes(
             skills.clone(),

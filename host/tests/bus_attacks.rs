@@ -209,7 +209,7 @@ async fn a_reply_forged_in_the_executors_queue_group_never_reaches_the_caller() 
             .propose(chain::request("list_dir", json!({"path": "."})))
             .await;
         match result {
-            CallResult::Done { output } => {
+            CallResult::Done { output, .. } => {
                 assert!(
                     !output.contains("hijacked"),
                     "a forged result reached the caller"

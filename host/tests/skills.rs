@@ -97,8 +97,15 @@ async fn invoke(
     let runtime = runtime();
     let component = runtime.load_file(&skill.component_path()).unwrap();
     runtime
-        .invoke(&component, &skill.sandbox(secrets), tool, &args.to_string())
+        .invoke(
+            &component,
+            &skill.sandbox(secrets),
+            tool,
+            &args.to_string(),
+            None,
+        )
         .await
+        .and_then(|output| Ok(output.text))
 }
 
 #[tokio::test]

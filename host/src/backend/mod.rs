@@ -114,6 +114,13 @@ pub fn exec_subject(pool: &str) -> String {
     format!("tgw.exec.{pool}")
 }
 
+/// The subject on which the executors of `pool` publish the signed
+/// updates of `call` (`tgw_proto::update`), or none when `call` is not one
+/// subject token (such a call's updates are not sent).
+pub fn updates_subject(pool: &str, call: &str) -> Option<String> {
+    (is_chain_name(call) && !call.contains('.')).then(|| format!("tgw.updates.{pool}.{call}"))
+}
+
 /// The queue group executors of one pool share (each request goes to one).
 pub const EXECUTORS: &str = "executors";
 

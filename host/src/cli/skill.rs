@@ -4,7 +4,7 @@
 
 use clap::Subcommand;
 use tgw::registry::{self, Skill};
-use tgw::runtime::{CallOutcome, Runtime};
+use tgw::runtime::{CallOutcome, CallUpdate, Runtime, UpdateSink};
 use tgw::secrets::SecretStore;
 
 use super::Context;
@@ -199,12 +199,33 @@ async fn call(context: &Context, name: &str, tool: &str, args: &str) -> anyhow::
     let (skill, runtime) = load(context, name)?;
     let component = runtime.load_file(&skill.component_path())?;
     let spec = skill.sandbox(&SecretStore::new(&context.data_dir));
-    let outcome = runtime.invoke(&component, &spec, tool, args).await;
+    // A 0.2.0 skill's progress and log lines, on stderr as they come.
+    let (sink, mut updates) = UpdateSink::channel();
+    let printing = tokio::spawn(async move {
+        while let Some(update) = updates.recv().await {
+            match update {
+                CallUpdate::Progress {
+                    done,
+                    total,
+                    message,
+                } => eprintln!(
+                    "progress {done}{} {}",
+                    total.map(|t| format!("/{t}")).unwrap_or_default(),
+                    message.unwrap_or_default()
+                ),
+                CallUpdate::Log { level, message } => eprintln!("log {level:?}: {message}"),
+            }
+        }
+    });
+    let outcome = runtime
+        .invoke(&component, &spec, tool, args, Some(sink))
+        .await;
+    let _ = printing.await;
     print_guest_output(&outcome);
     let output = outcome.result?;
-    match serde_json::from_str::<serde_json::Value>(&output) {
+    match serde_json::from_str::<serde_json::Value>(&output.text) {
         Ok(json) => println!("{}", serde_json::to_string_pretty(&json)?),
-        Err(_) => println!("{output}"),
+        Err(_) => println!("{}", output.text),
     }
     Ok(())
 }

@@ -7,7 +7,8 @@
 //!    host, and requires both to agree,
 //! 3. checks the skill's component digest against the grant's,
 //! 4. spends the grant's nonce (insert-if-absent; a second use is refused),
-//! 5. runs the tool in its sandbox.
+//! 5. runs the tool in its sandbox, publishing its progress and log lines,
+//!    each signed with the executor's key (`tgw_proto::update`).
 //!
 //! Every answer carries a receipt signed with the executor's own key
 //! (`tgw_proto::receipt`), which also goes into its audit chain, and every
@@ -34,12 +35,17 @@ use tgw_proto::receipt::{self, ReceiptClaims};
 use tgw_proto::refusal::{Refusal, RefusalCode};
 
 use crate::audit::{Audit, AuditKind};
-use crate::backend::{Bucket, BusError, LedgerError, NonceLedger, Requests, exec_subject};
+use crate::backend::{
+    Bucket, BusError, Events, LedgerError, NonceLedger, Requests, exec_subject, updates_subject,
+};
 use crate::canonical::{canonicalize, input_hash};
 use crate::ids::Pool;
 use crate::registry::LiveSkills;
-use crate::runtime::{GrantCheckError, LoadedVerifier, Runtime};
+use crate::runtime::{
+    CallUpdate, GrantCheckError, LoadedVerifier, Runtime, UpdateSink, check_output,
+};
 use crate::secrets::SecretStore;
+use tgw_proto::update::UpdateClaims;
 
 pub struct Executor {
     pub pool: Pool,
@@ -53,6 +59,7 @@ pub struct Executor {
     secrets: Arc<SecretStore>,
     floor: ApprovalFloor,
     policies: Arc<dyn Bucket>,
+    events: Arc<dyn Events>,
 }
 
 /// What an executor works with.
@@ -70,6 +77,8 @@ pub struct ExecutorSetup {
     /// The sealed records of the policies the deployment had in force
     /// (`crate::policy::in_force`), read from the people bucket.
     pub policies: Arc<dyn Bucket>,
+    /// Where the running tools' signed updates are published.
+    pub events: Arc<dyn Events>,
 }
 
 impl Executor {
@@ -87,6 +96,7 @@ impl Executor {
             secrets,
             floor,
             policies,
+            events,
         } = setup;
         if trusted.current().is_empty() {
             anyhow::bail!(
@@ -106,6 +116,7 @@ impl Executor {
             secrets,
             floor,
             policies,
+            events,
         })
     }
 
@@ -143,7 +154,7 @@ impl Executor {
     /// The signed receipt of `reply` to the request for `call` and `jti`
     /// with the argument bytes `args`.
     fn receipt(&self, call: &str, jti: &str, args: &[u8], reply: &ExecReply) -> String {
-        let (outcome, text) = reply.outcome();
+        let (outcome, text, format) = reply.outcome();
         receipt::sign(
             &self.key,
             &ReceiptClaims {
@@ -152,6 +163,7 @@ impl Executor {
                 input_hash: input_hash(args),
                 outcome,
                 output_hash: receipt::text_hash(text),
+                format,
                 iat: unix_now(),
             },
         )
@@ -252,17 +264,64 @@ impl Executor {
             })?;
 
         let spec = skill.skill.sandbox(&self.secrets);
+        let (sink, updates) = UpdateSink::channel();
+        let forwarding = tokio::spawn(self.forward_updates(request, updates));
         let outcome = self
             .runtime
-            .invoke(&skill.component, &spec, &claims.tool, &request.args)
+            .invoke(
+                &skill.component,
+                &spec,
+                &claims.tool,
+                &request.args,
+                Some(sink),
+            )
             .await;
-        let reply = match outcome.result {
-            Ok(output) => ExecReply::Done { output },
-            Err(e) => ExecReply::Failed {
-                reason: e.to_string(),
+        // The sink went with the call's store: the forwarder ends once it
+        // has sent what is left, before the answer goes out.
+        let _ = forwarding.await;
+        let checked = outcome
+            .result
+            .map_err(|e| e.to_string())
+            .and_then(|output| match skill.tool(&claims.tool) {
+                Some(tool) => check_output(tool, &output).map(|()| output),
+                None => Ok(output),
+            });
+        let reply = match checked {
+            Ok(output) => ExecReply::Done {
+                output: output.text,
+                format: output.format,
             },
+            Err(reason) => ExecReply::Failed { reason },
         };
         Ok((reply, Some(outcome.fuel_used)))
+    }
+
+    /// Signs each update of the running call and publishes it where the
+    /// gateway that sent `request` listens. Best effort: an update that
+    /// cannot be sent is dropped.
+    fn forward_updates(
+        &self,
+        request: &ExecRequest,
+        mut updates: tokio::sync::mpsc::Receiver<CallUpdate>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let subject = updates_subject(self.pool.as_str(), &request.call);
+        let (call, jti) = (request.call.clone(), request.jti.clone());
+        let (events, key) = (self.events.clone(), self.key.clone());
+        async move {
+            let mut seq = 0;
+            while let Some(update) = updates.recv().await {
+                let Some(subject) = &subject else { continue };
+                let claims = UpdateClaims {
+                    call: call.clone(),
+                    jti: jti.clone(),
+                    seq,
+                    update,
+                };
+                seq += 1;
+                let token = tgw_proto::update::sign(&key, &claims);
+                let _ = events.publish(subject, token.into_bytes()).await;
+            }
+        }
     }
 
     /// Handles one request as it came off the bus: bytes that are not a

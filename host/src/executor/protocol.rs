@@ -1,8 +1,11 @@
 //! What travels between the gateway and an executor on `tgw.exec.<pool>`:
 //! a grant with the canonical arguments it binds, and the executor's
-//! answer with its signed receipt. JSON, `deny_unknown_fields`.
+//! answer with its signed receipt. JSON, `deny_unknown_fields`. While a
+//! tool runs, the executor also publishes its signed progress and log
+//! lines (`tgw_proto::update`) on `tgw.updates.<pool>.<call>`.
 
 use serde::{Deserialize, Serialize};
+use tgw_proto::receipt::OutputFormat;
 use tgw_proto::refusal::{Refusal, RefusalCode};
 
 /// What the gateway sends an executor.
@@ -24,7 +27,12 @@ pub struct ExecRequest {
 #[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ExecReply {
     /// The tool ran and returned this.
-    Done { output: String },
+    Done {
+        output: String,
+        /// How `output` is read (absent: text).
+        #[serde(default, skip_serializing_if = "OutputFormat::is_text")]
+        format: OutputFormat,
+    },
     /// The executor refused to run the tool: a stable code and the reason.
     Refused { code: RefusalCode, reason: String },
     /// The tool ran and failed (its own error or a sandbox limit).
@@ -41,13 +49,13 @@ pub struct ExecAnswer {
 }
 
 impl ExecReply {
-    /// The outcome, and the text the receipt hashes.
-    pub fn outcome(&self) -> (tgw_proto::receipt::Outcome, &str) {
+    /// The outcome, the text the receipt hashes, and how it is read.
+    pub fn outcome(&self) -> (tgw_proto::receipt::Outcome, &str, OutputFormat) {
         use tgw_proto::receipt::Outcome;
         match self {
-            ExecReply::Done { output } => (Outcome::Done, output),
-            ExecReply::Refused { reason, .. } => (Outcome::Refused, reason),
-            ExecReply::Failed { reason } => (Outcome::Failed, reason),
+            ExecReply::Done { output, format } => (Outcome::Done, output, *format),
+            ExecReply::Refused { reason, .. } => (Outcome::Refused, reason, OutputFormat::Text),
+            ExecReply::Failed { reason } => (Outcome::Failed, reason, OutputFormat::Text),
         }
     }
 

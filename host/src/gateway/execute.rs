@@ -3,16 +3,23 @@
 //! that binds this call, this grant, these arguments, the outcome and the
 //! answer's text: anything else is a forgery on the bus, and the call
 //! fails closed. An executor's refusal keeps its code.
+//!
+//! While the tool runs, whoever watches the call hears its progress and
+//! log lines: only those signed by a trusted executor for this call and
+//! this grant; anything else on their subject is dropped.
 
 use serde_json::json;
 use tgw_proto::receipt::{self, Expected};
 use tgw_proto::refusal::{Refusal, RefusalCode};
+use tgw_proto::update;
+use tokio::sync::mpsc;
 
 use super::{CallResult, Gateway};
 use crate::audit::AuditKind;
-use crate::backend::{BusError, Deadlines, exec_subject};
+use crate::backend::{BusError, Deadlines, exec_subject, updates_subject};
 use crate::executor::protocol::{ExecAnswer, ExecReply, ExecRequest, encode};
 use crate::policy::Proposal;
+use crate::runtime::CallUpdate;
 
 /// How long a skill that names no limit may take.
 const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -24,7 +31,12 @@ impl Gateway {
         &self,
         exec: ExecRequest,
         proposal: &Proposal,
+        updates: Option<mpsc::Sender<CallUpdate>>,
     ) -> Result<CallResult, Refusal> {
+        let listening = match updates {
+            Some(to) => self.hear_updates(&exec, to).await,
+            None => None,
+        };
         let subject = exec_subject(self.config.pool.as_str());
         let timeout = self
             .skills
@@ -37,11 +49,16 @@ impl Gateway {
             ack: self.config.exec_ack,
             answer: timeout + self.config.exec_grace,
         };
-        let answer = match self
+        let answer = self
             .requests
             .request(&subject, encode(&exec), deadlines)
-            .await
-        {
+            .await;
+        // The executor published every update before it answered: pass on
+        // those still queued, then stop listening.
+        if let Some(listening) = listening {
+            listening.finish().await;
+        }
+        let answer = match answer {
             Ok(answer) => answer,
             Err(BusError::NoResponders(_) | BusError::NotAcknowledged(_)) => {
                 return Ok(CallResult::Failed {
@@ -70,7 +87,7 @@ impl Gateway {
         };
         let answer = self.believe(&exec, proposal, &answer).await?;
         match answer {
-            ExecReply::Done { output } => Ok(CallResult::Done { output }),
+            ExecReply::Done { output, format } => Ok(CallResult::Done { output, format }),
             ExecReply::Refused { code, reason } => {
                 Err(Refusal::new(code, reason).context("the executor refused"))
             }
@@ -89,13 +106,14 @@ impl Gateway {
         let checked = serde_json::from_slice::<ExecAnswer>(bytes)
             .map_err(|e| format!("the answer is unreadable: {e}"))
             .and_then(|answer| {
-                let (outcome, text) = answer.reply.outcome();
+                let (outcome, text, format) = answer.reply.outcome();
                 let expected = Expected {
                     call: &exec.call,
                     jti: &exec.jti,
                     input_hash: &proposal.args.input_hash,
                     outcome,
                     output: text,
+                    format,
                 };
                 receipt::verify(&answer.receipt, &self.executors.current(), &expected)
                     .map(|(_, executor)| (answer, executor))
@@ -121,5 +139,81 @@ impl Gateway {
                 ))
             }
         }
+    }
+
+    /// Subscribes to the updates of `exec`'s call and passes the genuine
+    /// ones to `to`, until the returned guard is dropped. Updates are best
+    /// effort: when the bus will not subscribe, the call goes on without.
+    async fn hear_updates(
+        &self,
+        exec: &ExecRequest,
+        to: mpsc::Sender<CallUpdate>,
+    ) -> Option<Listening> {
+        let subject = updates_subject(self.config.pool.as_str(), &exec.call)?;
+        let mut heard = self.events.subscribe(&subject).await.ok()?;
+        let executors = self.executors.clone();
+        let (call, jti) = (exec.call.clone(), exec.jti.clone());
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut next = 0;
+            let mut pass_on = async |event: crate::backend::Event| {
+                let token = String::from_utf8_lossy(&event.payload);
+                match update::verify(&token, &executors.current(), &call, &jti) {
+                    // In order, each once: a replayed or late one is dropped.
+                    Ok(claims) if claims.seq >= next => {
+                        next = claims.seq + 1;
+                        to.send(claims.update).await.is_ok()
+                    }
+                    Ok(_) => true,
+                    Err(why) => {
+                        tracing::warn!(%call, %why, "an update of the call was dropped");
+                        true
+                    }
+                }
+            };
+            loop {
+                tokio::select! {
+                    biased;
+                    event = heard.recv() => match event {
+                        Some(event) => if !pass_on(event).await { return },
+                        None => return,
+                    },
+                    _ = &mut stopped => {
+                        while let Ok(event) = heard.try_recv() {
+                            if !pass_on(event).await {
+                                return;
+                            }
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        Some(Listening {
+            stop: Some(stop),
+            task,
+        })
+    }
+}
+
+/// The updates of one call being heard; dropping it stops at once.
+struct Listening {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listening {
+    /// Passes on what has arrived, then stops.
+    async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

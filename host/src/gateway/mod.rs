@@ -23,11 +23,11 @@ use tokio::sync::oneshot;
 
 use crate::approval::{ApprovalRecord, ApprovalWorkflow};
 use crate::audit::{Audit, AuditKind};
-use crate::backend::{Bucket, Requests};
+use crate::backend::{Bucket, Events, Requests};
 use crate::ids::{CallId, GroupName, Pool, Role, SkillName, ToolName};
 use crate::policy::{LivePolicy, Verdict};
 use crate::registry::LiveSkills;
-use crate::runtime::Runtime;
+use crate::runtime::{CallUpdate, OutputFormat, Runtime};
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -88,8 +88,11 @@ pub struct CallRequest {
 /// How a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallResult {
-    /// The tool ran and returned this.
-    Done { output: String },
+    /// The tool ran and returned this (see [`OutputFormat`]).
+    Done {
+        output: String,
+        format: OutputFormat,
+    },
     /// The call was not run: policy, a human, or a check said no.
     Refused(Refusal),
     /// The tool ran (or was sent to run) and failed.
@@ -117,6 +120,7 @@ pub struct Gateway {
     signer: GrantSigner,
     executors: crate::trust::LiveTrust,
     requests: Arc<dyn Requests>,
+    events: Arc<dyn Events>,
     approvals: Arc<ApprovalWorkflow>,
     audit: Audit,
     /// Where the policies in force are recorded for executors
@@ -137,6 +141,8 @@ pub struct GatewayParts {
     pub executors: crate::trust::LiveTrust,
     /// Where execution requests go (`tgw.exec.<pool>`).
     pub requests: Arc<dyn Requests>,
+    /// Where the executors' signed updates of running calls are heard.
+    pub events: Arc<dyn Events>,
     pub approvals: Arc<ApprovalWorkflow>,
     pub audit: Audit,
     /// The sealed people bucket, where the policies in force are recorded.
@@ -153,6 +159,7 @@ impl Gateway {
             signer,
             executors,
             requests,
+            events,
             approvals,
             audit,
             policies,
@@ -167,6 +174,7 @@ impl Gateway {
             signer,
             executors,
             requests,
+            events,
             approvals,
             audit,
         }
@@ -174,19 +182,15 @@ impl Gateway {
 
     /// The whole life of one call.
     pub async fn propose(&self, request: CallRequest) -> CallResult {
-        self.propose_watched(request, None).await
+        self.propose_watched(request, Watch::default()).await
     }
 
-    /// [`propose`](Self::propose), telling `pending` when the call starts
-    /// to wait for a human (so an MCP client can be kept informed).
-    /// Dropping the returned future withdraws a pending approval.
-    pub async fn propose_watched(
-        &self,
-        request: CallRequest,
-        pending: Option<oneshot::Sender<ApprovalRecord>>,
-    ) -> CallResult {
+    /// [`propose`](Self::propose), keeping `watch` informed (so an MCP
+    /// client can be). Dropping the returned future withdraws a pending
+    /// approval.
+    pub async fn propose_watched(&self, request: CallRequest, watch: Watch) -> CallResult {
         let call = crate::ids::new_call_id();
-        match self.run_call(&call, request, pending).await {
+        match self.run_call(&call, request, watch).await {
             Ok(result) => result,
             Err(refusal) => {
                 self.audit
@@ -206,7 +210,7 @@ impl Gateway {
         &self,
         call: &CallId,
         request: CallRequest,
-        pending: Option<oneshot::Sender<ApprovalRecord>>,
+        watch: Watch,
     ) -> Result<CallResult, Refusal> {
         let proposal = self.proposal(call, request).await?;
         let decision = self.decide(call, &proposal).await?;
@@ -214,7 +218,7 @@ impl Gateway {
             Verdict::Allow => (decision, None),
             Verdict::RequireApproval => {
                 let (decision, approval) = self
-                    .wait_under_policy(call, &proposal, decision, pending)
+                    .wait_under_policy(call, &proposal, decision, watch.pending)
                     .await?;
                 (decision, Some(approval))
             }
@@ -222,6 +226,16 @@ impl Gateway {
             Verdict::Deny => return Err(decide::denied(&decision)),
         };
         let exec = self.grant(call, &proposal, &decision, approval).await?;
-        self.execute(exec, &proposal).await
+        self.execute(exec, &proposal, watch.updates).await
     }
+}
+
+/// Who hears how a call is going, besides its result.
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// Told when the call starts to wait for a human.
+    pub pending: Option<oneshot::Sender<ApprovalRecord>>,
+    /// Hears the running tool's progress and log lines, each checked
+    /// against the signature of a trusted executor first.
+    pub updates: Option<tokio::sync::mpsc::Sender<CallUpdate>>,
 }

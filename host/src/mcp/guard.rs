@@ -47,6 +47,8 @@ pub struct Allowed {
 #[derive(Clone, Copy, Debug)]
 pub struct Peeked {
     pub initialize: bool,
+    /// It calls a tool: its `Mcp-Param-*` headers are checked (`headers.rs`).
+    pub tools_call: bool,
 }
 
 #[derive(Clone)]
@@ -298,7 +300,10 @@ async fn check(state: &GuardState, request: Request, next: Next) -> Result<Respo
     }
 
     let (mut parts, body) = request.into_parts();
-    let mut peeked = Peeked { initialize: false };
+    let mut peeked = Peeked {
+        initialize: false,
+        tools_call: false,
+    };
     let body = if parts.method == http::Method::POST {
         let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
             let why = "the message is larger than 4 MiB";
@@ -318,6 +323,7 @@ async fn check(state: &GuardState, request: Request, next: Next) -> Result<Respo
                 return Err(insufficient(scope));
             }
             peeked.initialize |= method == "initialize";
+            peeked.tools_call |= method == "tools/call";
         }
         Body::from(bytes)
     } else {

@@ -3,7 +3,9 @@
 //! A `tools/call` is a proposal in the chain (`Gateway::propose_watched`).
 //! When policy wants a human, the call stays open and, if the client asked
 //! for progress, hears every second which approval it waits for and where
-//! to decide it. A client's `notifications/cancelled` drops the proposal,
+//! to decide it. While the tool runs, its own progress (to a client that
+//! asked for progress) and its log lines (to a session that set a logging
+//! level) reach the client, as signed by the executor. A client's `notifications/cancelled` drops the proposal,
 //! which withdraws the approval. Denial, expiry and every other refusal are
 //! results with `isError: true`, the reason in words and the stable code in
 //! `_meta["tgw/refusal"]`, not protocol errors: the agent (and its user)
@@ -20,15 +22,16 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{RoleServer, ServerHandler};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
-use super::tools;
+use super::{input, tools};
 use crate::approval::ApprovalRecord;
 use crate::audit::doors::{Door, Who};
-use crate::gateway::{CallRequest, CallResult, Gateway};
+use crate::gateway::{CallRequest, CallResult, Gateway, Watch};
 use crate::ids::ToolName;
 use crate::people::{Caller, Scope};
 use crate::registry::LiveSkills;
+use crate::runtime::{CallUpdate, LogLevel, MAX_UPDATES, OutputFormat};
 use tgw_proto::refusal::{Refusal, RefusalCode};
 
 /// What every MCP session of one gateway shares.
@@ -42,8 +45,13 @@ pub struct McpState {
     pub dashboard: String,
     /// Sessions that may hear `notifications/tools/list_changed`.
     peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// Tells `subscriptions/listen` streams (2026-07-28) that the tools
+    /// changed.
+    changes: tokio::sync::broadcast::Sender<()>,
     /// Where the refusals of this door are audited.
     doors: crate::audit::doors::Doors,
+    /// Seals the state of a call whose tool asked questions.
+    request_states: input::RequestStates,
 }
 
 impl McpState {
@@ -53,19 +61,24 @@ impl McpState {
         policy: Arc<crate::policy::LivePolicy>,
         public_url: &str,
         doors: crate::audit::doors::Doors,
+        gateway_seed: &[u8; 32],
     ) -> Self {
         McpState {
             doors,
+            request_states: input::RequestStates::new(gateway_seed),
             gateway,
             skills,
             policy,
             dashboard: format!("{}/#/approvals", public_url.trim_end_matches('/')),
             peers: Mutex::default(),
+            changes: tokio::sync::broadcast::channel(16).0,
         }
     }
 
-    /// Tells every open session that the tools changed.
+    /// Tells every open session and subscription that the tools changed.
     pub async fn tools_changed(&self) {
+        // Nobody listening is not an error.
+        let _ = self.changes.send(());
         let peers: Vec<_> = {
             let mut peers = self
                 .peers
@@ -85,6 +98,60 @@ impl McpState {
 #[derive(Clone)]
 pub struct McpHandler {
     pub state: Arc<McpState>,
+    /// The least severe log line this session wants (`logging/setLevel`);
+    /// none: no log lines.
+    pub log_level: Arc<Mutex<Option<LogLevel>>>,
+}
+
+impl McpHandler {
+    pub fn new(state: Arc<McpState>) -> Self {
+        McpHandler {
+            state,
+            log_level: Arc::default(),
+        }
+    }
+
+    /// The least severe log line the client wants for this request: the
+    /// request's own `_meta` level (2026-07-28), else the session's.
+    fn log_level(&self, context: &RequestContext<RoleServer>) -> Option<LogLevel> {
+        context.meta.log_level().map(skill_level).or_else(|| {
+            *self
+                .log_level
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+    }
+}
+
+#[expect(
+    deprecated,
+    reason = "MCP logging is what 2025-11-25 clients read and set"
+)]
+use rmcp::model::LoggingLevel;
+
+/// The MCP level of a skill's log line.
+#[expect(deprecated, reason = "MCP logging is what 2025-11-25 clients read")]
+fn mcp_level(level: LogLevel) -> LoggingLevel {
+    match level {
+        LogLevel::Debug => LoggingLevel::Debug,
+        LogLevel::Info => LoggingLevel::Info,
+        LogLevel::Notice => LoggingLevel::Notice,
+        LogLevel::Warning => LoggingLevel::Warning,
+        LogLevel::Error => LoggingLevel::Error,
+    }
+}
+
+/// A skill's level for an MCP level (the MCP levels above error are
+/// error's).
+#[expect(deprecated, reason = "MCP logging is what 2025-11-25 clients set")]
+fn skill_level(level: LoggingLevel) -> LogLevel {
+    match level {
+        LoggingLevel::Debug => LogLevel::Debug,
+        LoggingLevel::Info => LogLevel::Info,
+        LoggingLevel::Notice => LogLevel::Notice,
+        LoggingLevel::Warning => LogLevel::Warning,
+        _ => LogLevel::Error,
+    }
 }
 
 /// The caller the HTTP guard authenticated for this very request.
@@ -113,11 +180,16 @@ fn refused(refusal: &Refusal, words: &str) -> CallToolResponse {
 }
 
 impl ServerHandler for McpHandler {
+    #[expect(
+        deprecated,
+        reason = "2025-11-25 clients set a logging level to hear the tools' log lines"
+    )]
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
+                .enable_logging()
                 .build(),
         )
         .with_server_info(Implementation::new("tgw", env!("CARGO_PKG_VERSION")))
@@ -126,6 +198,53 @@ impl ServerHandler for McpHandler {
              person to approve it at {} and the call stays open meanwhile.",
             self.state.dashboard
         ))
+    }
+
+    #[expect(deprecated, reason = "MCP logging is what 2025-11-25 clients set")]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        *self
+            .log_level
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(skill_level(request.level));
+        Ok(())
+    }
+
+    /// `subscriptions/listen` (2026-07-28): tools `list_changed` only,
+    /// the one change a gateway of tools announces.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        let mut accepted = rmcp::model::SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.state.changes.subscribe();
+        let wants_tools = context.accepted().tools_list_changed == Some(true);
+        loop {
+            tokio::select! {
+                () = context.cancelled() => return Ok(()),
+                changed = changes.recv() => match changed {
+                    Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if wants_tools {
+                            let notification = rmcp::model::ServerNotification::ToolListChangedNotification(
+                                rmcp::model::ToolListChangedNotification::default(),
+                            );
+                            if context.sink().send(notification).await.is_err() {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            }
+        }
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -190,50 +309,215 @@ impl ServerHandler for McpHandler {
             .await;
             return Err(unknown());
         };
-        let args = serde_json::to_vec(&request.arguments.clone().unwrap_or_default())
-            .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
-        let proposal = CallRequest {
-            principal: caller.user,
-            role: caller.role,
-            groups: caller.groups,
-            skill: skill.skill.manifest.name.clone(),
-            tool: ToolName::new(&info.name).map_err(|_| unknown())?,
-            args,
+        let tool = ToolName::new(&info.name).map_err(|_| unknown())?;
+        let qualified = format!("{}.{}", skill.skill.name(), info.name);
+        let args = request.arguments.clone().unwrap_or_default();
+        if args.contains_key(input::INPUT_KEY) {
+            let why = format!(
+                "the arguments may not name {:?}: answers to a tool's questions come as \
+                 inputResponses",
+                input::INPUT_KEY
+            );
+            door(RefusalCode::BadArguments, why.clone()).await;
+            return Err(ErrorData::invalid_params(why, None));
+        }
+        // A retry after questions: the state must be one this gateway
+        // sealed for this caller, tool and arguments.
+        let mut round = match &request.request_state {
+            None => input::Round::default(),
+            Some(sealed) => {
+                match self
+                    .state
+                    .request_states
+                    .open(sealed, &caller.user, &qualified, &args)
+                {
+                    Ok(round) => round,
+                    Err(why) => {
+                        let why = format!(
+                            "the requestState is not one this gateway gave for this call (altered, \
+                         expired, or for another caller, tool or arguments): {why}"
+                        );
+                        door(RefusalCode::RequestStateInvalid, why.clone()).await;
+                        return Err(ErrorData::invalid_params(
+                            why,
+                            Some(
+                                serde_json::json!({REFUSAL_META: RefusalCode::RequestStateInvalid}),
+                            ),
+                        ));
+                    }
+                }
+            }
         };
-        let (pending_tx, pending_rx) = oneshot::channel();
-        let call = self
-            .state
-            .gateway
-            .propose_watched(proposal, Some(pending_tx));
-        let result = self
-            .wait(
-                call,
-                pending_rx,
-                context.meta.get_progress_token(),
-                &context,
-            )
-            .await?;
-        Ok(match result {
-            CallResult::Done { output } => {
-                // A JSON object (what our skills return) also goes out as
-                // structured content; the text stays for older clients.
-                let structured = serde_json::from_str::<serde_json::Value>(&output)
-                    .ok()
-                    .filter(serde_json::Value::is_object);
-                let mut result = CallToolResult::success(vec![ContentBlock::text(output)]);
-                result.structured_content = structured;
+        let mut answers = round.answered(request.input_responses.as_ref());
+        loop {
+            let mut proposed = args.clone();
+            if !answers.is_empty() {
+                proposed.insert(
+                    input::INPUT_KEY.into(),
+                    serde_json::Value::Object(answers.clone()),
+                );
+            }
+            let proposal = CallRequest {
+                principal: caller.user.clone(),
+                role: caller.role,
+                groups: caller.groups.clone(),
+                skill: skill.skill.manifest.name.clone(),
+                tool: tool.clone(),
+                args: serde_json::to_vec(&proposed)
+                    .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?,
+            };
+            let result = self.run(proposal, &context).await?;
+            let CallResult::Done {
+                output,
+                format: OutputFormat::InputRequired,
+            } = result
+            else {
+                return Ok(answer(result));
+            };
+            let questions = match input::questions(&output) {
+                Ok(questions) => questions,
+                Err(why) => return Ok(failed(&why)),
+            };
+            if round.number >= input::MAX_ROUNDS {
+                return Ok(failed(&format!(
+                    "the tool asked more than {} rounds of questions",
+                    input::MAX_ROUNDS
+                )));
+            }
+            let elicits = context
+                .client_capabilities()
+                .is_some_and(|c| c.elicitation.is_some());
+            if !elicits {
+                return Err(ErrorData::missing_required_client_capability(
+                    serde_json::from_value(serde_json::json!({"elicitation": {}}))
+                        .unwrap_or_default(),
+                ));
+            }
+            round = input::Round {
+                number: round.number + 1,
+                asked: questions.iter().map(|q| q.key.clone()).collect(),
+                answers,
+            };
+            // A request that carries its protocol version in `_meta` is a
+            // stateless 2026-07-28 one.
+            if context.meta.protocol_version().is_some() {
+                // 2026-07-28: the client asks, and calls again.
+                let requests = match input::input_requests(&questions) {
+                    Ok(requests) => requests,
+                    Err(why) => return Ok(failed(&why)),
+                };
+                let sealed =
+                    self.state
+                        .request_states
+                        .seal(&caller.user, &qualified, &args, &round);
+                return Ok(CallToolResponse::InputRequired(
+                    rmcp::model::InputRequiredResult::new(Some(requests), Some(sealed)),
+                ));
+            }
+            // A session: the gateway asks, during the call.
+            let mut responses = rmcp::model::InputResponses::new();
+            for question in &questions {
+                let form = match input::form(question) {
+                    Ok(form) => form,
+                    Err(why) => return Ok(failed(&why)),
+                };
+                let response = tokio::select! {
+                    response = context.peer.create_elicitation(form) => response,
+                    _ = context.ct.cancelled() => {
+                        return Err(ErrorData::invalid_request("the client cancelled the call", None));
+                    }
+                };
+                match response {
+                    Ok(result) => {
+                        responses.insert(
+                            question.key.clone(),
+                            serde_json::to_value(result).unwrap_or_default(),
+                        );
+                    }
+                    Err(e) => return Ok(failed(&format!("the question was not answered: {e}"))),
+                }
+            }
+            answers = round.answered(Some(&responses));
+        }
+    }
+}
+
+/// A tool's failure as a tool result.
+fn failed(reason: &str) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(format!(
+        "The tool failed: {reason}"
+    ))])
+    .into()
+}
+
+/// A call's end as MCP's tool result.
+fn answer(result: CallResult) -> CallToolResponse {
+    match result {
+        CallResult::Done {
+            output,
+            format: OutputFormat::Text,
+        } => {
+            // A JSON object (what our 0.1 skills return) also goes out
+            // as structured content; the text stays for older clients.
+            let structured = serde_json::from_str::<serde_json::Value>(&output)
+                .ok()
+                .filter(serde_json::Value::is_object);
+            let mut result = CallToolResult::success(vec![ContentBlock::text(output)]);
+            result.structured_content = structured;
+            result.into()
+        }
+        // The executor made this from the skill's content blocks, and
+        // signed it: it is read, not trusted more than that.
+        CallResult::Done {
+            output,
+            format: OutputFormat::Content,
+        } => match serde_json::from_str::<CallToolResult>(&output) {
+            Ok(mut result) => {
+                // As rmcp's constructors do: rmcp clears it for clients
+                // of revisions before 2026-07-28.
+                result.result_type = Some(rmcp::model::ResultType::COMPLETE);
                 result.into()
             }
-            CallResult::Refused(refusal) => refused(&refusal, "The call was not run"),
-            CallResult::Failed { reason } => CallToolResult::error(vec![ContentBlock::text(
-                format!("The tool failed: {reason}"),
-            )])
-            .into(),
-        })
+            Err(e) => failed(&format!("its answer could not be read: {e}")),
+        },
+        // Questions are asked by `call_tool`; none reach here.
+        CallResult::Done {
+            format: OutputFormat::InputRequired,
+            ..
+        } => failed("it asked questions that were not asked"),
+        CallResult::Refused(refusal) => refused(&refusal, "The call was not run"),
+        CallResult::Failed { reason } => failed(&reason),
     }
 }
 
 impl McpHandler {
+    /// Proposes one round of a call and waits for its end, keeping the
+    /// client informed as it asked to be.
+    async fn run(
+        &self,
+        proposal: CallRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallResult, ErrorData> {
+        let (pending_tx, pending_rx) = oneshot::channel();
+        let progress = context.meta.get_progress_token();
+        // Updates only for a client that will hear them: listening costs
+        // a subscription on the bus.
+        let (updates_tx, updates_rx) = match (&progress, self.log_level(context)) {
+            (None, None) => (None, None),
+            _ => {
+                let (tx, rx) = mpsc::channel(MAX_UPDATES);
+                (Some(tx), Some(rx))
+            }
+        };
+        let watch = Watch {
+            pending: Some(pending_tx),
+            updates: updates_tx,
+        };
+        let call = self.state.gateway.propose_watched(proposal, watch);
+        self.wait(call, pending_rx, updates_rx, progress, context)
+            .await
+    }
+
     /// Runs the proposal to its end, reporting progress while it waits for
     /// a human. A cancelled request drops the proposal (withdrawing its
     /// approval); rmcp discards whatever would have been answered.
@@ -241,20 +525,36 @@ impl McpHandler {
         &self,
         call: impl Future<Output = CallResult>,
         mut pending_rx: oneshot::Receiver<ApprovalRecord>,
+        mut updates: Option<mpsc::Receiver<CallUpdate>>,
         progress: Option<ProgressToken>,
         context: &RequestContext<RoleServer>,
     ) -> Result<CallResult, ErrorData> {
         tokio::pin!(call);
         let mut pending: Option<ApprovalRecord> = None;
         let mut listening = true;
+        let mut tool_progress = 0.0;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut seconds = 0u32;
         loop {
             tokio::select! {
-                result = &mut call => return Ok(result),
+                result = &mut call => {
+                    // The last updates came before the answer: tell them first.
+                    if let Some(rx) = &mut updates {
+                        while let Ok(update) = rx.try_recv() {
+                            self.tell(update, progress.as_ref(), &mut tool_progress, context).await;
+                        }
+                    }
+                    return Ok(result);
+                }
                 _ = context.ct.cancelled() => {
                     return Err(ErrorData::invalid_request("the client cancelled the call", None));
                 }
+                update = next_update(&mut updates) => match update {
+                    Some(update) => {
+                        self.tell(update, progress.as_ref(), &mut tool_progress, context).await;
+                    }
+                    None => updates = None,
+                },
                 record = &mut pending_rx, if listening => {
                     listening = false;
                     pending = record.ok();
@@ -279,5 +579,58 @@ impl McpHandler {
                 }
             }
         }
+    }
+
+    /// Passes a running tool's update on: progress to a client that asked
+    /// for it (never going backwards), a log line to a session whose
+    /// level it meets.
+    async fn tell(
+        &self,
+        update: CallUpdate,
+        progress: Option<&ProgressToken>,
+        last: &mut f64,
+        context: &RequestContext<RoleServer>,
+    ) {
+        match update {
+            CallUpdate::Progress {
+                done,
+                total,
+                message,
+            } => {
+                let Some(token) = progress else { return };
+                if done < *last {
+                    return;
+                }
+                *last = done;
+                let mut param = ProgressNotificationParam::new(token.clone(), done);
+                if let Some(total) = total {
+                    param = param.with_total(total);
+                }
+                if let Some(message) = message {
+                    param = param.with_message(message);
+                }
+                let _ = context.peer.notify_progress(param).await;
+            }
+            CallUpdate::Log { level, message } => {
+                if self.log_level(context).is_none_or(|wanted| level < wanted) {
+                    return;
+                }
+                #[expect(deprecated, reason = "MCP logging is what 2025-11-25 clients read")]
+                let param = rmcp::model::LoggingMessageNotificationParam::new(
+                    mcp_level(level),
+                    serde_json::Value::String(message),
+                );
+                #[expect(deprecated, reason = "MCP logging is what 2025-11-25 clients read")]
+                let _ = context.peer.notify_logging_message(param).await;
+            }
+        }
+    }
+}
+
+/// The next update, when there is a stream of them.
+async fn next_update(updates: &mut Option<mpsc::Receiver<CallUpdate>>) -> Option<CallUpdate> {
+    match updates {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }

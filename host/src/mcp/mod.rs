@@ -15,6 +15,8 @@
 
 mod guard;
 mod handler;
+mod headers;
+mod input;
 mod sse;
 pub mod tools;
 
@@ -47,6 +49,8 @@ struct Streamable {
     /// Who opened each session: only they may use or end it.
     owners: Arc<Mutex<HashMap<String, String>>>,
     doors: crate::audit::doors::Doors,
+    /// The tools, for the `Mcp-Param-*` headers of their calls.
+    state: Arc<McpState>,
 }
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -58,7 +62,65 @@ fn session_of(headers: &http::HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The first revision whose clients send `Mcp-Param-*` headers.
+const PARAM_HEADERS_SINCE: &str = "2026-07-28";
+
 impl Streamable {
+    /// Refuses a 2026-07-28 `tools/call` whose `Mcp-Param-*` headers and
+    /// arguments disagree: 400 and JSON-RPC error -32020 (HeaderMismatch),
+    /// audited as `header-mismatch`.
+    async fn check_param_headers(&self, request: Request) -> Result<Request, Response> {
+        let version = request
+            .headers()
+            .get("mcp-protocol-version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if version < PARAM_HEADERS_SINCE {
+            return Ok(request);
+        }
+        let user = request
+            .extensions()
+            .get::<crate::people::Caller>()
+            .map(|c| c.user.clone())
+            .unwrap_or_default();
+        let (parts, body) = request.into_parts();
+        // The guard has read it already, within its limit.
+        let bytes = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .unwrap_or_default();
+        let message: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let params = &message["params"];
+        let skills = self.state.skills.current();
+        let aliases = self.state.policy.current().aliases.clone();
+        let tool = params["name"]
+            .as_str()
+            .and_then(|name| tools::resolve(&skills, name, &aliases));
+        if let Some((_, info)) = tool
+            && let Err(mismatch) = headers::check(
+                &parts.headers,
+                &info.input_schema,
+                params["arguments"].as_object(),
+            )
+        {
+            let why = mismatch.to_string();
+            self.doors
+                .refused(
+                    crate::audit::doors::Door::Mcp,
+                    crate::audit::doors::Who::Known(user),
+                    "header-mismatch",
+                    &why,
+                )
+                .await;
+            let error = serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": message.get("id").cloned().unwrap_or_default(),
+                "error": {"code": -32020, "message": why},
+            });
+            return Err((http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response());
+        }
+        Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+    }
+
     fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.owners
             .lock()
@@ -87,10 +149,16 @@ impl Streamable {
 /// belongs to whoever opened it: another principal's request with its id
 /// is answered as if the session did not exist.
 async fn streamable(State(services): State<Streamable>, request: Request) -> Response {
-    let opens_session = request
-        .extensions()
-        .get::<guard::Peeked>()
-        .is_some_and(|p| p.initialize);
+    let peeked = request.extensions().get::<guard::Peeked>().copied();
+    let opens_session = peeked.is_some_and(|p| p.initialize);
+    let request = if peeked.is_some_and(|p| p.tools_call) {
+        match services.check_param_headers(request).await {
+            Ok(request) => request,
+            Err(refused) => return refused,
+        }
+    } else {
+        request
+    };
     let user = request
         .extensions()
         .get::<crate::people::Caller>()
@@ -152,11 +220,7 @@ pub fn routes(
     let allowed = Allowed::from_public_url(&oauth.issuer.url);
     let factory = {
         let state = state.clone();
-        move || {
-            Ok(McpHandler {
-                state: state.clone(),
-            })
-        }
+        move || Ok(McpHandler::new(state.clone()))
     };
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed.hosts())
@@ -164,6 +228,7 @@ pub fn routes(
         .with_max_request_body_bytes(MAX_BODY);
     let manager = Arc::new(LocalSessionManager::default());
     let services = Streamable {
+        state: state.clone(),
         manager: manager.clone(),
         owners: Arc::default(),
         doors: doors.clone(),
@@ -175,7 +240,7 @@ pub fn routes(
         ),
     };
     let sse = sse::SseState {
-        handler: McpHandler { state },
+        handler: McpHandler::new(state),
         sessions: Arc::default(),
     };
     let guard = guard::GuardState {

@@ -113,7 +113,7 @@ pub async fn open(
             user: caller.user,
         },
     );
-    let handler = state.handler.clone();
+    let handler = McpHandler::new(state.handler.state.clone());
     tokio::spawn(async move {
         let transport = ChannelTransport {
             from_client,

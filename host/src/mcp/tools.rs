@@ -1,6 +1,7 @@
 //! The tools an MCP client sees: one per tool of each skill the caller may
-//! use, named `<skill>.<tool>` (or the alias the policy gives it), with the input schema the component itself
-//! declares and hints from its risk. Each carries the component digest it
+//! use, named `<skill>.<tool>` (or the alias the policy gives it), with the
+//! input and output schemas the component itself declares (unchanged,
+//! whatever JSON Schema draft) and hints from its risk. Each carries the component digest it
 //! was listed from (in `_meta`), so a client and an approver can tell which
 //! build of a skill a call will run.
 //!
@@ -67,6 +68,9 @@ pub fn describe(skill: &LoadedSkill, info: &ToolInfo, aliases: &Aliases) -> Tool
     };
     let mut tool = Tool::new(name, info.description.clone(), Arc::new(schema(info)))
         .with_annotations(annotations(info.risk));
+    if let Some(Value::Object(output)) = &info.output_schema {
+        tool.output_schema = Some(Arc::new(output.clone()));
+    }
     tool.meta = Some(meta);
     tool
 }

@@ -10,10 +10,12 @@ pub mod http;
 mod log;
 pub use tgw_parse::net;
 mod sandbox;
+mod skill;
+mod updates;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use tgw_parse::names::Digest;
 use wasmtime::component::{Component, Linker};
@@ -23,8 +25,11 @@ pub use self::engine::{EPOCH_TICK, MAX_CONCURRENT_CALLS, MAX_MEMORY_BYTES};
 pub use self::error::{CallError, LoadError, ToolFailure};
 pub use self::http::{HttpTarget, OutboundPolicy, SecretHeader};
 pub use self::sandbox::{Limits, Preopen, SandboxSpec};
+pub use self::skill::{
+    LoadedComponent, MAX_OUTPUT_BYTES, OutputFormat, ToolInfo, ToolOutput, check_output,
+};
+pub use self::updates::{CallUpdate, LogLevel, MAX_UPDATES, UpdateSink};
 
-use self::bindings::skill::tgw::skill::types as wit;
 use self::cache::CompileCache;
 use self::engine::EpochTicker;
 pub use self::sandbox::CallState;
@@ -35,6 +40,13 @@ mod bindings {
         wasmtime::component::bindgen!({
             path: "../wit",
             world: "tgw:skill/skill@0.1.0",
+            exports: { default: async },
+        });
+    }
+    pub mod skill_v0_2 {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "tgw:skill/skill@0.2.0",
             exports: { default: async },
         });
     }
@@ -91,6 +103,10 @@ macro_rules! world {
 }
 world!(bindings::skill::Skill, bindings::skill::SkillPre<CallState>);
 world!(
+    bindings::skill_v0_2::Skill,
+    bindings::skill_v0_2::SkillPre<CallState>
+);
+world!(
     bindings::grant::GrantVerifier,
     bindings::grant::GrantVerifierPre<CallState>
 );
@@ -103,13 +119,11 @@ world!(
 /// manifest's word is the one that applies.
 pub use tgw_parse::manifest::Risk;
 
-/// One tool as its component describes it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ToolInfo {
-    pub name: String,
-    pub description: String,
-    pub input_schema: serde_json::Value,
-    pub risk: Risk,
+/// A compiled component, not yet linked to a world.
+struct Compiled {
+    digest: Digest,
+    component: Component,
+    from_cache: bool,
 }
 
 /// A compiled component of world `W`, ready to instantiate.
@@ -120,9 +134,6 @@ pub struct Loaded<W: World> {
     pub from_cache: bool,
     pre: W::Pre,
 }
-
-/// A skill component.
-pub type LoadedComponent = Loaded<bindings::skill::Skill>;
 
 /// The result of a finished call, with what the guest printed.
 #[derive(Debug)]
@@ -165,6 +176,10 @@ impl Runtime {
         wasmtime_wasi_config::add_to_linker(&mut linker, |state: &mut CallState| {
             wasmtime_wasi_config::WasiConfig::from(&state.config)
         })?;
+        bindings::skill_v0_2::tgw::skill0_2_0::call_context::add_to_linker::<
+            CallState,
+            wasmtime::component::HasSelf<CallState>,
+        >(&mut linker, |state| state)?;
         let cache = match cache_dir {
             Some(dir) => Some(CompileCache::open(dir, &engine)?),
             None => None,
@@ -179,141 +194,103 @@ impl Runtime {
         })
     }
 
-    /// Loads a skill component from a file.
-    pub fn load_file(&self, path: &Path) -> Result<Arc<LoadedComponent>, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        self.load_bytes(&path.display().to_string(), &bytes)
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
-    /// Loads a skill component; `name` is only for error messages.
-    pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Arc<LoadedComponent>, LoadError> {
-        self.load(name, bytes).map(Arc::new)
-    }
-
-    /// Compiles a component (or takes it from the in-memory or on-disk
-    /// cache) and prepares it for world `W`.
+    /// Compiles a component and prepares it for world `W`.
     pub fn load<W: World>(&self, name: &str, bytes: &[u8]) -> Result<Loaded<W>, LoadError> {
+        let compiled = self.compile(name, bytes)?;
+        self.prepare(name, compiled)
+    }
+
+    /// Compiles a component, or takes it from the in-memory or on-disk
+    /// cache.
+    fn compile(&self, name: &str, bytes: &[u8]) -> Result<Compiled, LoadError> {
         let digest = Digest::of(bytes);
-        let digest_hex = digest.hex().to_owned();
         let known = self
             .compiled
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&digest)
             .cloned();
-        let (component, from_cache) = match known {
-            Some(known) => known,
+        if let Some((component, from_cache)) = known {
+            return Ok(Compiled {
+                digest,
+                component,
+                from_cache,
+            });
+        }
+        let digest_hex = digest.hex().to_owned();
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.get(&self.engine, &digest_hex));
+        let from_cache = cached.is_some();
+        let component = match cached {
+            Some(component) => component,
             None => {
-                let cached = self
-                    .cache
-                    .as_ref()
-                    .and_then(|c| c.get(&self.engine, &digest_hex));
-                let from_cache = cached.is_some();
-                let component = match cached {
-                    Some(component) => component,
-                    None => {
-                        let component = Component::new(&self.engine, bytes).map_err(|e| {
-                            LoadError::Compile {
-                                path: name.into(),
-                                reason: format!("{e:#}"),
-                            }
-                        })?;
-                        if let Some(cache) = &self.cache {
-                            cache.put(&digest_hex, &component);
-                        }
-                        component
-                    }
-                };
-                self.compiled
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(digest.clone(), (component.clone(), from_cache));
-                (component, from_cache)
+                let component =
+                    Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
+                        path: name.into(),
+                        reason: format!("{e:#}"),
+                    })?;
+                if let Some(cache) = &self.cache {
+                    cache.put(&digest_hex, &component);
+                }
+                component
             }
         };
+        self.compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(digest.clone(), (component.clone(), from_cache));
+        Ok(Compiled {
+            digest,
+            component,
+            from_cache,
+        })
+    }
+
+    /// Links a compiled component for world `W`.
+    fn prepare<W: World>(&self, name: &str, compiled: Compiled) -> Result<Loaded<W>, LoadError> {
         let pre = self
             .linker
-            .instantiate_pre(&component)
+            .instantiate_pre(&compiled.component)
             .and_then(W::pre)
             .map_err(|e| LoadError::Link {
                 path: name.into(),
                 reason: format!("{e:#}"),
             })?;
         Ok(Loaded {
-            digest,
-            from_cache,
+            digest: compiled.digest,
+            from_cache: compiled.from_cache,
             pre,
         })
     }
 
-    /// The tools a component offers, read in its sandbox.
-    pub async fn tools(
-        &self,
-        component: &LoadedComponent,
-        spec: &SandboxSpec,
-    ) -> CallOutcome<Vec<ToolInfo>> {
-        let outcome = self
-            .run(
-                component,
-                spec,
-                async |skill: &bindings::skill::Skill, store| {
-                    skill.tgw_skill_tool_provider().call_tools(store).await
-                },
-            )
-            .await;
-        outcome.and_then(|tools| {
-            tools
-                .into_iter()
-                .map(tool_info)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| CallError::Tool(ToolFailure::Failed(e)))
-        })
-    }
-
-    /// Runs `tool` with `args_json` in a fresh sandbox.
-    pub async fn invoke(
-        &self,
-        component: &LoadedComponent,
-        spec: &SandboxSpec,
-        tool: &str,
-        args_json: &str,
-    ) -> CallOutcome<String> {
-        let outcome = self
-            .run(
-                component,
-                spec,
-                async |skill: &bindings::skill::Skill, store| {
-                    skill
-                        .tgw_skill_tool_provider()
-                        .call_invoke(store, tool, args_json)
-                        .await
-                },
-            )
-            .await;
-        outcome.and_then(|result| {
-            result.map_err(|e| {
-                CallError::Tool(match e {
-                    wit::ToolError::UnknownTool(m) => ToolFailure::UnknownTool(m),
-                    wit::ToolError::InvalidArgs(m) => ToolFailure::InvalidArgs(m),
-                    wit::ToolError::Failed(m) => ToolFailure::Failed(m),
-                })
-            })
-        })
-    }
-
-    /// Instantiates `component` in a new store limited by `spec`, runs
-    /// `body`, and turns every way it can fail into a [`CallError`].
-    #[expect(clippy::expect_used, reason = "the engine is built with fuel enabled")]
+    /// Runs `body` on a fresh instance of `component` (see [`Self::run_with`]).
     pub(crate) async fn run<W: World, T>(
         &self,
         component: &Loaded<W>,
         spec: &SandboxSpec,
         body: impl AsyncFnOnce(&W, &mut Store<CallState>) -> wasmtime::Result<T>,
     ) -> CallOutcome<T> {
-        let (state, trace) = match CallState::new(spec) {
+        self.run_with(component, spec, None, body).await
+    }
+
+    /// Instantiates `component` in a new store limited by `spec` (its
+    /// progress and log lines to `updates`), runs `body`, and turns every
+    /// way it can fail into a [`CallError`].
+    #[expect(clippy::expect_used, reason = "the engine is built with fuel enabled")]
+    pub(crate) async fn run_with<W: World, T>(
+        &self,
+        component: &Loaded<W>,
+        spec: &SandboxSpec,
+        updates: Option<UpdateSink>,
+        body: impl AsyncFnOnce(&W, &mut Store<CallState>) -> wasmtime::Result<T>,
+    ) -> CallOutcome<T> {
+        let (state, trace) = match CallState::new(spec, updates) {
             Ok(pair) => pair,
             Err(e) => {
                 return CallOutcome {
@@ -407,20 +384,5 @@ fn is_table_full(error: &wasmtime::Error) -> bool {
             cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
             Some(wasmtime::component::ResourceTableError::Full)
         )
-    })
-}
-
-fn tool_info(tool: wit::Tool) -> Result<ToolInfo, String> {
-    let input_schema = serde_json::from_str(&tool.input_schema)
-        .map_err(|e| format!("tool {}: its input schema is not JSON: {e}", tool.name))?;
-    Ok(ToolInfo {
-        name: tool.name,
-        description: tool.description,
-        input_schema,
-        risk: match tool.risk {
-            wit::Risk::Read => Risk::Read,
-            wit::Risk::Write => Risk::Write,
-            wit::Risk::Destructive => Risk::Destructive,
-        },
     })
 }

@@ -2,7 +2,7 @@
 
 use super::bindings::policy::PolicyRule;
 use super::bindings::policy::tgw::policy::types as wit;
-use super::bindings::policy::tgw::skill::types::Risk as WitRisk;
+use super::bindings::policy::tgw::skill0_1_0::types::Risk as WitRisk;
 use super::{CallError, Limits, LoadError, Loaded, Risk, Runtime, SandboxSpec};
 
 /// A rule component, compiled.

@@ -12,6 +12,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::error::CallError;
 use super::http::{OutboundHttp, OutboundPolicy};
 use super::log::CappedLog;
+use super::updates::UpdateSink;
 
 /// A directory the component sees.
 #[derive(Debug, Clone)]
@@ -110,6 +111,8 @@ pub struct CallState {
     hooks: OutboundHttp,
     pub(crate) memory: MemoryCap,
     pub(crate) config: WasiConfigVariables,
+    /// Where a 0.2.0 skill's progress and log lines go (none: dropped).
+    pub(crate) updates: Option<UpdateSink>,
 }
 
 /// What a finished call leaves behind besides its result.
@@ -120,7 +123,10 @@ pub(crate) struct CallTrace {
 }
 
 impl CallState {
-    pub(crate) fn new(spec: &SandboxSpec) -> Result<(Self, CallTrace), CallError> {
+    pub(crate) fn new(
+        spec: &SandboxSpec,
+        updates: Option<UpdateSink>,
+    ) -> Result<(Self, CallTrace), CallError> {
         let trace = CallTrace {
             stdout: CappedLog::new(spec.limits.log_bytes),
             stderr: CappedLog::new(spec.limits.log_bytes),
@@ -176,6 +182,7 @@ impl CallState {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
+            updates,
         };
         Ok((state, trace))
     }

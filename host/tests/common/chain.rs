@@ -318,7 +318,7 @@ pub fn request_to(skill: &str, tool: &str, args: Value) -> CallRequest {
 
 pub fn done(result: CallResult) -> Value {
     match result {
-        CallResult::Done { output } => serde_json::from_str(&output).unwrap(),
+        CallResult::Done { output, .. } => serde_json::from_str(&output).unwrap(),
         other => panic!("expected the tool to run, got {other:?}"),
     }
 }

@@ -64,9 +64,9 @@ pub fn with_dir(mut spec: SandboxSpec, host: &Path, guest: &str, writable: bool)
 pub async fn assert_still_serving(runtime: &Runtime) {
     let echo = load(runtime, tgw::guests::GUEST_ECHO);
     let outcome = runtime
-        .invoke(&echo, &spec(), "echo", r#"{"ok":true}"#)
+        .invoke(&echo, &spec(), "echo", r#"{"ok":true}"#, None)
         .await;
-    assert_eq!(outcome.result.unwrap(), r#"{"ok":true}"#);
+    assert_eq!(outcome.result.unwrap().text, r#"{"ok":true}"#);
 }
 
 pub async fn call(
@@ -78,8 +78,9 @@ pub async fn call(
 ) -> CallOutcome<String> {
     let component = load(runtime, component);
     runtime
-        .invoke(&component, spec, tool, &args.to_string())
+        .invoke(&component, spec, tool, &args.to_string(), None)
         .await
+        .and_then(|output| Ok(output.text))
 }
 
 /// One request as the test server saw it.

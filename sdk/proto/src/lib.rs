@@ -13,6 +13,8 @@
 //! - [`refusal`]: why a call did not run, as a stable code and a sentence.
 //! - [`skill_signature`]: a publisher's signature over a skill's component
 //!   and manifest.
+//! - [`update`]: a running call's progress and log lines, signed by the
+//!   executor that runs it.
 
 pub mod canonical;
 pub mod grant;
@@ -21,4 +23,5 @@ pub mod receipt;
 pub mod refusal;
 pub mod shown;
 pub mod skill_signature;
+pub mod update;
 pub mod webauthn;

@@ -34,6 +34,27 @@ pub enum Outcome {
     Failed,
 }
 
+/// How the answer's text is to be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    /// Text, as a `tgw:skill@0.1.0` tool answers.
+    #[default]
+    Text,
+    /// An MCP `CallToolResult` as JSON (content blocks, structured
+    /// content), as a `tgw:skill@0.2.0` tool answers.
+    Content,
+    /// The questions a `tgw:skill@0.2.0` tool asks the calling person
+    /// before it answers, as JSON: `[{"key", "message", "requestedSchema"}]`.
+    InputRequired,
+}
+
+impl OutputFormat {
+    pub fn is_text(&self) -> bool {
+        *self == OutputFormat::Text
+    }
+}
+
 /// What an executor signs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +68,9 @@ pub struct ReceiptClaims {
     pub outcome: Outcome,
     /// `sha256:` of the answer's text: the output, or the reason.
     pub output_hash: String,
+    /// How that text is read (absent: text).
+    #[serde(default, skip_serializing_if = "OutputFormat::is_text")]
+    pub format: OutputFormat,
     /// Unix seconds.
     pub iat: i64,
 }
@@ -80,6 +104,8 @@ pub struct Expected<'a> {
     pub outcome: Outcome,
     /// The answer's text as it arrived.
     pub output: &'a str,
+    /// How the reply says to read it.
+    pub format: OutputFormat,
 }
 
 /// Checks `token` against the trusted executor keys and `expected`;
@@ -115,6 +141,9 @@ pub fn verify(
     if claims.output_hash != text_hash(expected.output) {
         return Err(ReceiptError::Mismatch("output"));
     }
+    if claims.format != expected.format {
+        return Err(ReceiptError::Mismatch("output format"));
+    }
     Ok((claims, signer))
 }
 
@@ -129,6 +158,7 @@ mod tests {
             input_hash: "sha256:00".into(),
             outcome: Outcome::Done,
             output_hash: text_hash("out"),
+            format: OutputFormat::Text,
             iat: 1,
         }
     }
@@ -140,6 +170,7 @@ mod tests {
             input_hash: "sha256:00",
             outcome: Outcome::Done,
             output: "out",
+            format: OutputFormat::Text,
         }
     }
 
@@ -151,7 +182,7 @@ mod tests {
         let (got, kid) = verify(&token, &trusted, &expected()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((got, kid.as_str()), (claims(), executor.kid()));
 
-        let cases: [(Expected<'_>, &str); 5] = [
+        let cases: [(Expected<'_>, &str); 6] = [
             (
                 Expected {
                     call: "c2",
@@ -186,6 +217,13 @@ mod tests {
                     ..expected()
                 },
                 "output",
+            ),
+            (
+                Expected {
+                    format: OutputFormat::Content,
+                    ..expected()
+                },
+                "output format",
             ),
         ];
         for (expect, what) in cases {

@@ -30,6 +30,10 @@ pub enum RefusalCode {
     /// The arguments are not acceptable JSON (duplicate keys, NaN, too big,
     /// too deep, numbers beyond 2^53, not an object).
     BadArguments,
+    /// A retry after a tool's questions carries a `requestState` this
+    /// gateway did not seal for this caller, tool and arguments, or one
+    /// that expired.
+    RequestStateInvalid,
 
     // The decision and the human.
     /// A policy rule (or the policy's default) denied the call.
@@ -111,6 +115,7 @@ impl RefusalCode {
             RefusalCode::MissingScope => "missing-scope",
             RefusalCode::DuplicateKey => "duplicate-key",
             RefusalCode::BadArguments => "bad-arguments",
+            RefusalCode::RequestStateInvalid => "request-state-invalid",
             RefusalCode::PolicyDenied => "policy-denied",
             RefusalCode::ApprovalDenied => "approval-denied",
             RefusalCode::ApprovalExpired => "approval-expired",

@@ -16,7 +16,7 @@ wit_bindgen::generate!({
 
 pub use exports::tgw::policy::rule::Guest;
 pub use tgw::policy::types::{Decision, Proposal};
-pub use tgw::skill::types::Risk;
+pub use tgw::skill0_1_0::types::Risk;
 
 use serde::de::DeserializeOwned;
 

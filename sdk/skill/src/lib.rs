@@ -4,6 +4,11 @@
 //! `wit/`, and every skill reuses them (wit-bindgen's `pub_export_macro`
 //! pattern), so all skills bind exactly the contract the host binds.
 //!
+//! This crate binds `tgw:skill@0.1.0`: a tool answers with text.
+//! `tgw-skill-sdk-v0-2` (sdk/skill-v0-2) binds `tgw:skill@0.2.0`, whose
+//! tools answer with MCP content blocks and structured content and may
+//! report progress and log lines. The host loads both.
+//!
 //! ```ignore
 //! struct Echo;
 //! impl tgw_skill_sdk::Guest for Echo { /* tools(), invoke() */ }
@@ -20,8 +25,8 @@ wit_bindgen::generate!({
 
 pub mod http;
 
-pub use exports::tgw::skill::tool_provider::Guest;
-pub use tgw::skill::types::{Risk, Tool, ToolError};
+pub use exports::tgw::skill0_1_0::tool_provider::Guest;
+pub use tgw::skill0_1_0::types::{Risk, Tool, ToolError};
 
 /// A value of the skill's `[config]` table (the host serves it through
 /// `wasi:config/store`). Secrets are never here: the host injects them into

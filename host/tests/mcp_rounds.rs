@@ -1,0 +1,366 @@
+//! `tgw:skill@0.2.0` skills over MCP, stateless 2026-07-28 requests
+//! against a gateway on the embedded bus: rich results, a tool's questions
+//! and the sealed `requestState` of their rounds, and `subscriptions/listen`.
+//! (The official suite drives the same in `conformance.rs`; the Python
+//! client in `mcp_clients.rs`.)
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: unwrap says what must hold"
+)]
+
+#[path = "common/chain.rs"]
+mod chain;
+
+use axum::Router;
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tgw::audit::AuditKind;
+use tgw::gateway::GatewayConfig;
+use tgw::people::{Role, Scope};
+use tower::ServiceExt;
+
+const VERSION: &str = "2026-07-28";
+
+/// A gateway serving `files` and the conformance fixture's `diagnostics`,
+/// and an admin's token.
+async fn gateway() -> (Router, chain::Chain, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let from = repo.join("tests/conformance/skills/diagnostics");
+    let bus = tgw::backend::embedded::backend(dir.path()).unwrap();
+    let chain = chain::chain_in(
+        dir,
+        bus,
+        GatewayConfig::default(),
+        "default.toml",
+        |skills| {
+            let to = skills.join("diagnostics");
+            std::fs::create_dir_all(&to).unwrap();
+            for file in ["skill.toml", "diagnostics.wasm"] {
+                std::fs::copy(from.join(file), to.join(file)).unwrap();
+            }
+        },
+    )
+    .await;
+    let invitation = chain.people.invite(Role::Admin).await.unwrap();
+    chain.people.redeem(&invitation.token, "ada").await.unwrap();
+    let token = chain
+        .people
+        .create_token("ada", &Scope::ALL)
+        .await
+        .unwrap()
+        .0;
+    (chain.app.router(), chain, token)
+}
+
+/// The per-request `_meta` of a 2026-07-28 client; `elicitation`: whether
+/// it declares that it can ask its person.
+fn meta(elicitation: bool) -> Value {
+    let capabilities = if elicitation {
+        json!({"elicitation": {}})
+    } else {
+        json!({})
+    };
+    json!({
+        "io.modelcontextprotocol/protocolVersion": VERSION,
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "0"},
+    })
+}
+
+/// A stateless request: its status and the JSON-RPC message it got.
+async fn request(
+    router: &Router,
+    token: &str,
+    method: &str,
+    name: &str,
+    params: Value,
+) -> (StatusCode, Value) {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let mut builder = Request::post("/v1/mcp")
+        .header(header::HOST, "localhost:8400")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header("mcp-protocol-version", VERSION)
+        .header("mcp-method", method);
+    if !name.is_empty() {
+        builder = builder.header("mcp-name", name);
+    }
+    let response = router
+        .clone()
+        .oneshot(builder.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let message = serde_json::from_str(&text).unwrap_or_else(|_| {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .rfind(|m| m.get("id").is_some())
+            .unwrap_or_else(|| panic!("no answer in {text:?}"))
+    });
+    (status, message)
+}
+
+async fn call(router: &Router, token: &str, tool: &str, params: Value) -> (StatusCode, Value) {
+    let mut params = params;
+    params["name"] = json!(tool);
+    request(router, token, "tools/call", tool, params).await
+}
+
+async fn executions(chain: &chain::Chain) -> usize {
+    chain
+        .audit
+        .entries()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == AuditKind::ExecutionDone)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_blocks_and_structured_content_reach_the_client_as_the_skill_gave_them() {
+    let (router, _chain, token) = gateway().await;
+    let (_, image) = call(
+        &router,
+        &token,
+        "diagnostics.image",
+        json!({"arguments": {}, "_meta": meta(false)}),
+    )
+    .await;
+    let block = &image["result"]["content"][0];
+    assert_eq!(block["type"], "image", "{image}");
+    assert_eq!(block["mimeType"], "image/png");
+    assert!(
+        block["data"].as_str().unwrap().starts_with("iVBORw0KGgo"),
+        "{block}"
+    );
+    assert_eq!(image["result"]["resultType"], "complete");
+
+    let (_, weather) = call(
+        &router,
+        &token,
+        "diagnostics.weather",
+        json!({"arguments": {"city": "Lyon"}, "_meta": meta(false)}),
+    )
+    .await;
+    assert_eq!(
+        weather["result"]["structuredContent"],
+        json!({"city": "Lyon", "celsius": 21.5, "sky": "clear"}),
+        "{weather}"
+    );
+    let (_, listed) = request(
+        &router,
+        &token,
+        "tools/list",
+        "",
+        json!({"_meta": meta(false)}),
+    )
+    .await;
+    let listed = listed["result"]["tools"].as_array().unwrap();
+    let weather = listed
+        .iter()
+        .find(|t| t["name"] == "diagnostics.weather")
+        .unwrap();
+    assert_eq!(
+        weather["outputSchema"]["required"],
+        json!(["city", "celsius", "sky"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_is_a_sealed_round_and_a_tampered_state_is_refused_and_audited() {
+    let (router, chain, token) = gateway().await;
+    let (_, first) = call(
+        &router,
+        &token,
+        "diagnostics.ask_name",
+        json!({"arguments": {}, "_meta": meta(true)}),
+    )
+    .await;
+    let result = &first["result"];
+    assert_eq!(result["resultType"], "input_required", "{first}");
+    assert_eq!(
+        result["inputRequests"]["user_name"]["params"]["message"],
+        "What is your name?"
+    );
+    let state = result["requestState"].as_str().unwrap().to_owned();
+    let answer = json!({"user_name": {"action": "accept", "content": {"name": "Ada"}}});
+
+    // The answer, with the state as sealed: a second proposal runs.
+    let (_, second) = call(
+        &router,
+        &token,
+        "diagnostics.ask_name",
+        json!({"arguments": {}, "inputResponses": answer, "requestState": state, "_meta": meta(true)}),
+    )
+    .await;
+    assert_eq!(
+        second["result"]["content"][0]["text"], "Hello, Ada!",
+        "{second}"
+    );
+    assert_eq!(
+        executions(&chain).await,
+        2,
+        "each round is a call of its own"
+    );
+
+    // One character changed: refused, audited, and nothing ran.
+    let mut tampered = state.into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let (_, refused) = call(
+        &router,
+        &token,
+        "diagnostics.ask_name",
+        json!({"arguments": {}, "inputResponses": answer, "requestState": tampered, "_meta": meta(true)}),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert_eq!(
+        refused["error"]["data"]["tgw/refusal"],
+        "request-state-invalid"
+    );
+    assert_eq!(
+        executions(&chain).await,
+        2,
+        "the tampered round did not run"
+    );
+    chain.app.api.doors.summarise().await;
+    let audited = chain.audit.entries().await.unwrap();
+    let entry = audited
+        .iter()
+        .find(|e| {
+            e.kind == AuditKind::RequestRefused && e.detail["code"] == "request-state-invalid"
+        })
+        .unwrap_or_else(|| panic!("no request.refused for the tampered state"));
+    assert_eq!(entry.detail["door"], "mcp");
+
+    // The same state for other arguments does not open either.
+    let (_, elsewhere) = call(
+        &router,
+        &token,
+        "diagnostics.ask_name",
+        json!({"arguments": {"extra": 1}, "inputResponses": answer, "requestState": result["requestState"], "_meta": meta(true)}),
+    )
+    .await;
+    assert_eq!(
+        elsewhere["error"]["data"]["tgw/refusal"], "request-state-invalid",
+        "{elsewhere}"
+    );
+
+    // Answers come only as inputResponses, never in the arguments.
+    let (_, forged) = call(
+        &router,
+        &token,
+        "diagnostics.ask_name",
+        json!({"arguments": {"$input": answer}, "_meta": meta(true)}),
+    )
+    .await;
+    assert_eq!(forged["error"]["code"], -32602, "{forged}");
+    assert_eq!(executions(&chain).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_cannot_ask_its_person_is_told_which_capability_is_missing() {
+    let (router, _chain, token) = gateway().await;
+    let (status, answer) = call(
+        &router,
+        &token,
+        "diagnostics.ask_name",
+        json!({"arguments": {}, "_meta": meta(false)}),
+    )
+    .await;
+    assert_eq!(answer["error"]["code"], -32021, "{answer}");
+    assert!(answer["error"]["data"]["requiredCapabilities"]["elicitation"].is_object());
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_that_disagrees_with_the_arguments_is_refused_before_anything_runs() {
+    let (router, chain, token) = gateway().await;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "diagnostics.regional", "arguments": {"region": "eu"}, "_meta": meta(false)}});
+    let send = async |region: &str| {
+        let response = router
+            .clone()
+            .oneshot(
+                Request::post("/v1/mcp")
+                    .header(header::HOST, "localhost:8400")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::ACCEPT, "application/json, text/event-stream")
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .header("mcp-protocol-version", VERSION)
+                    .header("mcp-method", "tools/call")
+                    .header("mcp-name", "diagnostics.regional")
+                    .header("mcp-param-region", region)
+                    .body(Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        response.status()
+    };
+    assert_eq!(send("us").await, StatusCode::BAD_REQUEST);
+    assert_eq!(executions(&chain).await, 0);
+    assert_eq!(send("eu").await, StatusCode::OK);
+    assert_eq!(executions(&chain).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listen_stream_hears_when_the_tools_change() {
+    let (router, chain, token) = gateway().await;
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen", "params": {
+        "notifications": {"toolsListChanged": true}, "_meta": meta(false)}});
+    let response = router
+        .clone()
+        .oneshot(
+            Request::post("/v1/mcp")
+                .header(header::HOST, "localhost:8400")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::ACCEPT, "application/json, text/event-stream")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header("mcp-protocol-version", VERSION)
+                .header("mcp-method", "subscriptions/listen")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.into_body();
+    let mut heard = String::new();
+    let mut read_until = async |what: &str, heard: &mut String| {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !heard.contains(what) {
+            let frame = tokio::time::timeout_at(deadline, stream.frame())
+                .await
+                .unwrap_or_else(|_| panic!("no {what} within 10 s: {heard}"))
+                .unwrap()
+                .unwrap();
+            if let Some(data) = frame.data_ref() {
+                heard.push_str(&String::from_utf8_lossy(data));
+            }
+        }
+    };
+    read_until("notifications/subscriptions/acknowledged", &mut heard).await;
+
+    // An alias added to the policy changes the tools a client sees.
+    let policy = chain.dir.path().join("policy.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        format!("{text}\n[aliases]\nweather = \"diagnostics.weather\"\n"),
+    )
+    .unwrap();
+    chain.app.policy.reload().unwrap();
+    read_until("notifications/tools/list_changed", &mut heard).await;
+}
