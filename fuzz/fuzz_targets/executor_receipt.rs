@@ -6,7 +6,7 @@
 
 use tgw_proto::grant::TrustedKey;
 use tgw_proto::jws::JwsSigner;
-use tgw_proto::receipt::{self, Expected, Outcome, ReceiptClaims};
+use tgw_proto::receipt::{self, Expected, Outcome, OutputFormat, ReceiptClaims};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let executor = JwsSigner::from_seed(&[3; 32]);
@@ -17,6 +17,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         input_hash: "sha256:00",
         outcome: Outcome::Done,
         output: "out",
+        format: OutputFormat::Text,
     };
     let token = String::from_utf8_lossy(data);
     if let Ok((claims, kid)) = receipt::verify(&token, &trusted, &expected) {
@@ -34,11 +35,18 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             input_hash: "sha256:00".into(),
             outcome: Outcome::Done,
             output_hash: receipt::text_hash(&text),
+            format: OutputFormat::Content,
             iat: 0,
         },
     );
-    let binds = receipt::verify(&genuine, &trusted, &Expected { output: &text, ..expected });
-    assert!(binds.is_ok());
+    let content = Expected {
+        output: &text,
+        format: OutputFormat::Content,
+        ..expected
+    };
+    assert!(receipt::verify(&genuine, &trusted, &content).is_ok());
+    // Read as text instead, it does not verify.
+    assert!(receipt::verify(&genuine, &trusted, &Expected { output: &text, ..expected }).is_err());
     if text != "out" {
         assert!(receipt::verify(&genuine, &trusted, &expected).is_err());
     }

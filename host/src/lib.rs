@@ -2,7 +2,9 @@
 //! Executors verify." One module per stage of a call's life; see the
 //! workspace README and `../shared/DESIGN.md`.
 
-pub use tgw_proto::{canonical, grant, jws, receipt, refusal, shown, skill_signature, webauthn};
+pub use tgw_proto::{
+    canonical, grant, jws, receipt, refusal, shown, skill_signature, update, webauthn,
+};
 
 pub mod api;
 pub mod app;

@@ -38,11 +38,22 @@ struct Attack {
 /// A gateway with its executor on a NATS server of its own, and an
 /// anonymous client on the same server.
 async fn attack() -> Attack {
+    attack_with(|_| {}).await
+}
+
+/// [`attack`], with the skills `more` adds to the gateway's folder.
+async fn attack_with(more: impl FnOnce(&std::path::Path)) -> Attack {
     let server = nats::NatsServer::start();
     let url = server.url.clone();
     let bus = nats::backend(&url).await;
-    let mut chain =
-        chain::chain_with(tempfile::tempdir().unwrap(), bus, GatewayConfig::default()).await;
+    let mut chain = chain::chain_in(
+        tempfile::tempdir().unwrap(),
+        bus,
+        GatewayConfig::default(),
+        "default.toml",
+        more,
+    )
+    .await;
     chain.guard = Some(Box::new(std::sync::Mutex::new(server)));
     let client = async_nats::connect(&url).await.unwrap();
     Attack {
@@ -499,5 +510,88 @@ async fn bytes_replaced_in_the_object_store_are_refused_by_digest() {
     assert!(
         refused.to_string().contains("holds other bytes"),
         "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_forged_replayed_or_altered_on_the_bus_never_reaches_the_caller() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let a = attack_with(|skills| {
+        let (from, to) = (
+            repo.join("tests/conformance/skills/diagnostics"),
+            skills.join("diagnostics"),
+        );
+        std::fs::create_dir_all(&to).unwrap();
+        for file in ["skill.toml", "diagnostics.wasm"] {
+            std::fs::copy(from.join(file), to.join(file)).unwrap();
+        }
+    })
+    .await;
+    // The attacker hears each genuine update and answers it with three
+    // of its own: the same again, one signed with its own key, and one
+    // whose payload it rewrote under the executor's signature.
+    let mut heard = a.client.subscribe("tgw.updates.>").await.unwrap();
+    a.client.flush().await.unwrap();
+    let attacker = a.client.clone();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = sent.clone();
+    let forging = tokio::spawn(async move {
+        let stranger = tgw::jws::JwsSigner::from_seed(&[9; 32]);
+        while let Some(message) = heard.next().await {
+            let token = String::from_utf8_lossy(&message.payload).into_owned();
+            let parts: Vec<&str> = token.split('.').collect();
+            let mut claims: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+            claims["seq"] = json!(1000);
+            claims["update"]["message"] = json!("hijacked");
+            let forged =
+                tgw::update::sign(&stranger, &serde_json::from_value(claims.clone()).unwrap());
+            let rewritten = format!(
+                "{}.{}.{}",
+                parts[0],
+                B64.encode(claims.to_string()),
+                parts[2]
+            );
+            for payload in [token.clone(), forged, rewritten] {
+                attacker
+                    .publish(message.subject.clone(), payload.into())
+                    .await
+                    .unwrap();
+            }
+            attacker.flush().await.unwrap();
+            counted.fetch_add(3, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let watch = tgw::gateway::Watch {
+        pending: None,
+        updates: Some(tx),
+    };
+    let result = a
+        .chain
+        .gateway
+        .propose_watched(
+            chain::request_to("diagnostics", "progress", json!({})),
+            watch,
+        )
+        .await;
+    assert!(matches!(result, CallResult::Done { .. }), "{result:?}");
+    forging.abort();
+    let mut told = Vec::new();
+    while let Ok(update) = rx.try_recv() {
+        told.push(update);
+    }
+    let messages: Vec<String> = told
+        .iter()
+        .map(|u| match u {
+            tgw::runtime::CallUpdate::Progress { message, .. } => {
+                message.clone().unwrap_or_default()
+            }
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(messages, ["0% done", "50% done", "100% done"], "{told:?}");
+    assert!(
+        sent.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        "the attacker heard no update to answer"
     );
 }

@@ -23,7 +23,7 @@ mod process;
 
 use std::path::{Path, PathBuf};
 
-use process::{Killed, start};
+use process::{Killed, ok, start};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -57,16 +57,6 @@ fn copy_skills(to: &Path) {
             }
         }
     }
-}
-
-fn ok(output: &std::process::Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// `tgw up --skills-dir <copy of tests/conformance/skills> --policy
@@ -206,4 +196,63 @@ async fn the_suite_passes_what_2025_11_25_requires() {
     let served = serve().await;
     let (stdout, _) = suite(&served, "2025-11-25");
     println!("{stdout}");
+}
+
+/// The Python `mcp` client's reading of each call of `calls` (`tool` or
+/// `tool=ARGS`).
+fn python_calls(served: &Served, calls: &[&str]) -> Vec<serde_json::Value> {
+    let clients = repo().join("tests/mcp");
+    let output = std::process::Command::new(clients.join(".venv/bin/python"))
+        .arg("py_rich.py")
+        .arg(&served.mcp)
+        .arg(&served.token)
+        .args(calls)
+        .current_dir(clients.join("scripts"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    said.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_client_reads_an_image_structured_content_and_progress_as_such() {
+    let served = serve().await;
+    let results = python_calls(
+        &served,
+        &[
+            "test_image_content",
+            r#"diagnostics.weather={"city": "Lyon"}"#,
+            "test_tool_with_progress",
+        ],
+    );
+    let image = &results[0]["content"][0];
+    assert_eq!(image["class"], "ImageContent", "{image}");
+    assert!(image.to_string().contains("image/png"), "{image}");
+    assert!(
+        image["data"].as_str().unwrap().starts_with("iVBORw0KGgo"),
+        "{image}"
+    );
+
+    let weather = &results[1];
+    assert_eq!(
+        weather["structured"],
+        serde_json::json!({"city": "Lyon", "celsius": 21.5, "sky": "clear"}),
+        "{weather}"
+    );
+    assert_eq!(weather["content"][0]["class"], "TextContent");
+
+    let progress = results[2]["progress"].as_array().unwrap();
+    let done: Vec<f64> = progress
+        .iter()
+        .map(|p| p["done"].as_f64().unwrap())
+        .collect();
+    assert_eq!(done, [0.0, 50.0, 100.0], "{progress:?}");
+    assert_eq!(progress[2]["message"], "100% done");
 }

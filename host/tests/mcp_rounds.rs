@@ -114,6 +114,20 @@ async fn call(router: &Router, token: &str, tool: &str, params: Value) -> (Statu
     request(router, token, "tools/call", tool, params).await
 }
 
+/// The door's `request.refused` entry of `code`.
+async fn refused_at_the_door(chain: &chain::Chain, code: &str) -> Value {
+    chain.app.api.doors.summarise().await;
+    chain
+        .audit
+        .entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == AuditKind::RequestRefused && e.detail["code"] == code)
+        .unwrap_or_else(|| panic!("no request.refused {code}"))
+        .detail
+}
+
 async fn executions(chain: &chain::Chain) -> usize {
     chain
         .audit
@@ -234,15 +248,9 @@ async fn a_question_is_a_sealed_round_and_a_tampered_state_is_refused_and_audite
         2,
         "the tampered round did not run"
     );
-    chain.app.api.doors.summarise().await;
-    let audited = chain.audit.entries().await.unwrap();
-    let entry = audited
-        .iter()
-        .find(|e| {
-            e.kind == AuditKind::RequestRefused && e.detail["code"] == "request-state-invalid"
-        })
-        .unwrap_or_else(|| panic!("no request.refused for the tampered state"));
-    assert_eq!(entry.detail["door"], "mcp");
+    let entry = refused_at_the_door(&chain, "request-state-invalid").await;
+    assert_eq!(entry["door"], "mcp", "{entry}");
+    assert_eq!(entry["principal"], "ada", "{entry}");
 
     // The same state for other arguments does not open either.
     let (_, elsewhere) = call(
@@ -267,6 +275,7 @@ async fn a_question_is_a_sealed_round_and_a_tampered_state_is_refused_and_audite
     .await;
     assert_eq!(forged["error"]["code"], -32602, "{forged}");
     assert_eq!(executions(&chain).await, 2);
+    refused_at_the_door(&chain, "bad-arguments").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,6 +320,14 @@ async fn a_header_that_disagrees_with_the_arguments_is_refused_before_anything_r
     };
     assert_eq!(send("us").await, StatusCode::BAD_REQUEST);
     assert_eq!(executions(&chain).await, 0);
+    let entry = refused_at_the_door(&chain, "header-mismatch").await;
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Mcp-Param-Region"),
+        "{entry}"
+    );
     assert_eq!(send("eu").await, StatusCode::OK);
     assert_eq!(executions(&chain).await, 1);
 }

@@ -237,6 +237,26 @@ async fn gateway_work(account: &Account) -> anyhow::Result<()> {
         .request(&exec_subject("default"), b"ping".to_vec(), quick())
         .await?;
     ensure!(answer == b"pong");
+
+    // It hears the updates of a running tool from its executor.
+    let executor = tgw::backend::nats::backend(
+        &account.config(Who::Executor),
+        Opener::Executor("default".into()),
+    )
+    .await?;
+    updates_reach(&executor, &backend).await
+}
+
+/// An update `from` publishes on a call's subject reaches `to`.
+async fn updates_reach(from: &Backend, to: &Backend) -> anyhow::Result<()> {
+    let subject = tgw::backend::updates_subject("default", "call-1").context("a call id")?;
+    let mut heard = to.events.subscribe(&subject).await?;
+    from.events.publish(&subject, b"progress".to_vec()).await?;
+    let event = tokio::time::timeout(Duration::from_secs(3), heard.recv())
+        .await
+        .context("no update arrived")?
+        .context("the subscription ended")?;
+    ensure!(event.payload == b"progress");
     Ok(())
 }
 
@@ -295,6 +315,9 @@ async fn executor_work(account: &Account) -> anyhow::Result<()> {
     let (answer, served) = tokio::join!(request, serve);
     served?;
     ensure!(answer? == b"pong");
+
+    // It tells the gateway how its tool is going.
+    updates_reach(&backend, &gateway).await?;
 
     // What it wrote is there, as the gateway reads it.
     let report = gateway_audit(&gateway).verify().await?;

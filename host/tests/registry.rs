@@ -19,6 +19,8 @@ mod process;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use process::ok;
+
 use oci_registry::DockerRegistry;
 use serde_json::json;
 use tgw::registry::provenance::Lock;
@@ -27,16 +29,6 @@ use tgw::registry::{Provenance, SkillSet, SkillTrust};
 /// `tgw` with `data` and `skills` as its folders.
 fn tgw(data: &Path, skills: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     process::run(data, skills, args, stdin)
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 fn refused(output: &Output) -> String {

@@ -78,3 +78,14 @@ pub fn run(data: &Path, skills: &Path, args: &[&str], stdin: Option<&str>) -> st
     drop(input);
     child.wait_with_output().unwrap()
 }
+
+/// What a command that must succeed printed; its output when it did not.
+pub fn ok(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

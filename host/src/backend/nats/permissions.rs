@@ -9,7 +9,9 @@
 //!   state, sends execution requests and appends its own audit chain. It
 //!   runs no executor (`tgw up --no-executor`), so it spends no nonces.
 //! - An executor of pool P takes only P's requests, answers them (at most
-//!   an acknowledgement and an answer each), spends nonces, appends the
+//!   an acknowledgement and an answer each), publishes the signed updates
+//!   of the tools it runs on `tgw.updates.P.>` (the gateway hears them
+//!   there), spends nonces, appends the
 //!   audit chains of pool P and reads (never writes) the people records
 //!   its approval floor checks. It cannot read or write approvals or OAuth
 //!   state, nor join another pool.
@@ -126,6 +128,11 @@ pub fn gateway() -> Role {
     publish.push(format!("$JS.API.STREAM.MSG.GET.{}", LogName::Audit.name()));
     publish.push(LogName::Audit.subject("gateway.>"));
     publish.push("tgw.exec.>".into());
+    let mut subscribe = subscribe;
+    // The running tools' signed progress and log lines; it learns that
+    // its subscription is in place from a message to itself.
+    subscribe.push("tgw.updates.>".into());
+    publish.push(format!("{}.>", inbox_prefix("gateway")));
     Role {
         name: "gateway".into(),
         publish,
@@ -150,6 +157,8 @@ pub fn executor(pool: &str) -> Role {
         BucketName::AuditHeads.name()
     ));
     publish.extend(read_skills());
+    // Its own pool's running tools' updates, signed by its key.
+    publish.push(format!("tgw.updates.{pool}.>"));
     subscribe.push(format!("tgw.exec.{pool}"));
     Role {
         subscribe,

@@ -306,20 +306,18 @@ impl Guest for Diagnostics {
                     "User response",
                 ));
             }
-            "ask_with_defaults" => {
-                let message = "Please review and update the form fields with defaults";
-                let form = form_with_defaults();
-                return Ok(ask_and_tell(
-                    &args,
-                    "form",
-                    message,
-                    form,
-                    "Elicitation completed",
-                ));
-            }
-            "ask_with_choices" => {
-                let message = "Please select options from the enum fields";
-                let form = form_with_choices();
+            "ask_with_defaults" | "ask_with_choices" => {
+                let (message, form) = if tool == "ask_with_defaults" {
+                    (
+                        "Please review and update the form fields with defaults",
+                        form_with_defaults(),
+                    )
+                } else {
+                    (
+                        "Please select options from the enum fields",
+                        form_with_choices(),
+                    )
+                };
                 return Ok(ask_and_tell(
                     &args,
                     "form",
