@@ -13,6 +13,7 @@
 //! missing `MCP-Protocol-Version` header is read as 2025-03-26, as the spec
 //! says, by rmcp.
 
+mod call;
 mod guard;
 mod handler;
 mod headers;

@@ -429,3 +429,82 @@ pub fn check_output(tool: &ToolInfo, output: &ToolOutput) -> Result<(), String> 
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::v0_2::tgw::skill0_2_0::types::{ContentBlock, InputRequest, ToolResult};
+    use super::*;
+
+    fn question(key: &str, schema: &str) -> InputRequest {
+        InputRequest {
+            key: key.into(),
+            message: "?".into(),
+            requested_schema: schema.into(),
+        }
+    }
+
+    #[test]
+    fn a_tools_questions_are_checked_before_anyone_is_asked() {
+        let form = r#"{"type":"object"}"#;
+        let asked = questions_json(vec![question("name", form)]).unwrap_or_default();
+        assert_eq!(
+            serde_json::from_str::<Value>(&asked).unwrap_or_default(),
+            json!([{"key": "name", "message": "?", "requestedSchema": {"type": "object"}}])
+        );
+        for (questions, why) in [
+            (vec![], "asked 0 questions"),
+            (vec![question("Name", form)], "under the key"),
+            (vec![question("", form)], "under the key"),
+            (vec![question("a.b", form)], "under the key"),
+            (
+                vec![question("a", form), question("a", form)],
+                "under the key",
+            ),
+            (vec![question("a", "[]")], "not a JSON object"),
+            (vec![question("a", "{")], "not a JSON object"),
+            (
+                (0..=MAX_QUESTIONS)
+                    .map(|i| question(&format!("q{i}"), form))
+                    .collect(),
+                "asked 9 questions",
+            ),
+        ] {
+            let refused = questions_json(questions).err().unwrap_or_default();
+            assert!(refused.contains(why), "{refused}");
+        }
+    }
+
+    #[test]
+    fn structured_content_must_be_an_object_that_fits_the_output_schema() {
+        let result = |structured: Option<&str>| ToolResult {
+            content: vec![ContentBlock::Text("t".into())],
+            structured_content: structured.map(str::to_owned),
+            is_error: false,
+        };
+        assert!(content_json(result(Some("[1]"))).is_err());
+        assert!(content_json(result(Some("not json"))).is_err());
+        let tool = ToolInfo {
+            name: "weather".into(),
+            description: String::new(),
+            input_schema: json!({"type": "object"}),
+            output_schema: Some(json!({"type": "object", "required": ["celsius"]})),
+            risk: Risk::Read,
+        };
+        let output = |result: ToolResult| ToolOutput {
+            format: OutputFormat::Content,
+            text: content_json(result).unwrap_or_default(),
+        };
+        assert_eq!(
+            check_output(&tool, &output(result(Some(r#"{"celsius":1}"#)))),
+            Ok(())
+        );
+        assert!(check_output(&tool, &output(result(Some(r#"{"sky":"clear"}"#)))).is_err());
+        assert!(check_output(&tool, &output(result(None))).is_err());
+        // A tool error carries no structured content.
+        let error = ToolResult {
+            is_error: true,
+            ..result(None)
+        };
+        assert_eq!(check_output(&tool, &output(error)), Ok(()));
+    }
+}

@@ -5,9 +5,7 @@
 //! export macro after the world.)
 //!
 //! The bindings are generated once, from the workspace's `wit/`, so every
-//! skill binds exactly the contract the host binds. The HTTP client of
-//! `tgw-skill-sdk` works here too: both use `wasi:http` through the
-//! `wasi` crate.
+//! skill binds exactly the contract the host binds.
 //!
 //! ```ignore
 //! struct Shapes;

@@ -1,0 +1,428 @@
+//! A `tools/call`, from proposal to answer.
+//!
+//! A `tools/call` is a proposal in the chain (`Gateway::propose_watched`).
+//! When policy wants a human, the call stays open and, if the client asked
+//! for progress, hears every second which approval it waits for and where
+//! to decide it. While the tool runs, its own progress (to a client that
+//! asked for progress) and its log lines (to a session that set a logging
+//! level) reach the client, as signed by the executor. A client's
+//! `notifications/cancelled` drops the proposal, which withdraws the
+//! approval. Denial, expiry and every other refusal are
+//! results with `isError: true`, the reason in words and the stable code in
+//! `_meta["tgw/refusal"]`, not protocol errors: the agent (and its user)
+//! should read why.
+
+use std::time::Duration;
+
+use rmcp::ErrorData;
+use rmcp::RoleServer;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    ProgressNotificationParam, ProgressToken,
+};
+use rmcp::service::RequestContext;
+use tokio::sync::{mpsc, oneshot};
+
+#[expect(deprecated, reason = "MCP logging is what 2025-11-25 clients read")]
+use super::handler::LoggingLevel;
+use super::handler::{McpHandler, caller};
+use super::{input, tools};
+use crate::approval::ApprovalRecord;
+use crate::audit::doors::{Door, Who};
+use crate::gateway::{CallRequest, CallResult, Watch};
+use crate::ids::ToolName;
+use crate::people::Scope;
+use crate::runtime::{CallUpdate, LogLevel, MAX_UPDATES, OutputFormat};
+use tgw_proto::refusal::{Refusal, RefusalCode};
+
+/// The `_meta` key of a refused call's stable refusal code.
+pub const REFUSAL_META: &str = "tgw/refusal";
+
+/// A refusal as a tool result: the reason in words for the agent and its
+/// user, and the stable code in `_meta` for programs.
+fn refused(refusal: &Refusal, words: &str) -> CallToolResponse {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(format!(
+        "{words}: {}",
+        refusal.as_reason()
+    ))]);
+    let mut meta = rmcp::model::MetaObject::new();
+    meta.insert(REFUSAL_META.into(), serde_json::json!(refusal.code()));
+    result.meta = Some(meta);
+    result.into()
+}
+
+/// The MCP level of a skill's log line.
+#[expect(deprecated, reason = "MCP logging is what 2025-11-25 clients read")]
+fn mcp_level(level: LogLevel) -> LoggingLevel {
+    match level {
+        LogLevel::Debug => LoggingLevel::Debug,
+        LogLevel::Info => LoggingLevel::Info,
+        LogLevel::Notice => LoggingLevel::Notice,
+        LogLevel::Warning => LoggingLevel::Warning,
+        LogLevel::Error => LoggingLevel::Error,
+    }
+}
+
+impl McpHandler {
+    /// The whole call: checks, then rounds of proposals until the tool
+    /// answers (a tool's questions are asked between rounds).
+    pub(super) async fn call(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = caller(&context.extensions)?;
+        let doors = self.state.doors.clone();
+        let user = caller.user.clone();
+        let door = |code: RefusalCode, reason: String| {
+            let (doors, who) = (doors.clone(), Who::Known(user.clone()));
+            async move { doors.refused(Door::Mcp, who, code.as_str(), &reason).await }
+        };
+        if !caller.may(Scope::ToolsCall) {
+            let refusal = Refusal::new(
+                RefusalCode::MissingScope,
+                "this access token may not call tools (it lacks the tools:call scope)",
+            );
+            door(refusal.code(), refusal.as_reason().to_owned()).await;
+            return Ok(refused(&refusal, "The call was not run"));
+        }
+        let unknown =
+            || ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None);
+        // A tool the caller may not use is still proposed: the gateway
+        // refuses it with `not-in-groups` and the audit log says so.
+        let aliases = &self.state.policy.current().aliases;
+        let Some((skill, info)) =
+            tools::resolve(&self.state.skills.current(), &request.name, aliases)
+        else {
+            door(
+                RefusalCode::UnknownTool,
+                format!("unknown tool {:?}", request.name),
+            )
+            .await;
+            return Err(unknown());
+        };
+        let tool = ToolName::new(&info.name).map_err(|_| unknown())?;
+        let qualified = format!("{}.{}", skill.skill.name(), info.name);
+        let args = request.arguments.clone().unwrap_or_default();
+        if args.contains_key(input::INPUT_KEY) {
+            let why = format!(
+                "the arguments may not name {:?}: answers to a tool's questions come as \
+                 inputResponses",
+                input::INPUT_KEY
+            );
+            door(RefusalCode::BadArguments, why.clone()).await;
+            return Err(ErrorData::invalid_params(why, None));
+        }
+        // A retry after questions: the state must be one this gateway
+        // sealed for this caller, tool and arguments.
+        let mut round = match &request.request_state {
+            None => input::Round::default(),
+            Some(sealed) => {
+                match self
+                    .state
+                    .request_states
+                    .open(sealed, &caller.user, &qualified, &args)
+                {
+                    Ok(round) => round,
+                    Err(why) => {
+                        let why = format!(
+                            "the requestState is not one this gateway gave for this call (altered, \
+                         expired, or for another caller, tool or arguments): {why}"
+                        );
+                        door(RefusalCode::RequestStateInvalid, why.clone()).await;
+                        return Err(ErrorData::invalid_params(
+                            why,
+                            Some(
+                                serde_json::json!({REFUSAL_META: RefusalCode::RequestStateInvalid}),
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        let mut answers = round.answered(request.input_responses.as_ref());
+        loop {
+            let mut proposed = args.clone();
+            if !answers.is_empty() {
+                proposed.insert(
+                    input::INPUT_KEY.into(),
+                    serde_json::Value::Object(answers.clone()),
+                );
+            }
+            let proposal = CallRequest {
+                principal: caller.user.clone(),
+                role: caller.role,
+                groups: caller.groups.clone(),
+                skill: skill.skill.manifest.name.clone(),
+                tool: tool.clone(),
+                args: serde_json::to_vec(&proposed)
+                    .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?,
+            };
+            let result = self.run(proposal, &context).await?;
+            let CallResult::Done {
+                output,
+                format: OutputFormat::InputRequired,
+            } = result
+            else {
+                return Ok(answer(result));
+            };
+            let questions = match input::questions(&output) {
+                Ok(questions) => questions,
+                Err(why) => return Ok(failed(&why)),
+            };
+            if round.number >= input::MAX_ROUNDS {
+                return Ok(failed(&format!(
+                    "the tool asked more than {} rounds of questions",
+                    input::MAX_ROUNDS
+                )));
+            }
+            let elicits = context
+                .client_capabilities()
+                .is_some_and(|c| c.elicitation.is_some());
+            if !elicits {
+                return Err(ErrorData::missing_required_client_capability(
+                    serde_json::from_value(serde_json::json!({"elicitation": {}}))
+                        .unwrap_or_default(),
+                ));
+            }
+            round = input::Round {
+                number: round.number + 1,
+                asked: questions.iter().map(|q| q.key.clone()).collect(),
+                answers,
+            };
+            // A request that carries its protocol version in `_meta` is a
+            // stateless 2026-07-28 one.
+            if context.meta.protocol_version().is_some() {
+                // 2026-07-28: the client asks, and calls again.
+                let requests = match input::input_requests(&questions) {
+                    Ok(requests) => requests,
+                    Err(why) => return Ok(failed(&why)),
+                };
+                let sealed =
+                    self.state
+                        .request_states
+                        .seal(&caller.user, &qualified, &args, &round);
+                return Ok(CallToolResponse::InputRequired(
+                    rmcp::model::InputRequiredResult::new(Some(requests), Some(sealed)),
+                ));
+            }
+            // A session: the gateway asks, during the call.
+            let mut responses = rmcp::model::InputResponses::new();
+            for question in &questions {
+                let form = match input::form(question) {
+                    Ok(form) => form,
+                    Err(why) => return Ok(failed(&why)),
+                };
+                let response = tokio::select! {
+                    response = context.peer.create_elicitation(form) => response,
+                    _ = context.ct.cancelled() => {
+                        return Err(ErrorData::invalid_request("the client cancelled the call", None));
+                    }
+                };
+                match response {
+                    Ok(result) => {
+                        responses.insert(
+                            question.key.clone(),
+                            serde_json::to_value(result).unwrap_or_default(),
+                        );
+                    }
+                    Err(e) => return Ok(failed(&format!("the question was not answered: {e}"))),
+                }
+            }
+            answers = round.answered(Some(&responses));
+        }
+    }
+}
+
+/// A tool's failure as a tool result.
+fn failed(reason: &str) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(format!(
+        "The tool failed: {reason}"
+    ))])
+    .into()
+}
+
+/// A call's end as MCP's tool result.
+fn answer(result: CallResult) -> CallToolResponse {
+    match result {
+        CallResult::Done {
+            output,
+            format: OutputFormat::Text,
+        } => {
+            // A JSON object (what our 0.1 skills return) also goes out
+            // as structured content; the text stays for older clients.
+            let structured = serde_json::from_str::<serde_json::Value>(&output)
+                .ok()
+                .filter(serde_json::Value::is_object);
+            let mut result = CallToolResult::success(vec![ContentBlock::text(output)]);
+            result.structured_content = structured;
+            result.into()
+        }
+        // The executor made this from the skill's content blocks, and
+        // signed it: it is read, not trusted more than that.
+        CallResult::Done {
+            output,
+            format: OutputFormat::Content,
+        } => match serde_json::from_str::<CallToolResult>(&output) {
+            Ok(mut result) => {
+                // As rmcp's constructors do: rmcp clears it for clients
+                // of revisions before 2026-07-28.
+                result.result_type = Some(rmcp::model::ResultType::COMPLETE);
+                result.into()
+            }
+            Err(e) => failed(&format!("its answer could not be read: {e}")),
+        },
+        // Questions are asked by `call_tool`; none reach here.
+        CallResult::Done {
+            format: OutputFormat::InputRequired,
+            ..
+        } => failed("it asked questions that were not asked"),
+        CallResult::Refused(refusal) => refused(&refusal, "The call was not run"),
+        CallResult::Failed { reason } => failed(&reason),
+    }
+}
+
+impl McpHandler {
+    /// Proposes one round of a call and waits for its end, keeping the
+    /// client informed as it asked to be.
+    async fn run(
+        &self,
+        proposal: CallRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallResult, ErrorData> {
+        let (pending_tx, pending_rx) = oneshot::channel();
+        let progress = context.meta.get_progress_token();
+        // Updates only for a client that will hear them: listening costs
+        // a subscription on the bus.
+        let (updates_tx, updates_rx) = match (&progress, self.log_level(context)) {
+            (None, None) => (None, None),
+            _ => {
+                let (tx, rx) = mpsc::channel(MAX_UPDATES);
+                (Some(tx), Some(rx))
+            }
+        };
+        let watch = Watch {
+            pending: Some(pending_tx),
+            updates: updates_tx,
+        };
+        let call = self.state.gateway.propose_watched(proposal, watch);
+        self.wait(call, pending_rx, updates_rx, progress, context)
+            .await
+    }
+
+    /// Runs the proposal to its end, reporting progress while it waits for
+    /// a human. A cancelled request drops the proposal (withdrawing its
+    /// approval); rmcp discards whatever would have been answered.
+    async fn wait(
+        &self,
+        call: impl Future<Output = CallResult>,
+        mut pending_rx: oneshot::Receiver<ApprovalRecord>,
+        mut updates: Option<mpsc::Receiver<CallUpdate>>,
+        progress: Option<ProgressToken>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallResult, ErrorData> {
+        tokio::pin!(call);
+        let mut pending: Option<ApprovalRecord> = None;
+        let mut listening = true;
+        let mut tool_progress = 0.0;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut seconds = 0u32;
+        loop {
+            tokio::select! {
+                result = &mut call => {
+                    // The last updates came before the answer: tell them first.
+                    if let Some(rx) = &mut updates {
+                        while let Ok(update) = rx.try_recv() {
+                            self.tell(update, progress.as_ref(), &mut tool_progress, context).await;
+                        }
+                    }
+                    return Ok(result);
+                }
+                _ = context.ct.cancelled() => {
+                    return Err(ErrorData::invalid_request("the client cancelled the call", None));
+                }
+                update = next_update(&mut updates) => match update {
+                    Some(update) => {
+                        self.tell(update, progress.as_ref(), &mut tool_progress, context).await;
+                    }
+                    None => updates = None,
+                },
+                record = &mut pending_rx, if listening => {
+                    listening = false;
+                    pending = record.ok();
+                    tick.reset_immediately();
+                }
+                _ = tick.tick(), if pending.is_some() => {
+                    let (Some(record), Some(token)) = (&pending, &progress) else { continue };
+                    let total = ((record.expires - record.created) / 1000).max(1) as f64;
+                    let message = format!(
+                        "waiting for approval {} — open {}",
+                        record.id, self.state.dashboard
+                    );
+                    let _ = context
+                        .peer
+                        .notify_progress(
+                            ProgressNotificationParam::new(token.clone(), f64::from(seconds))
+                                .with_total(total)
+                                .with_message(message),
+                        )
+                        .await;
+                    seconds += 1;
+                }
+            }
+        }
+    }
+
+    /// Passes a running tool's update on: progress to a client that asked
+    /// for it (never going backwards), a log line to a session whose
+    /// level it meets.
+    async fn tell(
+        &self,
+        update: CallUpdate,
+        progress: Option<&ProgressToken>,
+        last: &mut f64,
+        context: &RequestContext<RoleServer>,
+    ) {
+        match update {
+            CallUpdate::Progress {
+                done,
+                total,
+                message,
+            } => {
+                let Some(token) = progress else { return };
+                if done < *last {
+                    return;
+                }
+                *last = done;
+                let mut param = ProgressNotificationParam::new(token.clone(), done);
+                if let Some(total) = total {
+                    param = param.with_total(total);
+                }
+                if let Some(message) = message {
+                    param = param.with_message(message);
+                }
+                let _ = context.peer.notify_progress(param).await;
+            }
+            CallUpdate::Log { level, message } => {
+                if self.log_level(context).is_none_or(|wanted| level < wanted) {
+                    return;
+                }
+                #[expect(deprecated, reason = "MCP logging is what 2025-11-25 clients read")]
+                let param = rmcp::model::LoggingMessageNotificationParam::new(
+                    mcp_level(level),
+                    serde_json::Value::String(message),
+                );
+                #[expect(deprecated, reason = "MCP logging is what 2025-11-25 clients read")]
+                let _ = context.peer.notify_logging_message(param).await;
+            }
+        }
+    }
+}
+
+/// The next update, when there is a stream of them.
+async fn next_update(updates: &mut Option<mpsc::Receiver<CallUpdate>>) -> Option<CallUpdate> {
+    match updates {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
