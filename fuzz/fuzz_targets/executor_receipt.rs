@@ -36,6 +36,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             outcome: Outcome::Done,
             output_hash: receipt::text_hash(&text),
             format: OutputFormat::Content,
+            updates: 0,
             iat: 0,
         },
     );

@@ -128,11 +128,17 @@ impl Executor {
     /// Handles one request; never panics, always answers, with a receipt
     /// that is also in the audit entry of the outcome.
     pub async fn execute(&self, request: &ExecRequest) -> ExecAnswer {
-        let (reply, fuel) = match self.check_and_run(request).await {
+        let (reply, fuel, updates) = match self.check_and_run(request).await {
             Ok(done) => done,
-            Err(refusal) => (ExecReply::refused(&refusal), None),
+            Err(refusal) => (ExecReply::refused(&refusal), None, 0),
         };
-        let receipt = self.receipt(&request.call, &request.jti, request.args.as_bytes(), &reply);
+        let receipt = self.receipt(
+            &request.call,
+            &request.jti,
+            request.args.as_bytes(),
+            &reply,
+            updates,
+        );
         let (kind, detail) = match &reply {
             ExecReply::Done { .. } => (
                 AuditKind::ExecutionDone,
@@ -152,8 +158,15 @@ impl Executor {
     }
 
     /// The signed receipt of `reply` to the request for `call` and `jti`
-    /// with the argument bytes `args`.
-    fn receipt(&self, call: &str, jti: &str, args: &[u8], reply: &ExecReply) -> String {
+    /// with the argument bytes `args`, after `updates` updates.
+    fn receipt(
+        &self,
+        call: &str,
+        jti: &str,
+        args: &[u8],
+        reply: &ExecReply,
+        updates: u32,
+    ) -> String {
         let (outcome, text, format) = reply.outcome();
         receipt::sign(
             &self.key,
@@ -164,6 +177,7 @@ impl Executor {
                 outcome,
                 output_hash: receipt::text_hash(text),
                 format,
+                updates,
                 iat: unix_now(),
             },
         )
@@ -173,7 +187,7 @@ impl Executor {
     async fn check_and_run(
         &self,
         request: &ExecRequest,
-    ) -> Result<(ExecReply, Option<u64>), Refusal> {
+    ) -> Result<(ExecReply, Option<u64>, u32), Refusal> {
         let canonical = canonicalize(request.args.as_bytes()).map_err(|e| {
             Refusal::new(
                 RefusalCode::BadArguments,
@@ -278,7 +292,7 @@ impl Executor {
             .await;
         // The sink went with the call's store: the forwarder ends once it
         // has sent what is left, before the answer goes out.
-        let _ = forwarding.await;
+        let updates = forwarding.await.unwrap_or(0);
         let checked = outcome
             .result
             .map_err(|e| e.to_string())
@@ -293,22 +307,23 @@ impl Executor {
             },
             Err(reason) => ExecReply::Failed { reason },
         };
-        Ok((reply, Some(outcome.fuel_used)))
+        Ok((reply, Some(outcome.fuel_used), updates))
     }
 
     /// Signs each update of the running call and publishes it where the
-    /// gateway that sent `request` listens. Best effort: an update that
-    /// cannot be sent is dropped.
+    /// gateway that sent `request` listens; returns how many went out (the
+    /// receipt says so). Best effort: an update that cannot be sent is
+    /// dropped.
     fn forward_updates(
         &self,
         request: &ExecRequest,
         mut updates: tokio::sync::mpsc::Receiver<CallUpdate>,
-    ) -> impl Future<Output = ()> + Send + 'static {
+    ) -> impl Future<Output = u32> + Send + 'static {
         let subject = updates_subject(self.pool.as_str(), &request.call);
         let (call, jti) = (request.call.clone(), request.jti.clone());
         let (events, key) = (self.events.clone(), self.key.clone());
         async move {
-            let mut seq = 0;
+            let (mut seq, mut sent) = (0, 0);
             while let Some(update) = updates.recv().await {
                 let Some(subject) = &subject else { continue };
                 let claims = UpdateClaims {
@@ -319,8 +334,11 @@ impl Executor {
                 };
                 seq += 1;
                 let token = tgw_proto::update::sign(&key, &claims);
-                let _ = events.publish(subject, token.into_bytes()).await;
+                if events.publish(subject, token.into_bytes()).await.is_ok() {
+                    sent += 1;
+                }
             }
+            sent
         }
     }
 
@@ -334,7 +352,7 @@ impl Executor {
                     RefusalCode::RequestUnreadable,
                     format!("the request is unreadable: {e}"),
                 ));
-                let receipt = self.receipt("", "", payload, &reply);
+                let receipt = self.receipt("", "", payload, &reply, 0);
                 if let ExecReply::Refused { code, reason } = &reply {
                     self.audit
                         .record(

@@ -21,6 +21,10 @@ use crate::executor::protocol::{ExecAnswer, ExecReply, ExecRequest, encode};
 use crate::policy::Proposal;
 use crate::runtime::CallUpdate;
 
+/// How long updates the executor sent before its answer may still take
+/// to arrive after it (they travel on another subject).
+const UPDATES_STRAGGLE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How long a skill that names no limit may take.
 const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -53,11 +57,6 @@ impl Gateway {
             .requests
             .request(&subject, encode(&exec), deadlines)
             .await;
-        // The executor published every update before it answered: pass on
-        // those still queued, then stop listening.
-        if let Some(listening) = listening {
-            listening.finish().await;
-        }
         let answer = match answer {
             Ok(answer) => answer,
             Err(BusError::NoResponders(_) | BusError::NotAcknowledged(_)) => {
@@ -85,7 +84,12 @@ impl Gateway {
                 });
             }
         };
-        let answer = self.believe(&exec, proposal, &answer).await?;
+        let (answer, updates) = self.believe(&exec, proposal, &answer).await?;
+        // The receipt says how many updates the executor sent first: pass
+        // them all on, then stop listening.
+        if let Some(listening) = listening {
+            listening.finish(updates).await;
+        }
         match answer {
             ExecReply::Done { output, format } => Ok(CallResult::Done { output, format }),
             ExecReply::Refused { code, reason } => {
@@ -102,7 +106,7 @@ impl Gateway {
         exec: &ExecRequest,
         proposal: &Proposal,
         bytes: &[u8],
-    ) -> Result<ExecReply, Refusal> {
+    ) -> Result<(ExecReply, u32), Refusal> {
         let checked = serde_json::from_slice::<ExecAnswer>(bytes)
             .map_err(|e| format!("the answer is unreadable: {e}"))
             .and_then(|answer| {
@@ -116,11 +120,11 @@ impl Gateway {
                     format,
                 };
                 receipt::verify(&answer.receipt, &self.executors.current(), &expected)
-                    .map(|(_, executor)| (answer, executor))
+                    .map(|(claims, _executor)| (answer, claims))
                     .map_err(|e| e.to_string())
             });
         match checked {
-            Ok((answer, _executor)) => Ok(answer.reply),
+            Ok((answer, claims)) => Ok((answer.reply, claims.updates)),
             Err(why) => {
                 let shown: String = String::from_utf8_lossy(bytes).chars().take(512).collect();
                 self.audit
@@ -153,15 +157,16 @@ impl Gateway {
         let mut heard = self.events.subscribe(&subject).await.ok()?;
         let executors = self.executors.clone();
         let (call, jti) = (exec.call.clone(), exec.jti.clone());
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<u32>();
         let task = tokio::spawn(async move {
-            let mut next = 0;
-            let mut pass_on = async |event: crate::backend::Event| {
+            let (mut next, mut passed) = (0, 0u32);
+            let mut pass_on = async |event: crate::backend::Event, passed: &mut u32| {
                 let token = String::from_utf8_lossy(&event.payload);
                 match update::verify(&token, &executors.current(), &call, &jti) {
                     // In order, each once: a replayed or late one is dropped.
                     Ok(claims) if claims.seq >= next => {
                         next = claims.seq + 1;
+                        *passed += 1;
                         to.send(claims.update).await.is_ok()
                     }
                     Ok(_) => true,
@@ -175,13 +180,22 @@ impl Gateway {
                 tokio::select! {
                     biased;
                     event = heard.recv() => match event {
-                        Some(event) => if !pass_on(event).await { return },
+                        Some(event) => if !pass_on(event, &mut passed).await { return },
                         None => return,
                     },
-                    _ = &mut stopped => {
-                        while let Ok(event) = heard.try_recv() {
-                            if !pass_on(event).await {
-                                return;
+                    sent = &mut stopped => {
+                        // The rest may still be on its way: wait for as
+                        // many as the executor sent, a little while.
+                        let sent = sent.unwrap_or(0);
+                        let until = tokio::time::Instant::now() + UPDATES_STRAGGLE;
+                        while passed < sent {
+                            match tokio::time::timeout_at(until, heard.recv()).await {
+                                Ok(Some(event)) => {
+                                    if !pass_on(event, &mut passed).await {
+                                        return;
+                                    }
+                                }
+                                _ => return,
                             }
                         }
                         return;
@@ -198,15 +212,16 @@ impl Gateway {
 
 /// The updates of one call being heard; dropping it stops at once.
 struct Listening {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<u32>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Listening {
-    /// Passes on what has arrived, then stops.
-    async fn finish(mut self) {
+    /// Passes on the `sent` updates the executor's receipt counts (those
+    /// not arrived yet for at most [`UPDATES_STRAGGLE`]), then stops.
+    async fn finish(mut self, sent: u32) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(sent);
         }
         let _ = (&mut self.task).await;
     }

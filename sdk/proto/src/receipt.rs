@@ -71,8 +71,16 @@ pub struct ReceiptClaims {
     /// How that text is read (absent: text).
     #[serde(default, skip_serializing_if = "OutputFormat::is_text")]
     pub format: OutputFormat,
+    /// How many updates of the running tool (`crate::update`) the executor
+    /// sent before this answer: the gateway waits for them all.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub updates: u32,
     /// Unix seconds.
     pub iat: i64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// `sha256:` and the hex digest of `text`.
@@ -159,6 +167,7 @@ mod tests {
             outcome: Outcome::Done,
             output_hash: text_hash("out"),
             format: OutputFormat::Text,
+            updates: 0,
             iat: 1,
         }
     }
