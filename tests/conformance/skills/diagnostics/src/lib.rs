@@ -348,14 +348,14 @@ impl Guest for Diagnostics {
                     (None, _) => {
                         return Ok(Answer::InputRequired(vec![ask(
                             "step1",
-                            "Step 1: What is your name?",
+                            "First, what is your name?",
                             one_string("name"),
                         )]));
                     }
                     (Some(_), None) => {
                         return Ok(Answer::InputRequired(vec![ask(
                             "step2",
-                            "Step 2: What is your favorite color?",
+                            "And what is your favourite colour?",
                             one_string("color"),
                         )]));
                     }
