@@ -278,21 +278,24 @@ impl Executor {
             })?;
 
         let spec = skill.skill.sandbox(&self.secrets);
-        let (sink, updates) = UpdateSink::channel();
-        let forwarding = tokio::spawn(self.forward_updates(request, updates));
+        // Only a 0.2.0 skill can send updates: nothing to forward otherwise.
+        let (sink, forwarding) = if skill.component.sends_updates() {
+            let (sink, updates) = UpdateSink::channel();
+            let forwarding = tokio::spawn(self.forward_updates(request, updates));
+            (Some(sink), Some(forwarding))
+        } else {
+            (None, None)
+        };
         let outcome = self
             .runtime
-            .invoke(
-                &skill.component,
-                &spec,
-                &claims.tool,
-                &request.args,
-                Some(sink),
-            )
+            .invoke(&skill.component, &spec, &claims.tool, &request.args, sink)
             .await;
         // The sink went with the call's store: the forwarder ends once it
         // has sent what is left, before the answer goes out.
-        let updates = forwarding.await.unwrap_or(0);
+        let updates = match forwarding {
+            Some(forwarding) => forwarding.await.unwrap_or(0),
+            None => 0,
+        };
         let checked = outcome
             .result
             .map_err(|e| e.to_string())

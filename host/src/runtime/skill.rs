@@ -62,12 +62,9 @@ pub struct LoadedComponent {
 }
 
 impl LoadedComponent {
-    /// The `tgw:skill` version it was built against.
-    pub fn world_version(&self) -> &'static str {
-        match self.world {
-            World::V0_1(_) => "0.1.0",
-            World::V0_2(_) => "0.2.0",
-        }
+    /// Whether its calls may send progress and log lines (0.2.0 only).
+    pub fn sends_updates(&self) -> bool {
+        matches!(self.world, World::V0_2(_))
     }
 }
 
