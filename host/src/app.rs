@@ -561,6 +561,7 @@ impl App {
             &relying_party.origin,
             doors.clone(),
             &identity.gateway_seed,
+            backend.bucket(BucketName::Tasks),
         ));
         tasks.push(tokio::spawn(announce_tool_changes(
             skills.clone(),

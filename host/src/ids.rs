@@ -27,6 +27,13 @@ pub fn new_call_id() -> CallId {
     CallId::from_random(bytes)
 }
 
+/// A new task id: 128 random bits.
+pub fn new_task_id() -> TaskId {
+    let mut bytes = [0u8; 16];
+    fill_random(&mut bytes);
+    TaskId::from_random(bytes)
+}
+
 /// A new approval id: 128 random bits.
 pub fn new_approval_id() -> ApprovalId {
     let mut bytes = [0u8; 16];

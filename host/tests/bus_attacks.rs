@@ -565,6 +565,7 @@ async fn progress_forged_replayed_or_altered_on_the_bus_never_reaches_the_caller
     let watch = tgw::gateway::Watch {
         pending: None,
         updates: Some(tx),
+        receipt: None,
     };
     let result = a
         .chain

@@ -185,6 +185,16 @@ async fn the_suite_passes_what_2026_07_28_requires() {
     for scenario in [
         "http-header-validation",
         "http-custom-header-server-validation",
+        "tasks-capability-negotiation",
+        "tasks-lifecycle",
+        "tasks-wire-fields",
+        "tasks-request-state-removal",
+        "tasks-mrtr-input",
+        "tasks-mrtr-composition",
+        "tasks-request-headers",
+        "tasks-dispatch-and-envelope",
+        "tasks-required-task-error",
+        "tasks-status-notifications",
     ] {
         let failed = failed_checks(&results, scenario);
         assert!(failed.is_empty(), "{scenario}: {failed:#?}");

@@ -227,6 +227,11 @@ async fn gateway_work(account: &Account) -> anyhow::Result<()> {
         ensure!(store.get("a.1").await?.map(|e| e.value) == Some(b"decided".to_vec()));
         ensure!(store.keys("a.").await? == ["a.1"]);
     }
+    let tasks = backend.bucket(BucketName::Tasks);
+    tasks.create("t1", b"working").await?;
+    let entry = tasks.get("t1").await?.context("a task just written")?;
+    tasks.update("t1", b"completed", entry.revision).await?;
+    ensure!(tasks.get("t1").await?.map(|e| e.value) == Some(b"completed".to_vec()));
     let digest = tgw::backend::Digest::of(COMPONENT);
     ensure!(blobs(&backend)?.get(&digest).await? == COMPONENT);
     let report = gateway_audit(&backend).verify().await?;

@@ -102,4 +102,20 @@ impl ApprovalWorkflow {
     pub fn relying_party(&self) -> &RelyingParty {
         &self.config.relying_party
     }
+
+    /// Withdraws a pending approval whose call nobody here waits for any
+    /// more (a task cancelled while its runner is elsewhere): the card
+    /// leaves the dashboards, and the audit log says so.
+    pub async fn withdraw(&self, id: &str) -> Result<ApprovalRecord, ApprovalError> {
+        let record = self.approvals.withdraw(id).await?;
+        self.audit
+            .record(
+                crate::audit::AuditKind::ApprovalDecided,
+                &record.call,
+                serde_json::json!({"approval": id, "state": record.state}),
+            )
+            .await;
+        self.events.decided(&record);
+        Ok(record)
+    }
 }

@@ -509,6 +509,7 @@ pub fn backend(data_dir: &Path) -> Result<Backend, StoreError> {
         approvals: Arc::new(state.bucket(BucketName::Approvals)),
         people: Arc::new(state.bucket(BucketName::People)),
         audit_heads: Arc::new(state.bucket(BucketName::AuditHeads)),
+        tasks: Arc::new(state.bucket(BucketName::Tasks)),
         audit: Arc::new(SqliteLog {
             state: state.clone(),
             name: LogName::Audit.name(),

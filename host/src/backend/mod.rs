@@ -4,7 +4,7 @@
 //!
 //! | | embedded (default, one machine) | NATS (many machines) |
 //! | --- | --- | --- |
-//! | KV buckets | SQLite table `buckets` | JetStream KV (`TGW_APPROVALS`, `TGW_PEOPLE`, `TGW_AUDIT_HEADS`) |
+//! | KV buckets | SQLite table `buckets` | JetStream KV (`TGW_APPROVALS`, `TGW_PEOPLE`, `TGW_AUDIT_HEADS`, `TGW_TASKS`) |
 //! | logs | SQLite table `chains` | JetStream stream `TGW_AUDIT`, a subject per chain |
 //! | nonce ledger | SQLite, UNIQUE key | stream `TGW_NONCES`, one message per subject |
 //! | request/reply | in-process channels | core NATS, queue group `executors`; acknowledged, then answered |
@@ -39,13 +39,17 @@ pub enum BucketName {
     /// The latest signed head of every audit chain (a checkpoint, so a
     /// chain cut short is noticed).
     AuditHeads,
+    /// Tool calls that outlive their request (MCP tasks): their state and
+    /// their result, the executor's signed receipt.
+    Tasks,
 }
 
 impl BucketName {
-    pub const ALL: [BucketName; 3] = [
+    pub const ALL: [BucketName; 4] = [
         BucketName::Approvals,
         BucketName::People,
         BucketName::AuditHeads,
+        BucketName::Tasks,
     ];
 
     /// The bucket's name, as NATS knows it.
@@ -54,14 +58,17 @@ impl BucketName {
             BucketName::Approvals => "TGW_APPROVALS",
             BucketName::People => "TGW_PEOPLE",
             BucketName::AuditHeads => "TGW_AUDIT_HEADS",
+            BucketName::Tasks => "TGW_TASKS",
         }
     }
 
     /// How long an entry lives after its last write (`None`: for ever).
-    /// A decided approval is history after a week; people stay.
+    /// A decided approval is history after a week, a task two days after
+    /// its last change (a task lives at most a day); people stay.
     pub const fn ttl(self) -> Option<Duration> {
         match self {
             BucketName::Approvals => Some(Duration::from_secs(7 * 24 * 3600)),
+            BucketName::Tasks => Some(Duration::from_secs(2 * 24 * 3600)),
             BucketName::People | BucketName::AuditHeads => None,
         }
     }
@@ -369,6 +376,7 @@ pub struct Backend {
     approvals: Arc<dyn Bucket>,
     people: Arc<dyn Bucket>,
     audit_heads: Arc<dyn Bucket>,
+    tasks: Arc<dyn Bucket>,
     audit: Arc<dyn Log>,
     pub nonces: Arc<dyn NonceLedger>,
     pub requests: Arc<dyn Requests>,
@@ -393,11 +401,12 @@ impl Backend {
             BucketName::Approvals => self.approvals.clone(),
             BucketName::People => self.people.clone(),
             BucketName::AuditHeads => self.audit_heads.clone(),
+            BucketName::Tasks => self.tasks.clone(),
         }
     }
 
     /// The same backend with the buckets that carry authority (approvals,
-    /// people) sealed by `sealer`; the sealed buckets are returned too, for
+    /// people, tasks) sealed by `sealer`; the sealed buckets are returned too, for
     /// upkeep (`SealedBucket::upkeep`).
     pub fn seal(mut self, sealer: &sealed::Sealer) -> (Backend, Vec<Arc<sealed::SealedBucket>>) {
         let approvals = Arc::new(sealed::SealedBucket::new(
@@ -410,9 +419,15 @@ impl Backend {
             BucketName::People,
             sealer.clone(),
         ));
+        let tasks = Arc::new(sealed::SealedBucket::new(
+            self.tasks,
+            BucketName::Tasks,
+            sealer.clone(),
+        ));
         self.approvals = approvals.clone();
         self.people = people.clone();
-        (self, vec![approvals, people])
+        self.tasks = tasks.clone();
+        (self, vec![approvals, people, tasks])
     }
 
     pub fn log(&self, name: LogName) -> Arc<dyn Log> {

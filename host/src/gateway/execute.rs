@@ -14,7 +14,7 @@ use tgw_proto::refusal::{Refusal, RefusalCode};
 use tgw_proto::update;
 use tokio::sync::mpsc;
 
-use super::{CallResult, Gateway};
+use super::{CallResult, Gateway, SignedAnswer};
 use crate::audit::AuditKind;
 use crate::backend::{BusError, Deadlines, exec_subject, updates_subject};
 use crate::executor::protocol::{ExecAnswer, ExecReply, ExecRequest, encode};
@@ -36,6 +36,7 @@ impl Gateway {
         exec: ExecRequest,
         proposal: &Proposal,
         updates: Option<mpsc::Sender<CallUpdate>>,
+        receipt: Option<tokio::sync::oneshot::Sender<SignedAnswer>>,
     ) -> Result<CallResult, Refusal> {
         let listening = match updates {
             Some(to) => self.hear_updates(&exec, to).await,
@@ -85,6 +86,15 @@ impl Gateway {
             }
         };
         let (answer, updates) = self.believe(&exec, proposal, &answer).await?;
+        if let Some(receipt) = receipt {
+            let _ = receipt.send(SignedAnswer {
+                call: exec.call.clone(),
+                jti: exec.jti.clone(),
+                input_hash: proposal.args.input_hash.clone(),
+                answer: answer.clone(),
+            });
+        }
+        let (answer, updates) = (answer.reply, updates);
         // The receipt says how many updates the executor sent first: pass
         // them all on, then stop listening.
         if let Some(listening) = listening {
@@ -106,25 +116,16 @@ impl Gateway {
         exec: &ExecRequest,
         proposal: &Proposal,
         bytes: &[u8],
-    ) -> Result<(ExecReply, u32), Refusal> {
+    ) -> Result<(ExecAnswer, u32), Refusal> {
         let checked = serde_json::from_slice::<ExecAnswer>(bytes)
             .map_err(|e| format!("the answer is unreadable: {e}"))
             .and_then(|answer| {
-                let (outcome, text, format) = answer.reply.outcome();
-                let expected = Expected {
-                    call: &exec.call,
-                    jti: &exec.jti,
-                    input_hash: &proposal.args.input_hash,
-                    outcome,
-                    output: text,
-                    format,
-                };
-                receipt::verify(&answer.receipt, &self.executors.current(), &expected)
-                    .map(|(claims, _executor)| (answer, claims))
-                    .map_err(|e| e.to_string())
+                let updates =
+                    self.verify_receipt(&answer, &exec.call, &exec.jti, &proposal.args.input_hash)?;
+                Ok((answer, updates))
             });
         match checked {
-            Ok((answer, claims)) => Ok((answer.reply, claims.updates)),
+            Ok((answer, updates)) => Ok((answer, updates)),
             Err(why) => {
                 let shown: String = String::from_utf8_lossy(bytes).chars().take(512).collect();
                 self.audit
@@ -143,6 +144,48 @@ impl Gateway {
                 ))
             }
         }
+    }
+
+    /// How many updates the receipt of `answer` counts, if it is signed
+    /// by a trusted executor and binds this call, grant and input, and
+    /// exactly what the answer says.
+    fn verify_receipt(
+        &self,
+        answer: &ExecAnswer,
+        call: &str,
+        jti: &str,
+        input_hash: &str,
+    ) -> Result<u32, String> {
+        let (outcome, output, format) = answer.reply.outcome();
+        let expected = Expected {
+            call,
+            jti,
+            input_hash,
+            outcome,
+            output,
+            format,
+        };
+        receipt::verify(&answer.receipt, &self.executors.current(), &expected)
+            .map(|(claims, _executor)| claims.updates)
+            .map_err(|e| e.to_string())
+    }
+
+    /// A kept answer, read again: the call's end, if its receipt still
+    /// holds against the executor keys trusted now.
+    pub fn reread(&self, signed: &SignedAnswer) -> Result<CallResult, String> {
+        self.verify_receipt(
+            &signed.answer,
+            &signed.call,
+            &signed.jti,
+            &signed.input_hash,
+        )?;
+        Ok(match signed.answer.reply.clone() {
+            ExecReply::Done { output, format } => CallResult::Done { output, format },
+            ExecReply::Refused { code, reason } => {
+                CallResult::Refused(Refusal::new(code, reason).context("the executor refused"))
+            }
+            ExecReply::Failed { reason } => CallResult::Failed { reason },
+        })
     }
 
     /// Subscribes to the updates of `exec`'s call and passes the genuine

@@ -180,6 +180,15 @@ impl Gateway {
         }
     }
 
+    /// Withdraws the pending approval `id` (see
+    /// [`ApprovalWorkflow::withdraw`]).
+    pub async fn withdraw(
+        &self,
+        id: &str,
+    ) -> Result<ApprovalRecord, crate::approval::ApprovalError> {
+        self.approvals.withdraw(id).await
+    }
+
     /// The whole life of one call.
     pub async fn propose(&self, request: CallRequest) -> CallResult {
         self.propose_watched(request, Watch::default()).await
@@ -226,7 +235,8 @@ impl Gateway {
             Verdict::Deny => return Err(decide::denied(&decision)),
         };
         let exec = self.grant(call, &proposal, &decision, approval).await?;
-        self.execute(exec, &proposal, watch.updates).await
+        self.execute(exec, &proposal, watch.updates, watch.receipt)
+            .await
     }
 }
 
@@ -238,4 +248,19 @@ pub struct Watch {
     /// Hears the running tool's progress and log lines, each checked
     /// against the signature of a trusted executor first.
     pub updates: Option<tokio::sync::mpsc::Sender<CallUpdate>>,
+    /// Gets the executor's signed answer, once believed: what a task
+    /// keeps as its result (see [`Gateway::reread`]).
+    pub receipt: Option<oneshot::Sender<SignedAnswer>>,
+}
+
+/// An executor's answer with its receipt and what the receipt must bind:
+/// a result that can be checked again later, by any gateway of the
+/// deployment, against the executor keys it trusts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedAnswer {
+    pub call: String,
+    pub jti: String,
+    pub input_hash: String,
+    pub answer: crate::executor::protocol::ExecAnswer,
 }

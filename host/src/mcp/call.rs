@@ -7,7 +7,8 @@
 //! asked for progress) and its log lines (to a session that set a logging
 //! level) reach the client, as signed by the executor. A client's
 //! `notifications/cancelled` drops the proposal, which withdraws the
-//! approval. Denial, expiry and every other refusal are
+//! approval. For a client that takes tasks, a call that waits for a
+//! person or runs long becomes a task instead (`task/`). Denial, expiry and every other refusal are
 //! results with `isError: true`, the reason in words and the stable code in
 //! `_meta["tgw/refusal"]`, not protocol errors: the agent (and its user)
 //! should read why.
@@ -26,6 +27,8 @@ use tokio::sync::{mpsc, oneshot};
 #[expect(deprecated, reason = "MCP logging is what 2025-11-25 clients read")]
 use super::handler::LoggingLevel;
 use super::handler::{McpHandler, caller};
+use super::task::TASK_AFTER;
+use super::task::runner::{RoundEvent, Running};
 use super::{input, tools};
 use crate::approval::ApprovalRecord;
 use crate::audit::doors::{Door, Who};
@@ -33,6 +36,7 @@ use crate::gateway::{CallRequest, CallResult, Watch};
 use crate::ids::ToolName;
 use crate::people::Scope;
 use crate::runtime::{CallUpdate, LogLevel, MAX_UPDATES, OutputFormat};
+use tgw_parse::manifest::TaskSupport;
 use tgw_proto::refusal::{Refusal, RefusalCode};
 
 /// The `_meta` key of a refused call's stable refusal code.
@@ -41,6 +45,10 @@ pub const REFUSAL_META: &str = "tgw/refusal";
 /// A refusal as a tool result: the reason in words for the agent and its
 /// user, and the stable code in `_meta` for programs.
 fn refused(refusal: &Refusal, words: &str) -> CallToolResponse {
+    refusal_result(refusal, words).into()
+}
+
+fn refusal_result(refusal: &Refusal, words: &str) -> CallToolResult {
     let mut result = CallToolResult::error(vec![ContentBlock::text(format!(
         "{words}: {}",
         refusal.as_reason()
@@ -48,7 +56,53 @@ fn refused(refusal: &Refusal, words: &str) -> CallToolResponse {
     let mut meta = rmcp::model::MetaObject::new();
     meta.insert(REFUSAL_META.into(), serde_json::json!(refusal.code()));
     result.meta = Some(meta);
-    result.into()
+    result
+}
+
+/// What stays the same through the rounds of a call: who calls which tool
+/// with which arguments.
+pub(super) struct Call {
+    pub principal: String,
+    pub role: crate::ids::Role,
+    pub groups: Vec<crate::ids::GroupName>,
+    pub skill: crate::ids::SkillName,
+    pub tool: ToolName,
+    /// `skill.tool`, as policy and the audit log see it.
+    pub qualified: String,
+    pub args: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Call {
+    /// The proposal of one round: the arguments, with the answers to the
+    /// tool's questions so far under `"$input"`.
+    pub fn proposal(
+        &self,
+        answers: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<CallRequest, String> {
+        let mut proposed = self.args.clone();
+        if !answers.is_empty() {
+            proposed.insert(
+                input::INPUT_KEY.into(),
+                serde_json::Value::Object(answers.clone()),
+            );
+        }
+        Ok(CallRequest {
+            principal: self.principal.clone(),
+            role: self.role,
+            groups: self.groups.clone(),
+            skill: self.skill.clone(),
+            tool: self.tool.clone(),
+            args: serde_json::to_vec(&proposed).map_err(|e| e.to_string())?,
+        })
+    }
+}
+
+/// How a task-capable client's round went within [`TASK_AFTER`].
+enum Quick {
+    /// It ended: answered as usual.
+    Ended(CallResult),
+    /// It waits for a person (the approval), or runs on: it becomes a task.
+    Long(Option<Box<ApprovalRecord>>),
 }
 
 /// The MCP level of a skill's log line.
@@ -104,6 +158,24 @@ impl McpHandler {
         let tool = ToolName::new(&info.name).map_err(|_| unknown())?;
         let qualified = format!("{}.{}", skill.skill.name(), info.name);
         let args = request.arguments.clone().unwrap_or_default();
+        let task_support = skill
+            .skill
+            .manifest
+            .tools
+            .get(&tool)
+            .map(|declared| declared.task)
+            .unwrap_or_default();
+        let takes_tasks = context
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks());
+        if task_support == TaskSupport::Required && !takes_tasks {
+            return Err(ErrorData::missing_required_client_capability(
+                rmcp::model::ClientCapabilities::builder()
+                    .enable_tasks()
+                    .build(),
+            ));
+        }
+        let as_task = takes_tasks && task_support != TaskSupport::Forbidden;
         if args.contains_key(input::INPUT_KEY) {
             let why = format!(
                 "the arguments may not name {:?}: answers to a tool's questions come as \
@@ -141,24 +213,33 @@ impl McpHandler {
             }
         };
         let mut answers = round.answered(request.input_responses.as_ref());
+        let call = Call {
+            principal: caller.user.clone(),
+            role: caller.role,
+            groups: caller.groups.clone(),
+            skill: skill.skill.manifest.name.clone(),
+            tool,
+            qualified: qualified.clone(),
+            args: args.clone(),
+        };
         loop {
-            let mut proposed = args.clone();
-            if !answers.is_empty() {
-                proposed.insert(
-                    input::INPUT_KEY.into(),
-                    serde_json::Value::Object(answers.clone()),
-                );
-            }
-            let proposal = CallRequest {
-                principal: caller.user.clone(),
-                role: caller.role,
-                groups: caller.groups.clone(),
-                skill: skill.skill.manifest.name.clone(),
-                tool: tool.clone(),
-                args: serde_json::to_vec(&proposed)
-                    .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?,
+            let proposal = call
+                .proposal(&answers)
+                .map_err(|e| ErrorData::invalid_params(e, None))?;
+            let result = if as_task {
+                let mut running = Running::start(self.state.gateway.clone(), proposal);
+                match quick_or_long(&mut running, &context).await? {
+                    Quick::Ended(result) => result,
+                    Quick::Long(approval) => {
+                        let created = self
+                            .hand_over(call, running, approval.as_deref(), round, answers, &context)
+                            .await?;
+                        return Ok(CallToolResponse::Task(created));
+                    }
+                }
+            } else {
+                self.run(proposal, &context).await?
             };
-            let result = self.run(proposal, &context).await?;
             let CallResult::Done {
                 output,
                 format: OutputFormat::InputRequired,
@@ -234,16 +315,42 @@ impl McpHandler {
     }
 }
 
+/// Waits for the round until it ends or [`TASK_AFTER`] has passed, or it
+/// waits for a person.
+async fn quick_or_long(
+    running: &mut Running,
+    context: &RequestContext<RoleServer>,
+) -> Result<Quick, ErrorData> {
+    tokio::select! {
+        event = running.next() => Ok(match event {
+            RoundEvent::Ended(result, _) => Quick::Ended(result),
+            RoundEvent::Pending(record) => Quick::Long(Some(record)),
+        }),
+        () = tokio::time::sleep(TASK_AFTER) => Ok(Quick::Long(None)),
+        () = context.ct.cancelled() => {
+            Err(ErrorData::invalid_request("the client cancelled the call", None))
+        }
+    }
+}
+
 /// A tool's failure as a tool result.
 fn failed(reason: &str) -> CallToolResponse {
+    failure(reason).into()
+}
+
+fn failure(reason: &str) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(format!(
         "The tool failed: {reason}"
     ))])
-    .into()
+}
+
+/// A call's end as MCP's tool response.
+fn answer(result: CallResult) -> CallToolResponse {
+    result_of(result).into()
 }
 
 /// A call's end as MCP's tool result.
-fn answer(result: CallResult) -> CallToolResponse {
+pub(super) fn result_of(result: CallResult) -> CallToolResult {
     match result {
         CallResult::Done {
             output,
@@ -256,7 +363,7 @@ fn answer(result: CallResult) -> CallToolResponse {
                 .filter(serde_json::Value::is_object);
             let mut result = CallToolResult::success(vec![ContentBlock::text(output)]);
             result.structured_content = structured;
-            result.into()
+            result
         }
         // The executor made this from the skill's content blocks, and
         // signed it: it is read, not trusted more than that.
@@ -268,17 +375,17 @@ fn answer(result: CallResult) -> CallToolResponse {
                 // As rmcp's constructors do: rmcp clears it for clients
                 // of revisions before 2026-07-28.
                 result.result_type = Some(rmcp::model::ResultType::COMPLETE);
-                result.into()
+                result
             }
-            Err(e) => failed(&format!("its answer could not be read: {e}")),
+            Err(e) => failure(&format!("its answer could not be read: {e}")),
         },
         // Questions are asked by `call_tool`; none reach here.
         CallResult::Done {
             format: OutputFormat::InputRequired,
             ..
-        } => failed("it asked questions that were not asked"),
-        CallResult::Refused(refusal) => refused(&refusal, "The call was not run"),
-        CallResult::Failed { reason } => failed(&reason),
+        } => failure("it asked questions that were not asked"),
+        CallResult::Refused(refusal) => refusal_result(&refusal, "The call was not run"),
+        CallResult::Failed { reason } => failure(&reason),
     }
 }
 
@@ -304,6 +411,7 @@ impl McpHandler {
         let watch = Watch {
             pending: Some(pending_tx),
             updates: updates_tx,
+            receipt: None,
         };
         let call = self.state.gateway.propose_watched(proposal, watch);
         self.wait(call, pending_rx, updates_rx, progress, context)

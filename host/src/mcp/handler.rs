@@ -1,6 +1,6 @@
 //! What the gateway answers over MCP: `tools/list`, `tools/call` (the
-//! call's life is `call.rs`), `logging/setLevel` and
-//! `subscriptions/listen`.
+//! call's life is `call.rs`), `tasks/get|update|cancel` (`task/`),
+//! `logging/setLevel` and `subscriptions/listen`.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,6 +12,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{RoleServer, ServerHandler};
 
+use super::task::store::TaskStore;
 use super::{input, tools};
 use crate::gateway::Gateway;
 use crate::people::{Caller, Scope};
@@ -36,6 +37,8 @@ pub struct McpState {
     pub(super) doors: crate::audit::doors::Doors,
     /// Seals the state of a call whose tool asked questions.
     pub(super) request_states: input::RequestStates,
+    /// Calls that became tasks.
+    pub(super) tasks: TaskStore,
 }
 
 impl McpState {
@@ -46,8 +49,10 @@ impl McpState {
         public_url: &str,
         doors: crate::audit::doors::Doors,
         gateway_seed: &[u8; 32],
+        tasks: Arc<dyn crate::backend::Bucket>,
     ) -> Self {
         McpState {
+            tasks: TaskStore::new(tasks),
             doors,
             request_states: input::RequestStates::new(gateway_seed),
             gateway,
@@ -146,12 +151,14 @@ impl ServerHandler for McpHandler {
                 .enable_tools()
                 .enable_tool_list_changed()
                 .enable_logging()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(Implementation::new("tgw", env!("CARGO_PKG_VERSION")))
         .with_instructions(format!(
             "Tools of the Trust Gateway. Policy decides each call; a risky one waits for a \
-             person to approve it at {} and the call stays open meanwhile.",
+             person to approve it at {}: the call stays open meanwhile, or becomes a task for \
+             a client that takes tasks.",
             self.state.dashboard
         ))
     }
@@ -236,5 +243,29 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         self.call(request, context).await
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
+        self.task_get(request, context).await
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.task_update(request, context).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.task_cancel(request, context).await
     }
 }

@@ -37,7 +37,7 @@ const STATE_LIFETIME: Duration = Duration::from_secs(600);
 const MAX_ANSWER_BYTES: usize = 16 * 1024;
 
 /// One question, as the executor signed it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Question {
     pub key: String,

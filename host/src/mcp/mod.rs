@@ -19,6 +19,7 @@ mod handler;
 mod headers;
 mod input;
 mod sse;
+mod task;
 pub mod tools;
 
 use std::collections::HashMap;

@@ -73,6 +73,23 @@ impl std::fmt::Display for Risk {
 #[serde(deny_unknown_fields)]
 pub struct ToolDecl {
     pub risk: Risk,
+    /// Whether a call may outlive its request as an MCP task.
+    #[serde(default)]
+    pub task: TaskSupport,
+}
+
+/// Whether a tool's calls run as MCP tasks (the 2026-07-28 extension
+/// `io.modelcontextprotocol/tasks`), for a client that declared it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskSupport {
+    /// Never: the call always answers within its request.
+    Forbidden,
+    /// When it waits for a person or runs long (the gateway decides).
+    #[default]
+    Optional,
+    /// Only as a task: a client without the extension is refused.
+    Required,
 }
 
 /// Why a manifest's `[tools]` and its component's own word disagree.

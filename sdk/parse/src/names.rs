@@ -351,6 +351,20 @@ checked_string!(
     is_base64url_id
 );
 
+checked_string!(
+    /// The id of one MCP task: 128 random bits, base64url.
+    TaskId,
+    "a task id (22 base64url characters)",
+    is_base64url_id
+);
+
+impl TaskId {
+    /// The id made of 16 random bytes.
+    pub fn from_random(bytes: [u8; 16]) -> Self {
+        TaskId(base64url(&bytes))
+    }
+}
+
 impl Digest {
     /// `sha256:` of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {

@@ -77,6 +77,7 @@ pub async fn backend(config: &NatsConfig, opener: Opener) -> anyhow::Result<Back
     let approvals = open_bucket(&js, BucketName::Approvals, &opener).await?;
     let people = open_bucket(&js, BucketName::People, &opener).await?;
     let audit_heads = open_bucket(&js, BucketName::AuditHeads, &opener).await?;
+    let tasks = open_bucket(&js, BucketName::Tasks, &opener).await?;
     let ledger = Arc::new(NatsNonces {
         js: js.clone(),
         identity: nonces_info.created.unix_timestamp_nanos(),
@@ -95,6 +96,7 @@ pub async fn backend(config: &NatsConfig, opener: Opener) -> anyhow::Result<Back
         approvals: Arc::new(NatsBucket { kv: approvals }),
         people: Arc::new(NatsBucket { kv: people }),
         audit_heads: Arc::new(NatsBucket { kv: audit_heads }),
+        tasks: Arc::new(NatsBucket { kv: tasks }),
         audit: Arc::new(NatsLog {
             js: js.clone(),
             stream: audit_stream,

@@ -5,8 +5,8 @@
 //! granted; `tgw nats config` writes it out, and each permission has a
 //! test that its absence is refused (`host/tests/nats_permissions.rs`).
 //!
-//! - The gateway creates the streams, writes approvals, people and OAuth
-//!   state, sends execution requests and appends its own audit chain. It
+//! - The gateway creates the streams, writes approvals, people, OAuth
+//!   state and tasks, sends execution requests and appends its own audit chain. It
 //!   runs no executor (`tgw up --no-executor`), so it spends no nonces.
 //! - An executor of pool P takes only P's requests, answers them (at most
 //!   an acknowledgement and an answer each), publishes the signed updates
@@ -122,6 +122,9 @@ pub fn gateway() -> Role {
         publish.extend(read_bucket(bucket, Read::AndList));
         publish.push(format!("$KV.{}.>", bucket.name()));
     }
+    // Tasks are read by id, never listed.
+    publish.extend(read_bucket(BucketName::Tasks, Read::Keys));
+    publish.push(format!("$KV.{}.>", BucketName::Tasks.name()));
     publish.extend(read_bucket(BucketName::AuditHeads, Read::AndList));
     publish.push(format!("$KV.{}.gateway.>", BucketName::AuditHeads.name()));
     publish.push(FLOW_CONTROL.into());

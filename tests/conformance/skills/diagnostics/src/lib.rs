@@ -1,7 +1,8 @@
 //! The `diagnostics` skill: the tools the MCP conformance suite calls, each
 //! answering exactly as the suite's scenario describes. It is a
 //! `tgw:skill@0.2.0` skill: content blocks, structured content, progress
-//! and log lines.
+//! and log lines. The tools of the tasks scenarios take longer than the
+//! gateway's half second before a call becomes a task, so that they do.
 
 use std::time::Duration;
 
@@ -115,6 +116,40 @@ fn ask_and_tell(args: &Value, key: &str, message: &str, form: Value, said: &str)
         ))
         .into(),
         None => Answer::InputRequired(vec![ask(key, message, form)]),
+    }
+}
+
+/// How long the tasks scenarios' jobs take before they answer or ask.
+const JOB: Duration = Duration::from_secs(2);
+
+/// One boolean field, as a form.
+fn one_boolean(property: &str) -> Value {
+    json!({
+        "type": "object",
+        "properties": {property: {"type": "boolean"}},
+        "required": [property]
+    })
+}
+
+/// Asks for a name and a colour at once; answers once both are answered,
+/// saying what each answer held.
+fn name_and_colour(args: &Value) -> Answer {
+    let answer = |key: &str| args.get("$input").and_then(|a| a.get(key)).cloned();
+    match (answer("name"), answer("color")) {
+        (Some(name), Some(colour)) => {
+            ToolResult::text(format!("Answers: name {name}, colour {colour}.")).into()
+        }
+        _ => {
+            std::thread::sleep(JOB);
+            Answer::InputRequired(vec![
+                ask("name", "What is your name?", one_string("name")),
+                ask(
+                    "color",
+                    "What is your favourite colour?",
+                    one_string("color"),
+                ),
+            ])
+        }
     }
 }
 
@@ -253,6 +288,50 @@ impl Guest for Diagnostics {
                 None,
             ),
             tool(
+                "greet",
+                "Greets someone by name, at once.",
+                Risk::Read,
+                one_string("name"),
+                None,
+            ),
+            tool(
+                "slow_compute",
+                "Sleeps `seconds` seconds (at most 120), then says so.",
+                Risk::Read,
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "seconds": {"type": "integer", "minimum": 0},
+                        "label": {"type": "string"}
+                    },
+                    "required": ["seconds"]
+                }),
+                None,
+            ),
+            plain(
+                "failing_job",
+                "Works two seconds, then answers with a tool error.",
+            ),
+            plain(
+                "protocol_error_job",
+                "Works two seconds, then fails outright.",
+            ),
+            tool(
+                "confirm_delete",
+                "Asks the caller to confirm deleting a file (it deletes nothing).",
+                Risk::Read,
+                one_string("filename"),
+                None,
+            ),
+            plain(
+                "multi_input",
+                "Asks a name and a favourite colour at once, then answers.",
+            ),
+            plain(
+                "task_with_question",
+                "Asks the caller's name, then works two seconds and greets them.",
+            ),
+            tool(
                 "weather",
                 "The weather in a city, as structured content.",
                 Risk::Read,
@@ -278,6 +357,62 @@ impl Guest for Diagnostics {
     fn invoke(tool: String, args_json: String) -> Result<Answer, ToolError> {
         let args: Value = tgw_skill_sdk_v0_2::parse_args(&args_json)?;
         let answer: ToolResult = match tool.as_str() {
+            "greet" => ToolResult::text(format!(
+                "Hello, {}!",
+                args["name"].as_str().unwrap_or("there")
+            )),
+            "slow_compute" => {
+                let seconds = args["seconds"].as_u64().unwrap_or(0).min(120);
+                std::thread::sleep(Duration::from_secs(seconds));
+                ToolResult::text(format!(
+                    "Computed {} in {seconds} s.",
+                    args["label"].as_str().unwrap_or("the job")
+                ))
+            }
+            "failing_job" => {
+                std::thread::sleep(JOB);
+                ToolResult::error("The job failed, as this one always does.")
+            }
+            "protocol_error_job" => {
+                std::thread::sleep(JOB);
+                return Err(ToolError::Failed(
+                    "the job broke down, as this one always does".into(),
+                ));
+            }
+            "confirm_delete" => {
+                let filename = args["filename"].as_str().unwrap_or_default();
+                let answered = args.get("$input").and_then(|a| a.get("confirm")).is_some();
+                match input(&args, "confirm").and_then(|a| a["confirm"].as_bool()) {
+                    Some(true) => ToolResult::text(format!("Deleted {filename} (not really).")),
+                    // Declined, or not confirmed.
+                    Some(false) => ToolResult::text(format!("Kept {filename}.")),
+                    None if answered => ToolResult::text(format!("Kept {filename}.")),
+                    None => {
+                        std::thread::sleep(JOB);
+                        return Ok(Answer::InputRequired(vec![ask(
+                            "confirm",
+                            &format!("Delete {filename}?"),
+                            one_boolean("confirm"),
+                        )]));
+                    }
+                }
+            }
+            "multi_input" => return Ok(name_and_colour(&args)),
+            "task_with_question" => {
+                match input(&args, "user_name").and_then(|a| a["name"].as_str()) {
+                    Some(name) => {
+                        std::thread::sleep(JOB);
+                        ToolResult::text(format!("Hello, {name}! The job is done."))
+                    }
+                    None => {
+                        return Ok(Answer::InputRequired(vec![ask(
+                            "user_name",
+                            "What is your name?",
+                            one_string("name"),
+                        )]));
+                    }
+                }
+            }
             "ask_name" => return Ok(greet_by_name(&args, "user_name", "What is your name?")),
             "ask_again" | "needs_a_person" | "streams_a_question" => {
                 return Ok(greet_by_name(&args, "name", "What is your name?"));
