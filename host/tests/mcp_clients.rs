@@ -287,6 +287,80 @@ async fn typescript_sdk_waits_for_a_passkey_approval_in_the_dashboard() {
     approver.tell("QUIT").await;
 }
 
+/// What a task-capable client sees of two destructive calls, each a task:
+/// the first is approved in Chromium with a passkey while the client is
+/// away, and its result is there when the client comes back on a new
+/// connection; the second is cancelled, which withdraws its approval and
+/// takes its card off the dashboard. `client` (a name and its command)
+/// speaks as `scripts/py_task.py` does.
+async fn tasks_outlive_their_connection(served: &Served, client: (&'static str, Command)) {
+    let mut approver = approver(served).await;
+    let mut client = Speaker::spawn(client.0, client.1);
+    let task = client.expect("task").await;
+    assert_eq!(task["status"], "working", "{task}");
+    let url = task["approval"]["url"].as_str().unwrap();
+    assert!(url.starts_with(&served.origin), "{task}");
+    assert!(
+        served.chain.files.join("old.txt").exists(),
+        "it ran before anyone approved"
+    );
+    approver.tell("APPROVE").await;
+    assert_eq!(approver.line().await, "APPROVED");
+    client.tell("RESULT").await;
+    let ended = client.expect("ended").await;
+    assert_eq!(ended["status"], "completed", "{ended}");
+    assert_eq!(ended["result"]["isError"], false, "{ended}");
+    assert!(!served.chain.files.join("old.txt").exists(), "not deleted");
+
+    let task = client.expect("task").await;
+    let id = task["approval"]["id"].as_str().unwrap().to_owned();
+    client.tell("CANCEL").await;
+    let cancelled = client.expect("cancelled").await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["ack"]["resultType"], "complete", "{cancelled}");
+    assert!(
+        matches!(state_of(served, &id).await, ApprovalState::Withdrawn { .. }),
+        "the approval was not withdrawn"
+    );
+    approver.tell("GONE").await;
+    assert_eq!(approver.line().await, "GONE");
+    assert!(served.chain.files.join("keep.txt").exists());
+    approver.tell("QUIT").await;
+}
+
+/// The arguments of `tasks_outlive_their_connection`'s client.
+fn two_deletions(served: &Served) -> [String; 6] {
+    [
+        served.mcp.clone(),
+        served.token.clone(),
+        "files.delete_file".into(),
+        r#"{"path":"old.txt"}"#.into(),
+        "files.delete_file".into(),
+        r#"{"path":"keep.txt"}"#.into(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_tasks_outlive_their_connection() {
+    ensure_clients();
+    let served = serve().await;
+    let mut command = Command::new(clients().join(".venv/bin/python"));
+    command
+        .arg("py_task.py")
+        .args(two_deletions(&served))
+        .current_dir(clients().join("scripts"));
+    tasks_outlive_their_connection(&served, ("py_task", command)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_sdk_tasks_outlive_their_connection() {
+    ensure_clients();
+    let served = serve().await;
+    let mut command = node("ts-task.mjs");
+    command.args(two_deletions(&served));
+    tasks_outlive_their_connection(&served, ("ts-task", command)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_over_streamable_http_and_sse() {
     ensure_clients();
