@@ -381,3 +381,113 @@ async fn a_listen_stream_hears_when_the_tools_change() {
     chain.app.policy.reload().unwrap();
     read_until("notifications/tools/list_changed", &mut heard).await;
 }
+
+/// The per-request `_meta` of a 2026-07-28 client that takes tasks.
+fn tasks_meta() -> Value {
+    let mut meta = meta(true);
+    meta["io.modelcontextprotocol/clientCapabilities"]["extensions"] =
+        json!({"io.modelcontextprotocol/tasks": {}});
+    meta
+}
+
+/// A task request (`tasks/get`, `tasks/cancel`) for `id`.
+async fn task_request(router: &Router, token: &str, method: &str, id: &str) -> Value {
+    let mut params = json!({"taskId": id, "_meta": tasks_meta()});
+    if method == "tasks/update" {
+        params["inputResponses"] = json!({"confirm": {"action": "accept"}});
+    }
+    request(router, token, method, id, params).await.1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_is_only_its_callers_and_a_forged_record_is_not_believed() {
+    let (router, chain, ada) = gateway().await;
+    let invitation = chain.people.invite(Role::Admin).await.unwrap();
+    chain.people.redeem(&invitation.token, "eve").await.unwrap();
+    let eve = chain
+        .people
+        .create_token("eve", &Scope::ALL)
+        .await
+        .unwrap()
+        .0;
+    let (_, created) = call(
+        &router,
+        &ada,
+        "diagnostics.slow_compute",
+        json!({"arguments": {"seconds": 60, "label": "mine"}, "_meta": tasks_meta()}),
+    )
+    .await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let got = task_request(&router, &ada, "tasks/get", &id).await;
+    assert_eq!(got["result"]["status"], "working", "{got}");
+
+    // Someone else's task does not exist for eve, and she cannot cancel it.
+    for method in ["tasks/get", "tasks/cancel", "tasks/update"] {
+        let answer = task_request(&router, &eve, method, &id).await;
+        assert_eq!(answer["error"]["code"], -32602, "{method}: {answer}");
+    }
+    let got = task_request(&router, &ada, "tasks/get", &id).await;
+    assert_eq!(got["result"]["status"], "working", "{got}");
+
+    // Ids that are not ours, or not ids at all.
+    for bogus in ["AAAAAAAAAAAAAAAAAAAAAA", "../../etc", &"x".repeat(4096)] {
+        let answer = task_request(&router, &ada, "tasks/get", bogus).await;
+        assert_eq!(answer["error"]["code"], -32602, "{bogus:.20}: {answer}");
+    }
+
+    // A record written to the store by someone without the gateway's key
+    // (ada's own task, "completed" with a result nobody signed) is not
+    // believed: the task is gone for the client, and the audit log says
+    // why.
+    let forged = json!({
+        "id": id, "owner": "ada", "tool": "diagnostics.slow_compute",
+        "created": 1, "updated": 1, "ttl_ms": 4_000_000_000_000u64, "url_elicitation": false,
+        "state": {"status": "ended", "outcome": {"failed": {"reason": "forged"}}},
+    });
+    let raw = chain.backend.bucket(tgw::backend::BucketName::Tasks);
+    tgw::backend::put(&*raw, &id, forged.to_string().as_bytes())
+        .await
+        .unwrap();
+    let answer = task_request(&router, &ada, "tasks/get", &id).await;
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    let mut audited = false;
+    for _ in 0..50 {
+        audited = chain
+            .audit
+            .entries()
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == AuditKind::RecordTampered && e.detail["bucket"] == "TGW_TASKS");
+        if audited {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(audited, "the forged task record was not audited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_call_answers_at_once_even_for_a_client_that_takes_tasks() {
+    let (router, _chain, token) = gateway().await;
+    let (_, answer) = call(
+        &router,
+        &token,
+        "diagnostics.greet",
+        json!({"arguments": {"name": "Ada"}, "_meta": tasks_meta()}),
+    )
+    .await;
+    assert_eq!(answer["result"]["resultType"], "complete", "{answer}");
+    assert_eq!(answer["result"]["content"][0]["text"], "Hello, Ada!");
+    // Without the extension, a tool that runs only as a task is refused
+    // with the capability it needs.
+    let (_, refused) = call(
+        &router,
+        &token,
+        "diagnostics.failing_job",
+        json!({"arguments": {}, "_meta": meta(true)}),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32021, "{refused}");
+}
