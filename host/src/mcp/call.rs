@@ -34,7 +34,7 @@ use crate::approval::ApprovalRecord;
 use crate::audit::doors::{Door, Who};
 use crate::gateway::{CallRequest, CallResult, Watch};
 use crate::ids::ToolName;
-use crate::people::Scope;
+use crate::people::{Caller, Scope};
 use crate::runtime::{CallUpdate, LogLevel, MAX_UPDATES, OutputFormat};
 use tgw_parse::manifest::TaskSupport;
 use tgw_proto::refusal::{Refusal, RefusalCode};
@@ -69,6 +69,8 @@ pub(super) struct Call {
     pub tool: ToolName,
     /// `skill.tool`, as policy and the audit log see it.
     pub qualified: String,
+    /// Whether it may become a task (its manifest's `task`).
+    pub task: TaskSupport,
     pub args: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -117,6 +119,14 @@ fn mcp_level(level: LogLevel) -> LoggingLevel {
     }
 }
 
+/// Why the person was not asked a tool's questions during the call.
+enum Unasked {
+    /// The client cancelled the call meanwhile.
+    Cancelled,
+    /// A question could not be asked, or was not answered.
+    Failed(String),
+}
+
 impl McpHandler {
     /// The whole call: checks, then rounds of proposals until the tool
     /// answers (a tool's questions are asked between rounds).
@@ -126,20 +136,48 @@ impl McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller(&context.extensions)?;
-        let doors = self.state.doors.clone();
-        let user = caller.user.clone();
-        let door = |code: RefusalCode, reason: String| {
-            let (doors, who) = (doors.clone(), Who::Known(user.clone()));
-            async move { doors.refused(Door::Mcp, who, code.as_str(), &reason).await }
-        };
         if !caller.may(Scope::ToolsCall) {
             let refusal = Refusal::new(
                 RefusalCode::MissingScope,
                 "this access token may not call tools (it lacks the tools:call scope)",
             );
-            door(refusal.code(), refusal.as_reason().to_owned()).await;
+            self.refused_at_door(&caller, refusal.code(), refusal.as_reason())
+                .await;
             return Ok(refused(&refusal, "The call was not run"));
         }
+        let (call, round) = self.admit(&caller, &request).await?;
+        let takes_tasks = context
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks());
+        if call.task == TaskSupport::Required && !takes_tasks {
+            return Err(ErrorData::missing_required_client_capability(
+                rmcp::model::ClientCapabilities::builder()
+                    .enable_tasks()
+                    .build(),
+            ));
+        }
+        let as_task = takes_tasks && call.task != TaskSupport::Forbidden;
+        let answers = round.answered(request.input_responses.as_ref());
+        self.rounds(call, as_task, round, answers, &context).await
+    }
+
+    async fn refused_at_door(&self, caller: &Caller, code: RefusalCode, reason: &str) {
+        let who = Who::Known(caller.user.clone());
+        self.state
+            .doors
+            .refused(Door::Mcp, who, code.as_str(), reason)
+            .await;
+    }
+
+    /// The call `request` names, and the round it goes on from: the tool
+    /// exists, the arguments do not pretend to carry answers, and a
+    /// `requestState` is one this gateway sealed for this caller, tool and
+    /// arguments.
+    async fn admit(
+        &self,
+        caller: &Caller,
+        request: &CallToolRequestParams,
+    ) -> Result<(Call, input::Round), ErrorData> {
         let unknown =
             || ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None);
         // A tool the caller may not use is still proposed: the gateway
@@ -148,97 +186,91 @@ impl McpHandler {
         let Some((skill, info)) =
             tools::resolve(&self.state.skills.current(), &request.name, aliases)
         else {
-            door(
-                RefusalCode::UnknownTool,
-                format!("unknown tool {:?}", request.name),
-            )
-            .await;
+            let why = format!("unknown tool {:?}", request.name);
+            self.refused_at_door(caller, RefusalCode::UnknownTool, &why)
+                .await;
             return Err(unknown());
         };
         let tool = ToolName::new(&info.name).map_err(|_| unknown())?;
-        let qualified = format!("{}.{}", skill.skill.name(), info.name);
         let args = request.arguments.clone().unwrap_or_default();
-        let task_support = skill
-            .skill
-            .manifest
-            .tools
-            .get(&tool)
-            .map(|declared| declared.task)
-            .unwrap_or_default();
-        let takes_tasks = context
-            .client_capabilities()
-            .is_some_and(|c| c.supports_tasks());
-        if task_support == TaskSupport::Required && !takes_tasks {
-            return Err(ErrorData::missing_required_client_capability(
-                rmcp::model::ClientCapabilities::builder()
-                    .enable_tasks()
-                    .build(),
-            ));
-        }
-        let as_task = takes_tasks && task_support != TaskSupport::Forbidden;
         if args.contains_key(input::INPUT_KEY) {
             let why = format!(
                 "the arguments may not name {:?}: answers to a tool's questions come as \
                  inputResponses",
                 input::INPUT_KEY
             );
-            door(RefusalCode::BadArguments, why.clone()).await;
+            self.refused_at_door(caller, RefusalCode::BadArguments, &why)
+                .await;
             return Err(ErrorData::invalid_params(why, None));
         }
-        // A retry after questions: the state must be one this gateway
-        // sealed for this caller, tool and arguments.
-        let mut round = match &request.request_state {
-            None => input::Round::default(),
-            Some(sealed) => {
-                match self
-                    .state
-                    .request_states
-                    .open(sealed, &caller.user, &qualified, &args)
-                {
-                    Ok(round) => round,
-                    Err(why) => {
-                        let why = format!(
-                            "the requestState is not one this gateway gave for this call (altered, \
-                         expired, or for another caller, tool or arguments): {why}"
-                        );
-                        door(RefusalCode::RequestStateInvalid, why.clone()).await;
-                        return Err(ErrorData::invalid_params(
-                            why,
-                            Some(
-                                serde_json::json!({REFUSAL_META: RefusalCode::RequestStateInvalid}),
-                            ),
-                        ));
-                    }
-                }
-            }
-        };
-        let mut answers = round.answered(request.input_responses.as_ref());
         let call = Call {
             principal: caller.user.clone(),
             role: caller.role,
             groups: caller.groups.clone(),
             skill: skill.skill.manifest.name.clone(),
+            qualified: format!("{}.{}", skill.skill.name(), info.name),
+            task: skill
+                .skill
+                .manifest
+                .tools
+                .get(&tool)
+                .map(|declared| declared.task)
+                .unwrap_or_default(),
             tool,
-            qualified: qualified.clone(),
-            args: args.clone(),
+            args,
         };
+        let Some(sealed) = &request.request_state else {
+            return Ok((call, input::Round::default()));
+        };
+        match self
+            .state
+            .request_states
+            .open(sealed, &call.principal, &call.qualified, &call.args)
+        {
+            Ok(round) => Ok((call, round)),
+            Err(why) => {
+                let why = format!(
+                    "the requestState is not one this gateway gave for this call (altered, \
+                     expired, or for another caller, tool or arguments): {why}"
+                );
+                self.refused_at_door(caller, RefusalCode::RequestStateInvalid, &why)
+                    .await;
+                Err(ErrorData::invalid_params(
+                    why,
+                    Some(serde_json::json!({REFUSAL_META: RefusalCode::RequestStateInvalid})),
+                ))
+            }
+        }
+    }
+
+    /// Rounds of proposals, from `round` with `answers` so far, until the
+    /// tool answers, its questions go back to a 2026-07-28 client, or the
+    /// call becomes a task (`as_task`: for a client that takes tasks).
+    async fn rounds(
+        &self,
+        call: Call,
+        as_task: bool,
+        mut round: input::Round,
+        mut answers: serde_json::Map<String, serde_json::Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
         loop {
             let proposal = call
                 .proposal(&answers)
                 .map_err(|e| ErrorData::invalid_params(e, None))?;
             let result = if as_task {
                 let mut running = Running::start(self.state.gateway.clone(), proposal);
-                match quick_or_long(&mut running, &context).await? {
+                match quick_or_long(&mut running, context).await? {
                     Quick::Ended(result) => result,
                     Quick::Long(approval) => {
                         let created = self
-                            .hand_over(call, running, approval.as_deref(), round, answers, &context)
+                            .hand_over(call, running, approval.as_deref(), round, answers, context)
                             .await?;
                         return Ok(CallToolResponse::Task(created));
                     }
                 }
             } else {
-                self.run(proposal, &context).await?
+                self.run(proposal, context).await?
             };
             let CallResult::Done {
                 output,
@@ -272,47 +304,59 @@ impl McpHandler {
                 answers,
             };
             // A request that carries its protocol version in `_meta` is a
-            // stateless 2026-07-28 one.
+            // stateless 2026-07-28 one: the client asks, and calls again.
             if context.meta.protocol_version().is_some() {
-                // 2026-07-28: the client asks, and calls again.
                 let requests = match input::input_requests(&questions) {
                     Ok(requests) => requests,
                     Err(why) => return Ok(failed(&why)),
                 };
-                let sealed =
-                    self.state
-                        .request_states
-                        .seal(&caller.user, &qualified, &args, &round);
+                let sealed = self.state.request_states.seal(
+                    &call.principal,
+                    &call.qualified,
+                    &call.args,
+                    &round,
+                );
                 return Ok(CallToolResponse::InputRequired(
                     rmcp::model::InputRequiredResult::new(Some(requests), Some(sealed)),
                 ));
             }
             // A session: the gateway asks, during the call.
-            let mut responses = rmcp::model::InputResponses::new();
-            for question in &questions {
-                let form = match input::form(question) {
-                    Ok(form) => form,
-                    Err(why) => return Ok(failed(&why)),
-                };
-                let response = tokio::select! {
-                    response = context.peer.create_elicitation(form) => response,
-                    _ = context.ct.cancelled() => {
-                        return Err(ErrorData::invalid_request("the client cancelled the call", None));
-                    }
-                };
-                match response {
-                    Ok(result) => {
-                        responses.insert(
-                            question.key.clone(),
-                            serde_json::to_value(result).unwrap_or_default(),
-                        );
-                    }
-                    Err(e) => return Ok(failed(&format!("the question was not answered: {e}"))),
+            let responses = match ask_here(&questions, context).await {
+                Ok(responses) => responses,
+                Err(Unasked::Cancelled) => {
+                    return Err(ErrorData::invalid_request(
+                        "the client cancelled the call",
+                        None,
+                    ));
                 }
-            }
+                Err(Unasked::Failed(why)) => return Ok(failed(&why)),
+            };
             answers = round.answered(Some(&responses));
         }
     }
+}
+
+/// Asks a session's person `questions` with server-to-client
+/// `elicitation/create` requests, one after the other.
+async fn ask_here(
+    questions: &[input::Question],
+    context: &RequestContext<RoleServer>,
+) -> Result<rmcp::model::InputResponses, Unasked> {
+    let mut responses = rmcp::model::InputResponses::new();
+    for question in questions {
+        let form = input::form(question).map_err(Unasked::Failed)?;
+        let response = tokio::select! {
+            response = context.peer.create_elicitation(form) => response,
+            _ = context.ct.cancelled() => return Err(Unasked::Cancelled),
+        };
+        let result =
+            response.map_err(|e| Unasked::Failed(format!("the question was not answered: {e}")))?;
+        responses.insert(
+            question.key.clone(),
+            serde_json::to_value(result).unwrap_or_default(),
+        );
+    }
+    Ok(responses)
 }
 
 /// Waits for the round until it ends or [`TASK_AFTER`] has passed, or it
