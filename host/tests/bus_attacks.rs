@@ -566,6 +566,7 @@ async fn progress_forged_replayed_or_altered_on_the_bus_never_reaches_the_caller
         pending: None,
         updates: Some(tx),
         receipt: None,
+        task: false,
     };
     let result = a
         .chain

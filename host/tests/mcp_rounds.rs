@@ -491,3 +491,49 @@ async fn a_quick_call_answers_at_once_even_for_a_client_that_takes_tasks() {
     .await;
     assert_eq!(refused["error"]["code"], -32021, "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_waits_for_a_person_as_long_as_its_rule_says() {
+    let (router, chain, token) = gateway().await;
+    let policy = chain.dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n[[rule]]\nname = \"deletions wait\"\nuse = \"builtin:match\"\n\
+         config = { risk = [\"destructive\"] }\ndecision = \"require-approval\"\n\
+         task_approval_minutes = 90\n",
+    )
+    .unwrap();
+    chain.app.policy.reload().unwrap();
+    std::fs::write(chain.files.join("old.txt"), "bytes\n").unwrap();
+    let (_, created) = call(
+        &router,
+        &token,
+        "files.delete_file",
+        json!({"arguments": {"path": "old.txt"}, "_meta": tasks_meta()}),
+    )
+    .await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let approval = created["result"]["_meta"]["tgw/approval"].clone();
+    let id = approval["id"].as_str().unwrap();
+    let record = chain.approvals.get(id).await.unwrap().unwrap();
+    assert_eq!(record.expires - record.created, 90 * 60 * 1000);
+    assert!(chain.files.join("old.txt").exists());
+
+    // Cancelled: the approval is withdrawn, and nothing ran.
+    let task = created["result"]["taskId"].as_str().unwrap();
+    let ack = task_request(&router, &token, "tasks/cancel", task).await;
+    assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
+    let mut withdrawn = false;
+    for _ in 0..50 {
+        let record = chain.approvals.get(id).await.unwrap().unwrap();
+        withdrawn = matches!(record.state, tgw::approval::ApprovalState::Withdrawn { .. });
+        if withdrawn {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(withdrawn, "the approval was not withdrawn");
+    let got = task_request(&router, &token, "tasks/get", task).await;
+    assert_eq!(got["result"]["status"], "cancelled", "{got}");
+    assert!(chain.files.join("old.txt").exists());
+}

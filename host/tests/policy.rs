@@ -537,6 +537,18 @@ fn bad_policy_files_are_refused_with_file_line_and_key() {
             "version = 1\n[[rule]]\nname = \"a\"\nuse = \"builtin:match\"\nwhen = 1\n",
             "5:1: rule[0].when: unknown field `when`",
         ),
+        (
+            "version = 1\n[[rule]]\nname = \"a\"\nuse = \"builtin:match\"\ntask_approval_minutes = 0\n",
+            "5:25: rule[0].task_approval_minutes: 0 is not between 1 and 1440 (a day)",
+        ),
+        (
+            "version = 1\n[[rule]]\nname = \"a\"\nuse = \"builtin:match\"\ntask_approval_minutes = 1441\n",
+            "5:25: rule[0].task_approval_minutes: 1441 is not between 1 and 1440 (a day)",
+        ),
+        (
+            "version = 1\n[[rule]]\nname = \"a\"\nuse = \"builtin:match\"\ntask_approval_minutes = -5\n",
+            "5:25: rule[0].task_approval_minutes: invalid value",
+        ),
     ] {
         let path = write_policy(dir.path(), text);
         let error = Policy::load(&runtime, &path)

@@ -24,16 +24,20 @@ impl ApprovalWorkflow {
     /// Opens an approval for `proposal` and waits for its end: the
     /// approval's evidence when a human approved, else why not.
     /// `pending` hears the record once it is open (an MCP client can be
-    /// told where to decide). Dropping the future withdraws the approval.
+    /// told where to decide). It expires after the gateway's approval
+    /// expiry, or `longer` (a task's). Dropping the future withdraws the
+    /// approval.
     pub async fn wait(
         &self,
         call: &CallId,
         proposal: &Proposal,
         decision: &Decision,
         pending: Option<oneshot::Sender<ApprovalRecord>>,
+        longer: Option<Duration>,
     ) -> Result<Approval, Refusal> {
         let created = now_millis();
-        let expiry = i64::try_from(self.config.expiry.as_millis()).unwrap_or(i64::MAX);
+        let lifetime = longer.unwrap_or(self.config.expiry);
+        let expiry = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
         let record = ApprovalRecord {
             id: crate::ids::new_approval_id(),
             call: call.clone(),
@@ -77,7 +81,7 @@ impl ApprovalWorkflow {
             let _ = pending.send(record.clone());
         }
 
-        let deadline = tokio::time::Instant::now() + self.config.expiry;
+        let deadline = tokio::time::Instant::now() + lifetime;
         let state = loop {
             let state = decided.borrow_and_update().clone();
             if state != ApprovalState::Pending {

@@ -45,11 +45,14 @@ impl Gateway {
         proposal: &Proposal,
         decision: Decision,
         pending: Option<oneshot::Sender<ApprovalRecord>>,
+        longer: Option<std::time::Duration>,
     ) -> Result<(Decision, Approval), Refusal> {
         let mut replaced = self.policy.subscribe();
         replaced.mark_unchanged();
         let mut last = None;
-        let wait = self.approvals.wait(call, proposal, &decision, pending);
+        let wait = self
+            .approvals
+            .wait(call, proposal, &decision, pending, longer);
         tokio::pin!(wait);
         loop {
             tokio::select! {

@@ -226,8 +226,9 @@ impl Gateway {
         let (decision, approval) = match decision.verdict {
             Verdict::Allow => (decision, None),
             Verdict::RequireApproval => {
+                let longer = decision.task_approval.filter(|_| watch.task);
                 let (decision, approval) = self
-                    .wait_under_policy(call, &proposal, decision, watch.pending)
+                    .wait_under_policy(call, &proposal, decision, watch.pending, longer)
                     .await?;
                 (decision, Some(approval))
             }
@@ -251,6 +252,9 @@ pub struct Watch {
     /// Gets the executor's signed answer, once believed: what a task
     /// keeps as its result (see [`Gateway::reread`]).
     pub receipt: Option<oneshot::Sender<SignedAnswer>>,
+    /// The call is an MCP task: it may wait for a person as long as its
+    /// rule's `task_approval_minutes` says.
+    pub task: bool,
 }
 
 /// An executor's answer with its receipt and what the receipt must bind:

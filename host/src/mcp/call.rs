@@ -456,6 +456,7 @@ impl McpHandler {
             pending: Some(pending_tx),
             updates: updates_tx,
             receipt: None,
+            task: false,
         };
         let call = self.state.gateway.propose_watched(proposal, watch);
         self.wait(call, pending_rx, updates_rx, progress, context)

@@ -79,7 +79,15 @@ pub struct RuleEntry {
     /// Given to the rule as `config.decision`.
     #[serde(default, deserialize_with = "decision")]
     pub decision: Option<String>,
+    /// How long a call that became an MCP task waits for a person when
+    /// this rule asks for one, in minutes (1 to [`MAX_TASK_APPROVAL_MINUTES`]).
+    /// Calls held open in their request keep the gateway's approval expiry.
+    #[serde(default)]
+    pub task_approval_minutes: Option<Spanned<u64>>,
 }
+
+/// The longest a task may wait for a person: a day.
+pub const MAX_TASK_APPROVAL_MINUTES: u64 = 24 * 60;
 
 /// A policy file that cannot be used, located in it.
 pub type PolicyError = tgw_parse::toml_file::FileError;
@@ -102,6 +110,18 @@ impl PolicyFile {
                 return Err(located(
                     Some(rule.name.span()),
                     format!("rule[{i}].name: {name:?} is used twice"),
+                ));
+            }
+            if let Some(minutes) = &rule.task_approval_minutes
+                && !(1..=MAX_TASK_APPROVAL_MINUTES).contains(minutes.get_ref())
+            {
+                return Err(located(
+                    Some(minutes.span()),
+                    format!(
+                        "rule[{i}].task_approval_minutes: {} is not between 1 and \
+                         {MAX_TASK_APPROVAL_MINUTES} (a day)",
+                        minutes.get_ref()
+                    ),
                 ));
             }
         }

@@ -76,12 +76,17 @@ pub struct Decision {
     pub policy: String,
     /// Every rule's answer, in file order.
     pub trace: Vec<RuleOutcome>,
+    /// How long a task waits for a person under this decision, when its
+    /// rule says (`task_approval_minutes`).
+    #[serde(skip)]
+    pub task_approval: Option<Duration>,
 }
 
 struct Rule {
     name: String,
     config_json: String,
     component: LoadedRule,
+    task_approval: Option<Duration>,
 }
 
 /// A policy file with its rule components loaded.
@@ -149,6 +154,10 @@ impl Policy {
                 name: entry.name.get_ref().clone(),
                 config_json: config.to_string(),
                 component,
+                task_approval: entry
+                    .task_approval_minutes
+                    .as_ref()
+                    .map(|minutes| Duration::from_secs(minutes.get_ref() * 60)),
             });
         }
         let digest = policy_digest(text, &rules);
@@ -212,7 +221,13 @@ impl Policy {
                 reason,
             });
         }
-        combine(&self.digest, self.default, trace)
+        let mut decision = combine(&self.digest, self.default, trace);
+        decision.task_approval = self
+            .rules
+            .iter()
+            .find(|rule| Some(&rule.name) == decision.rule.as_ref())
+            .and_then(|rule| rule.task_approval);
+        decision
     }
 }
 
@@ -229,6 +244,7 @@ fn combine(policy: &str, default: DefaultDecision, trace: Vec<RuleOutcome>) -> D
                 reason: winner.reason.clone(),
                 policy: policy.to_owned(),
                 trace,
+                task_approval: None,
             };
         }
     }
@@ -243,6 +259,7 @@ fn combine(policy: &str, default: DefaultDecision, trace: Vec<RuleOutcome>) -> D
         reason: format!("no rule decided; the policy's default is {name}"),
         policy: policy.to_owned(),
         trace,
+        task_approval: None,
     }
 }
 

@@ -45,9 +45,10 @@ use crate::people::Caller;
 /// task.
 pub const TASK_AFTER: Duration = Duration::from_millis(500);
 
-/// How long a task may be read after it began; an approval it waits for
-/// may take most of it.
-pub const TASK_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a task may be read after it began: an approval it waits for
+/// may take a day (`task_approval_minutes`), and its result stays an hour
+/// more.
+pub const TASK_TTL: Duration = Duration::from_secs(25 * 3600);
 
 /// How often a client is asked to poll.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);

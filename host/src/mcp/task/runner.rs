@@ -44,6 +44,7 @@ impl Running {
             pending: Some(pending_tx),
             updates: None,
             receipt: Some(receipt_tx),
+            task: true,
         };
         let join = tokio::spawn(async move { gateway.propose_watched(proposal, watch).await });
         Running {
