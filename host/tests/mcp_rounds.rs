@@ -537,3 +537,78 @@ async fn a_task_waits_for_a_person_as_long_as_its_rule_says() {
     assert_eq!(got["result"]["status"], "cancelled", "{got}");
     assert!(chain.files.join("old.txt").exists());
 }
+
+/// The executor's `execution.failed` entry whose reason says it was
+/// stopped, within `seconds`.
+async fn stopped_execution(chain: &chain::Chain, seconds: u64) -> Option<Value> {
+    for _ in 0..seconds * 10 {
+        let entries = chain.audit.entries().await.unwrap();
+        if let Some(entry) = entries.into_iter().find(|e| {
+            e.kind == AuditKind::ExecutionFailed
+                && e.detail["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("the gateway stopped it"))
+        }) {
+            return Some(entry.detail);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_task_stops_its_running_tool_and_nobody_else_can() {
+    let (router, chain, token) = gateway().await;
+    let (_, created) = call(
+        &router,
+        &token,
+        "diagnostics.slow_compute",
+        json!({"arguments": {"seconds": 60, "label": "long"}, "_meta": tasks_meta()}),
+    )
+    .await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+
+    // An order to stop every call, signed by a key the executor does not
+    // trust, and one that is not an order at all: both are dropped.
+    let stranger = tgw_proto::jws::JwsSigner::from_seed(&[9; 32]);
+    let subject = tgw::backend::stop_subject("default");
+    for jti in ["", "anything"] {
+        let forged = tgw_proto::stop::sign(
+            &stranger,
+            &tgw_proto::stop::StopClaims {
+                aud: "default".into(),
+                call: String::new(),
+                jti: jti.into(),
+            },
+        );
+        chain
+            .backend
+            .events
+            .publish(&subject, forged.into_bytes())
+            .await
+            .unwrap();
+    }
+    chain
+        .backend
+        .events
+        .publish(&subject, b"stop everything".to_vec())
+        .await
+        .unwrap();
+    assert!(
+        stopped_execution(&chain, 1).await.is_none(),
+        "a forged order stopped a call"
+    );
+    let got = task_request(&router, &token, "tasks/get", &task).await;
+    assert_eq!(got["result"]["status"], "working", "{got}");
+
+    // Its caller cancels: the tool stops within seconds, not a minute.
+    let ack = task_request(&router, &token, "tasks/cancel", &task).await;
+    assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
+    assert!(
+        stopped_execution(&chain, 10).await.is_some(),
+        "the running tool was not stopped"
+    );
+    let got = task_request(&router, &token, "tasks/get", &task).await;
+    assert_eq!(got["result"]["status"], "cancelled", "{got}");
+}

@@ -243,20 +243,32 @@ async fn gateway_work(account: &Account) -> anyhow::Result<()> {
         .await?;
     ensure!(answer == b"pong");
 
-    // It hears the updates of a running tool from its executor.
+    // It hears the updates of a running tool from its executor, and
+    // orders its executor to stop a call.
     let executor = tgw::backend::nats::backend(
         &account.config(Who::Executor),
         Opener::Executor("default".into()),
     )
     .await?;
-    updates_reach(&executor, &backend).await
+    updates_reach(&executor, &backend).await?;
+    stop_orders_reach(&backend, &executor).await
 }
 
 /// An update `from` publishes on a call's subject reaches `to`.
 async fn updates_reach(from: &Backend, to: &Backend) -> anyhow::Result<()> {
     let subject = tgw::backend::updates_subject("default", "call-1").context("a call id")?;
-    let mut heard = to.events.subscribe(&subject).await?;
-    from.events.publish(&subject, b"progress".to_vec()).await?;
+    reaches(from, to, &subject).await
+}
+
+/// A stop order the gateway `from` publishes reaches the executor `to`.
+async fn stop_orders_reach(from: &Backend, to: &Backend) -> anyhow::Result<()> {
+    reaches(from, to, &tgw::backend::stop_subject("default")).await
+}
+
+/// An event `from` publishes on `subject` reaches `to`.
+async fn reaches(from: &Backend, to: &Backend, subject: &str) -> anyhow::Result<()> {
+    let mut heard = to.events.subscribe(subject).await?;
+    from.events.publish(subject, b"progress".to_vec()).await?;
     let event = tokio::time::timeout(Duration::from_secs(3), heard.recv())
         .await
         .context("no update arrived")?
@@ -321,8 +333,10 @@ async fn executor_work(account: &Account) -> anyhow::Result<()> {
     served?;
     ensure!(answer? == b"pong");
 
-    // It tells the gateway how its tool is going.
+    // It tells the gateway how its tool is going, and hears its orders to
+    // stop one.
     updates_reach(&backend, &gateway).await?;
+    stop_orders_reach(&gateway, &backend).await?;
 
     // What it wrote is there, as the gateway reads it.
     let report = gateway_audit(&gateway).verify().await?;

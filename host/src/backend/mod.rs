@@ -128,6 +128,12 @@ pub fn updates_subject(pool: &str, call: &str) -> Option<String> {
     (is_chain_name(call) && !call.contains('.')).then(|| format!("tgw.updates.{pool}.{call}"))
 }
 
+/// The subject on which the gateway tells the executors of `pool` to stop
+/// a running call (`tgw_proto::stop`).
+pub fn stop_subject(pool: &str) -> String {
+    format!("tgw.stop.{pool}")
+}
+
 /// The queue group executors of one pool share (each request goes to one).
 pub const EXECUTORS: &str = "executors";
 

@@ -8,7 +8,9 @@
 //! 3. checks the skill's component digest against the grant's,
 //! 4. spends the grant's nonce (insert-if-absent; a second use is refused),
 //! 5. runs the tool in its sandbox, publishing its progress and log lines,
-//!    each signed with the executor's key (`tgw_proto::update`).
+//!    each signed with the executor's key (`tgw_proto::update`), until it
+//!    ends or a trusted gateway orders it stopped (`tgw_proto::stop`, on
+//!    `tgw.stop.<pool>`): nobody waits for its answer any more.
 //!
 //! Every answer carries a receipt signed with the executor's own key
 //! (`tgw_proto::receipt`), which also goes into its audit chain, and every
@@ -36,7 +38,8 @@ use tgw_proto::refusal::{Refusal, RefusalCode};
 
 use crate::audit::{Audit, AuditKind};
 use crate::backend::{
-    Bucket, BusError, Events, LedgerError, NonceLedger, Requests, exec_subject, updates_subject,
+    Bucket, BusError, Events, LedgerError, NonceLedger, Requests, exec_subject, stop_subject,
+    updates_subject,
 };
 use crate::canonical::{canonicalize, input_hash};
 use crate::ids::Pool;
@@ -60,6 +63,8 @@ pub struct Executor {
     floor: ApprovalFloor,
     policies: Arc<dyn Bucket>,
     events: Arc<dyn Events>,
+    /// The calls running here, by grant `jti`: what stops each.
+    running: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
 }
 
 /// What an executor works with.
@@ -117,7 +122,34 @@ impl Executor {
             floor,
             policies,
             events,
+            running: std::sync::Mutex::default(),
         })
+    }
+
+    fn running(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<tokio::sync::Notify>>>
+    {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stops the call a stop order names, if it runs here and a trusted
+    /// gateway signed the order for this pool; anything else on the
+    /// subject is dropped.
+    pub fn stop(&self, token: &[u8]) {
+        let token = String::from_utf8_lossy(token);
+        match tgw_proto::stop::verify(&token, &self.trusted.current(), self.pool.as_str()) {
+            Ok(order) => {
+                let stop = self.running().get(&order.jti).cloned();
+                if let Some(stop) = stop {
+                    tracing::info!(call = %order.call, "the gateway stopped a running call");
+                    stop.notify_one();
+                }
+            }
+            Err(why) => tracing::warn!(%why, "a stop order was dropped"),
+        }
     }
 
     /// The audit log, written in this executor's chain.
@@ -128,7 +160,20 @@ impl Executor {
     /// Handles one request; never panics, always answers, with a receipt
     /// that is also in the audit entry of the outcome.
     pub async fn execute(&self, request: &ExecRequest) -> ExecAnswer {
-        let (reply, fuel, updates) = match self.check_and_run(request).await {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        self.running().insert(request.jti.clone(), stop.clone());
+        let done = self.check_and_run(request, &stop).await;
+        {
+            // A replay of the same grant may have taken the entry since.
+            let mut running = self.running();
+            if running
+                .get(&request.jti)
+                .is_some_and(|current| Arc::ptr_eq(current, &stop))
+            {
+                running.remove(&request.jti);
+            }
+        }
+        let (reply, fuel, updates) = match done {
             Ok(done) => done,
             Err(refusal) => (ExecReply::refused(&refusal), None, 0),
         };
@@ -187,6 +232,7 @@ impl Executor {
     async fn check_and_run(
         &self,
         request: &ExecRequest,
+        stop: &tokio::sync::Notify,
     ) -> Result<(ExecReply, Option<u64>, u32), Refusal> {
         let canonical = canonicalize(request.args.as_bytes()).map_err(|e| {
             Refusal::new(
@@ -286,10 +332,21 @@ impl Executor {
         } else {
             (None, None)
         };
-        let outcome = self
+        let run = self
             .runtime
-            .invoke(&skill.component, &spec, &claims.tool, &request.args, sink)
-            .await;
+            .invoke(&skill.component, &spec, &claims.tool, &request.args, sink);
+        // Dropping the call drops its store: the tool stops where it is.
+        let outcome = tokio::select! {
+            outcome = run => outcome,
+            () = stop.notified() => {
+                if let Some(forwarding) = forwarding {
+                    forwarding.abort();
+                }
+                let reason = "the gateway stopped it while it ran: nobody waits for its answer \
+                              any more (the call was cancelled)";
+                return Ok((ExecReply::Failed { reason: reason.into() }, None, 0));
+            }
+        };
         // The sink went with the call's store: the forwarder ends once it
         // has sent what is left, before the answer goes out.
         let updates = match forwarding {
@@ -377,6 +434,26 @@ impl Executor {
         requests: Arc<dyn Requests>,
     ) -> Result<tokio::task::JoinHandle<()>, BusError> {
         let mut deliveries = requests.serve(&exec_subject(self.pool.as_str())).await?;
+        // Stop orders are best effort: without them a cancelled call's
+        // tool runs to its end, and its answer goes nowhere.
+        match self
+            .events
+            .subscribe(&stop_subject(self.pool.as_str()))
+            .await
+        {
+            Ok(mut orders) => {
+                let executor = Arc::downgrade(&self);
+                tokio::spawn(async move {
+                    while let Some(order) = orders.recv().await {
+                        let Some(executor) = executor.upgrade() else {
+                            return;
+                        };
+                        executor.stop(&order.payload);
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "no stop orders will be heard"),
+        }
         Ok(tokio::spawn(async move {
             while let Some(delivery) = deliveries.recv().await {
                 (delivery.ack)();

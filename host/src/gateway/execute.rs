@@ -6,7 +6,9 @@
 //!
 //! While the tool runs, whoever watches the call hears its progress and
 //! log lines: only those signed by a trusted executor for this call and
-//! this grant; anything else on their subject is dropped.
+//! this grant; anything else on their subject is dropped. A call dropped
+//! while its tool runs (a cancelled task or request) tells the executor to
+//! stop it, with an order signed by the gateway key.
 
 use serde_json::json;
 use tgw_proto::receipt::{self, Expected};
@@ -16,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::{CallResult, Gateway, SignedAnswer};
 use crate::audit::AuditKind;
-use crate::backend::{BusError, Deadlines, exec_subject, updates_subject};
+use crate::backend::{BusError, Deadlines, Events, exec_subject, stop_subject, updates_subject};
 use crate::executor::protocol::{ExecAnswer, ExecReply, ExecRequest, encode};
 use crate::policy::Proposal;
 use crate::runtime::CallUpdate;
@@ -54,10 +56,23 @@ impl Gateway {
             ack: self.config.exec_ack,
             answer: timeout + self.config.exec_grace,
         };
+        let stop = StopOnDrop {
+            order: Some(tgw_proto::stop::sign(
+                self.signer.jws(),
+                &tgw_proto::stop::StopClaims {
+                    aud: self.config.pool.to_string(),
+                    call: exec.call.clone(),
+                    jti: exec.jti.clone(),
+                },
+            )),
+            subject: stop_subject(self.config.pool.as_str()),
+            events: self.events.clone(),
+        };
         let answer = self
             .requests
             .request(&subject, encode(&exec), deadlines)
             .await;
+        stop.answered();
         let answer = match answer {
             Ok(answer) => answer,
             Err(BusError::NoResponders(_) | BusError::NotAcknowledged(_)) => {
@@ -250,6 +265,36 @@ impl Gateway {
             stop: Some(stop),
             task,
         })
+    }
+}
+
+/// A request in flight: dropped before its answer came (nobody waits for
+/// it any more), it orders the executors of the pool to stop the call.
+struct StopOnDrop {
+    order: Option<String>,
+    subject: String,
+    events: std::sync::Arc<dyn Events>,
+}
+
+impl StopOnDrop {
+    fn answered(mut self) {
+        self.order = None;
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let Some(order) = self.order.take() else {
+            return;
+        };
+        let (events, subject) = (self.events.clone(), std::mem::take(&mut self.subject));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = events.publish(&subject, order.into_bytes()).await {
+                    tracing::warn!(error = %e, "the order to stop a cancelled call was not sent");
+                }
+            });
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! asked for progress) and its log lines (to a session that set a logging
 //! level) reach the client, as signed by the executor. A client's
 //! `notifications/cancelled` drops the proposal, which withdraws the
-//! approval. For a client that takes tasks, a call that waits for a
+//! approval (or stops the running tool). For a client that takes tasks, a call that waits for a
 //! person or runs long becomes a task instead (`task/`). Denial, expiry and every other refusal are
 //! results with `isError: true`, the reason in words and the stable code in
 //! `_meta["tgw/refusal"]`, not protocol errors: the agent (and its user)

@@ -15,6 +15,7 @@
 //!   and manifest.
 //! - [`update`]: a running call's progress and log lines, signed by the
 //!   executor that runs it.
+//! - [`stop`]: the gateway's order to stop a running call, signed by it.
 
 pub mod canonical;
 pub mod grant;
@@ -23,5 +24,6 @@ pub mod receipt;
 pub mod refusal;
 pub mod shown;
 pub mod skill_signature;
+pub mod stop;
 pub mod update;
 pub mod webauthn;

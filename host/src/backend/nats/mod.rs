@@ -8,8 +8,8 @@
 //!   made usable again. The stream's creation time is its identity: if it
 //!   changes while a process runs (the stream was deleted and made again,
 //!   empty), the ledger refuses every spend from then on.
-//! - `TGW_APPROVALS`, `TGW_PEOPLE`, `TGW_AUDIT_HEADS`: KV buckets; updates
-//!   are compare-and-set on the entry's revision.
+//! - `TGW_APPROVALS`, `TGW_PEOPLE`, `TGW_AUDIT_HEADS`, `TGW_TASKS`: KV
+//!   buckets; updates are compare-and-set on the entry's revision.
 //! - `TGW_AUDIT`: a stream over `tgw.audit.>`, one subject per chain
 //!   (`tgw.audit.<writer>`); an entry is appended with
 //!   `Nats-Expected-Last-Subject-Sequence`, so writers of different chains

@@ -6,12 +6,13 @@
 //! test that its absence is refused (`host/tests/nats_permissions.rs`).
 //!
 //! - The gateway creates the streams, writes approvals, people, OAuth
-//!   state and tasks, sends execution requests and appends its own audit chain. It
+//!   state and tasks, sends execution requests (and orders to stop them) and appends its own audit chain. It
 //!   runs no executor (`tgw up --no-executor`), so it spends no nonces.
 //! - An executor of pool P takes only P's requests, answers them (at most
 //!   an acknowledgement and an answer each), publishes the signed updates
 //!   of the tools it runs on `tgw.updates.P.>` (the gateway hears them
-//!   there), spends nonces, appends the
+//!   there), hears the gateway's orders to stop one on `tgw.stop.P`, spends
+//!   nonces, appends the
 //!   audit chains of pool P and reads (never writes) the people records
 //!   its approval floor checks. It cannot read or write approvals or OAuth
 //!   state, nor join another pool.
@@ -131,6 +132,8 @@ pub fn gateway() -> Role {
     publish.push(format!("$JS.API.STREAM.MSG.GET.{}", LogName::Audit.name()));
     publish.push(LogName::Audit.subject("gateway.>"));
     publish.push("tgw.exec.>".into());
+    // Orders to stop the running calls nobody waits for any more.
+    publish.push("tgw.stop.>".into());
     let mut subscribe = subscribe;
     // The running tools' signed progress and log lines; it learns that
     // its subscription is in place from a message to itself.
@@ -163,6 +166,8 @@ pub fn executor(pool: &str) -> Role {
     // Its own pool's running tools' updates, signed by its key.
     publish.push(format!("tgw.updates.{pool}.>"));
     subscribe.push(format!("tgw.exec.{pool}"));
+    // The gateway's signed orders to stop a running call.
+    subscribe.push(format!("tgw.stop.{pool}"));
     Role {
         subscribe,
         name,
