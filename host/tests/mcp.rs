@@ -565,6 +565,7 @@ async fn a_changed_skill_is_announced_and_its_old_approvals_cannot_be_approved()
                 skill: "files".parse().unwrap(),
                 tool: "delete_file".parse().unwrap(),
                 args: br#"{"path":"report.txt"}"#.to_vec(),
+                trace: None,
             })
             .await
     });

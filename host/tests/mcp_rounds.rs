@@ -470,16 +470,45 @@ async fn a_task_is_only_its_callers_and_a_forged_record_is_not_believed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quick_call_answers_at_once_even_for_a_client_that_takes_tasks() {
-    let (router, _chain, token) = gateway().await;
+    let (router, chain, token) = gateway().await;
+    let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut traced_meta = tasks_meta();
+    traced_meta["traceparent"] = json!(trace);
     let (_, answer) = call(
         &router,
         &token,
         "diagnostics.greet",
-        json!({"arguments": {"name": "Ada"}, "_meta": tasks_meta()}),
+        json!({"arguments": {"name": "Ada"}, "_meta": traced_meta}),
     )
     .await;
     assert_eq!(answer["result"]["resultType"], "complete", "{answer}");
     assert_eq!(answer["result"]["content"][0]["text"], "Hello, Ada!");
+    // The client's trace context is in the proposal's audit entry; one
+    // that does not parse is not.
+    let traced = |entries: &[tgw::audit::AuditEntry]| {
+        entries
+            .iter()
+            .filter(|e| e.kind == AuditKind::Proposal && e.detail.get("traceparent").is_some())
+            .map(|e| e.detail["traceparent"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        traced(&chain.audit.entries().await.unwrap()),
+        [json!(trace)]
+    );
+    let mut untraced = tasks_meta();
+    untraced["traceparent"] = json!("00-not-a-trace-01");
+    call(
+        &router,
+        &token,
+        "diagnostics.greet",
+        json!({"arguments": {"name": "Ada"}, "_meta": untraced}),
+    )
+    .await;
+    assert_eq!(
+        traced(&chain.audit.entries().await.unwrap()),
+        [json!(trace)]
+    );
     // Without the extension, a tool that runs only as a task is refused
     // with the capability it needs.
     let (_, refused) = call(

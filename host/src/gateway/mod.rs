@@ -83,6 +83,9 @@ pub struct CallRequest {
     pub tool: ToolName,
     /// The arguments as the agent sent them (JSON).
     pub args: Vec<u8>,
+    /// The trace the client says the call belongs to (W3C `traceparent`,
+    /// from MCP's `_meta`): in the proposal's audit entry.
+    pub trace: Option<tgw_parse::mcp::TraceParent>,
 }
 
 /// How a call ended.

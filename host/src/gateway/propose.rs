@@ -54,18 +54,16 @@ impl Gateway {
                 "the arguments must be a JSON object",
             ));
         }
-        self.audit
-            .record(
-                AuditKind::Proposal,
-                call,
-                json!({
-                    "principal": request.principal, "role": request.role, "groups": request.groups,
-                    "skill": request.skill, "tool": request.tool, "risk": tool.risk,
-                    "component": skill.component.digest, "input_hash": args.input_hash,
-                    "args": args.as_str(),
-                }),
-            )
-            .await;
+        let mut detail = json!({
+            "principal": request.principal, "role": request.role, "groups": request.groups,
+            "skill": request.skill, "tool": request.tool, "risk": tool.risk,
+            "component": skill.component.digest, "input_hash": args.input_hash,
+            "args": args.as_str(),
+        });
+        if let Some(trace) = &request.trace {
+            detail["traceparent"] = json!(trace.to_string());
+        }
+        self.audit.record(AuditKind::Proposal, call, detail).await;
         Ok(Proposal {
             skill: request.skill,
             tool: request.tool,

@@ -71,6 +71,8 @@ pub(super) struct Call {
     pub qualified: String,
     /// Whether it may become a task (its manifest's `task`).
     pub task: TaskSupport,
+    /// The client's trace context (`_meta.traceparent`), when well formed.
+    pub trace: Option<tgw_parse::mcp::TraceParent>,
     pub args: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -95,6 +97,7 @@ impl Call {
             skill: self.skill.clone(),
             tool: self.tool.clone(),
             args: serde_json::to_vec(&proposed).map_err(|e| e.to_string())?,
+            trace: self.trace.clone(),
         })
     }
 }
@@ -145,7 +148,13 @@ impl McpHandler {
                 .await;
             return Ok(refused(&refusal, "The call was not run"));
         }
-        let (call, round) = self.admit(&caller, &request).await?;
+        let (mut call, round) = self.admit(&caller, &request).await?;
+        // W3C: a trace context that does not parse is ignored.
+        call.trace = context
+            .meta
+            .get("traceparent")
+            .and_then(serde_json::Value::as_str)
+            .and_then(tgw_parse::mcp::TraceParent::parse);
         let takes_tasks = context
             .client_capabilities()
             .is_some_and(|c| c.supports_tasks());
@@ -218,6 +227,7 @@ impl McpHandler {
                 .unwrap_or_default(),
             tool,
             args,
+            trace: None,
         };
         let Some(sealed) = &request.request_state else {
             return Ok((call, input::Round::default()));

@@ -313,6 +313,7 @@ pub fn request_to(skill: &str, tool: &str, args: Value) -> CallRequest {
         skill: skill.parse().unwrap(),
         tool: tool.parse().unwrap(),
         args: args.to_string().into_bytes(),
+        trace: None,
     }
 }
 
