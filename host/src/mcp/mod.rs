@@ -57,6 +57,19 @@ struct Streamable {
 
 const SESSION_HEADER: &str = "mcp-session-id";
 
+/// What `Mcp-Param-*` headers are checked against in a `tools/call`.
+#[derive(Default, serde::Deserialize)]
+struct CallPeek {
+    id: Option<serde_json::Value>,
+    params: Option<CallPeekParams>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct CallPeekParams {
+    name: Option<String>,
+    arguments: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
 fn session_of(headers: &http::HeaderMap) -> Option<String> {
     headers
         .get(SESSION_HEADER)
@@ -90,18 +103,22 @@ impl Streamable {
         let bytes = axum::body::to_bytes(body, MAX_BODY)
             .await
             .unwrap_or_default();
-        let message: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        let params = &message["params"];
+        // Only what the headers are checked against is read (rmcp reads
+        // the whole message next); a body that does not parse is rmcp's
+        // to refuse.
+        let message: CallPeek = serde_json::from_slice(&bytes).unwrap_or_default();
+        let params = message.params.unwrap_or_default();
         let skills = self.state.skills.current();
         let aliases = self.state.policy.current().aliases.clone();
-        let tool = params["name"]
-            .as_str()
+        let tool = params
+            .name
+            .as_deref()
             .and_then(|name| tools::resolve(&skills, name, &aliases));
         if let Some((_, info)) = tool
             && let Err(mismatch) = headers::check(
                 &parts.headers,
                 &info.input_schema,
-                params["arguments"].as_object(),
+                params.arguments.as_ref(),
             )
         {
             let why = mismatch.to_string();
@@ -115,7 +132,7 @@ impl Streamable {
                 .await;
             let error = serde_json::json!({
                 "jsonrpc": "2.0",
-                "id": message.get("id").cloned().unwrap_or_default(),
+                "id": message.id.unwrap_or_default(),
                 "error": {"code": -32020, "message": why},
             });
             return Err((http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response());

@@ -35,7 +35,36 @@ pub struct ToolInfo {
     pub input_schema: Value,
     /// The schema its structured content fits (0.2.0 skills only).
     pub output_schema: Option<Value>,
+    /// `output_schema`, compiled once when the tool is read.
+    #[serde(skip)]
+    pub output_check: Option<OutputCheck>,
     pub risk: Risk,
+}
+
+/// A tool's output schema, compiled: what each answer is checked against.
+#[derive(Clone)]
+pub struct OutputCheck(std::sync::Arc<jsonschema::Validator>);
+
+impl OutputCheck {
+    pub fn compile(schema: &Value) -> Result<OutputCheck, String> {
+        jsonschema::validator_for(schema)
+            .map(|validator| OutputCheck(std::sync::Arc::new(validator)))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Two checks are the same when they come from one compilation (the
+/// schemas beside them say whether they mean the same).
+impl PartialEq for OutputCheck {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for OutputCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutputCheck")
+    }
 }
 
 /// What a tool answered.
@@ -248,24 +277,25 @@ impl ToolSpec {
                 })
         };
         let input_schema = schema(&self.input_schema, "input")?;
-        let output_schema = match &self.output_schema {
+        let (output_schema, output_check) = match &self.output_schema {
             Some(text) => {
                 let parsed = schema(text, "output")?;
-                jsonschema::validator_for(&parsed).map_err(|e| {
+                let check = OutputCheck::compile(&parsed).map_err(|e| {
                     format!(
                         "tool {}: its output schema is not a JSON Schema: {e}",
                         self.name
                     )
                 })?;
-                Some(parsed)
+                (Some(parsed), Some(check))
             }
-            None => None,
+            None => (None, None),
         };
         Ok(ToolInfo {
             name: self.name,
             description: self.description,
             input_schema,
             output_schema,
+            output_check,
             risk: self.risk,
         })
     }
@@ -394,7 +424,7 @@ fn questions_json(
 /// successful 0.2.0 answer of a tool with an output schema must carry
 /// structured content that fits it.
 pub fn check_output(tool: &ToolInfo, output: &ToolOutput) -> Result<(), String> {
-    let Some(schema) = &tool.output_schema else {
+    let Some(check) = &tool.output_check else {
         return Ok(());
     };
     if output.format != OutputFormat::Content {
@@ -410,8 +440,8 @@ pub fn check_output(tool: &ToolInfo, output: &ToolOutput) -> Result<(), String> 
             tool.name
         ));
     };
-    let validator = jsonschema::validator_for(schema).map_err(|e| e.to_string())?;
-    let errors: Vec<String> = validator
+    let errors: Vec<String> = check
+        .0
         .iter_errors(structured)
         .take(3)
         .map(|e| format!("{} at {}", e, e.instance_path))
@@ -485,6 +515,8 @@ mod tests {
             description: String::new(),
             input_schema: json!({"type": "object"}),
             output_schema: Some(json!({"type": "object", "required": ["celsius"]})),
+            output_check: OutputCheck::compile(&json!({"type": "object", "required": ["celsius"]}))
+                .ok(),
             risk: Risk::Read,
         };
         let output = |result: ToolResult| ToolOutput {
