@@ -512,8 +512,12 @@ fn a_new_skill_builds_tests_and_runs_as_it_is() {
         work.path(),
     );
     assert!(call.status.success(), "{}", stderr(&call));
+    // A 0.2.0 skill: content blocks and structured content.
     let answer: Value = serde_json::from_str(&stdout(&call)).unwrap();
-    assert_eq!(answer["greeting"], "Hello, Ada!");
+    assert_eq!(
+        answer["structuredContent"]["greeting"], "Hello, Ada!",
+        "{answer}"
+    );
     let tools = stdout(&run(
         &["--skills-dir", ".", "skill", "tools", "greeter"],
         work.path(),

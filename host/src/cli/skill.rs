@@ -31,8 +31,8 @@ pub enum SkillCommand {
     /// and a skill.toml. It builds and tests as it is.
     New {
         name: String,
-        /// The sdk/skill folder of a Trust Gateway checkout (default: the
-        /// one this tgw was built from).
+        /// The sdk/skill-v0-2 folder of a Trust Gateway checkout (default:
+        /// the one this tgw was built from).
         #[arg(long)]
         sdk: Option<std::path::PathBuf>,
     },

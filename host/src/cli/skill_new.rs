@@ -10,7 +10,7 @@ use tgw::registry::Skill;
 /// The skill SDK of the checkout this `tgw` was built from; `--sdk`
 /// points elsewhere.
 fn default_sdk() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/skill")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/skill-v0-2")
 }
 
 /// `tgw skill new NAME [--sdk PATH]`: the crate in `./NAME`.
@@ -26,7 +26,7 @@ pub fn new(name: &str, sdk: Option<&Path>) -> anyhow::Result<()> {
     let sdk = sdk.map_or_else(default_sdk, Path::to_path_buf);
     let sdk = sdk.canonicalize().map_err(|e| {
         anyhow::anyhow!(
-            "the skill SDK is not at {} ({e}): pass --sdk PATH to the sdk/skill folder of a Trust Gateway checkout",
+            "the skill SDK is not at {} ({e}): pass --sdk PATH to the sdk/skill-v0-2 folder of a Trust Gateway checkout",
             sdk.display()
         )
     })?;
@@ -117,7 +117,7 @@ crate-type = ["cdylib", "rlib"]
 # The skill's logic builds and tests natively (`cargo test`); the bindings
 # to the gateway exist only in the component (`tgw skill build`).
 [target.'cfg(target_arch = "wasm32")'.dependencies]
-tgw-skill-sdk = {{ path = {sdk:?} }}
+tgw-skill-sdk-v0-2 = {{ path = {sdk:?} }}
 
 [dependencies]
 serde = {{ version = "1", features = ["derive"] }}
@@ -152,10 +152,11 @@ risk = "read"
     )
 }
 
-const LIB_RS: &str = r##"//! A Trust Gateway skill: its tools' logic in plain Rust (tested with
-//! `cargo test`), and the component's bindings below it.
+const LIB_RS: &str = r##"//! A Trust Gateway skill (`tgw:skill@0.2.0`): its tools' logic in plain
+//! Rust (tested with `cargo test`), and the component's bindings below it.
 
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,23 +164,23 @@ pub struct GreetArgs {
     pub name: String,
 }
 
-/// The `greet` tool.
-pub fn greet(args: &GreetArgs) -> Result<String, String> {
+/// The `greet` tool: its answer, as structured content.
+pub fn greet(args: &GreetArgs) -> Result<Value, String> {
     if args.name.trim().is_empty() {
         return Err("name is empty".into());
     }
-    Ok(serde_json::json!({ "greeting": format!("Hello, {}!", args.name) }).to_string())
+    Ok(json!({ "greeting": format!("Hello, {}!", args.name) }))
 }
 
 #[cfg(target_arch = "wasm32")]
 mod component {
-    use tgw_skill_sdk::{Guest, Risk, Tool, ToolError};
+    use tgw_skill_sdk_v0_2::{Answer, Guest, Risk, Tool, ToolError, ToolResult};
 
     struct Skill;
 
     impl Guest for Skill {
         fn tools() -> Vec<Tool> {
-            vec![tgw_skill_sdk::tool(
+            vec![tgw_skill_sdk_v0_2::tool(
                 "greet",
                 "Greets someone by name.",
                 Risk::Read,
@@ -189,18 +190,29 @@ mod component {
                     "required": ["name"],
                     "additionalProperties": false
                 }),
+                // What its structured content holds: the gateway checks
+                // every answer against it.
+                Some(serde_json::json!({
+                    "type": "object",
+                    "properties": { "greeting": { "type": "string" } },
+                    "required": ["greeting"]
+                })),
             )]
         }
 
-        fn invoke(tool: String, args_json: String) -> Result<String, ToolError> {
+        fn invoke(tool: String, args_json: String) -> Result<Answer, ToolError> {
             match tool.as_str() {
-                "greet" => super::greet(&tgw_skill_sdk::parse_args(&args_json)?).map_err(ToolError::Failed),
+                "greet" => {
+                    let args = tgw_skill_sdk_v0_2::parse_args(&args_json)?;
+                    let greeting = super::greet(&args).map_err(ToolError::Failed)?;
+                    Ok(ToolResult::json(&greeting).into())
+                }
                 _ => Err(ToolError::UnknownTool(tool)),
             }
         }
     }
 
-    tgw_skill_sdk::export!(Skill);
+    tgw_skill_sdk_v0_2::export!(Skill);
 }
 
 #[cfg(test)]
@@ -210,7 +222,7 @@ mod tests {
     #[test]
     fn greets_by_name_and_refuses_an_empty_one() {
         let answer = greet(&GreetArgs { name: "Ada".into() }).unwrap();
-        assert_eq!(answer, r#"{"greeting":"Hello, Ada!"}"#);
+        assert_eq!(answer, json!({ "greeting": "Hello, Ada!" }));
         assert!(greet(&GreetArgs { name: " ".into() }).is_err());
     }
 }
