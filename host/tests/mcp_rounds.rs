@@ -45,15 +45,20 @@ async fn gateway() -> (Router, chain::Chain, String) {
         },
     )
     .await;
+    let token = admin(&chain, "ada").await;
+    (chain.app.router(), chain, token)
+}
+
+/// A token of `name`, a new admin.
+async fn admin(chain: &chain::Chain, name: &str) -> String {
     let invitation = chain.people.invite(Role::Admin).await.unwrap();
-    chain.people.redeem(&invitation.token, "ada").await.unwrap();
-    let token = chain
+    chain.people.redeem(&invitation.token, name).await.unwrap();
+    chain
         .people
-        .create_token("ada", &Scope::ALL)
+        .create_token(name, &Scope::ALL)
         .await
         .unwrap()
-        .0;
-    (chain.app.router(), chain, token)
+        .0
 }
 
 /// The per-request `_meta` of a 2026-07-28 client; `elicitation`: whether
@@ -399,26 +404,25 @@ async fn task_request(router: &Router, token: &str, method: &str, id: &str) -> V
     request(router, token, method, id, params).await.1
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_task_is_only_its_callers_and_a_forged_record_is_not_believed() {
-    let (router, chain, ada) = gateway().await;
-    let invitation = chain.people.invite(Role::Admin).await.unwrap();
-    chain.people.redeem(&invitation.token, "eve").await.unwrap();
-    let eve = chain
-        .people
-        .create_token("eve", &Scope::ALL)
-        .await
-        .unwrap()
-        .0;
+/// A call of a tool that takes a minute, by a client that takes tasks: the
+/// task's id.
+async fn minute_long_task(router: &Router, token: &str) -> String {
     let (_, created) = call(
-        &router,
-        &ada,
+        router,
+        token,
         "diagnostics.slow_compute",
-        json!({"arguments": {"seconds": 60, "label": "mine"}, "_meta": tasks_meta()}),
+        json!({"arguments": {"seconds": 60, "label": "long"}, "_meta": tasks_meta()}),
     )
     .await;
     assert_eq!(created["result"]["resultType"], "task", "{created}");
-    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    created["result"]["taskId"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_is_only_its_callers_and_a_forged_record_is_not_believed() {
+    let (router, chain, ada) = gateway().await;
+    let eve = admin(&chain, "eve").await;
+    let id = minute_long_task(&router, &ada).await;
     let got = task_request(&router, &ada, "tasks/get", &id).await;
     assert_eq!(got["result"]["status"], "working", "{got}");
 
@@ -588,15 +592,7 @@ async fn stopped_execution(chain: &chain::Chain, seconds: u64) -> Option<Value> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_task_stops_its_running_tool_and_nobody_else_can() {
     let (router, chain, token) = gateway().await;
-    let (_, created) = call(
-        &router,
-        &token,
-        "diagnostics.slow_compute",
-        json!({"arguments": {"seconds": 60, "label": "long"}, "_meta": tasks_meta()}),
-    )
-    .await;
-    assert_eq!(created["result"]["resultType"], "task", "{created}");
-    let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let task = minute_long_task(&router, &token).await;
 
     // An order to stop every call, signed by a key the executor does not
     // trust, and one that is not an order at all: both are dropped.
