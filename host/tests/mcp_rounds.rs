@@ -637,3 +637,52 @@ async fn cancelling_a_task_stops_its_running_tool_and_nobody_else_can() {
     let got = task_request(&router, &token, "tasks/get", &task).await;
     assert_eq!(got["result"]["status"], "cancelled", "{got}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_ahead_count_for_the_first_questions_only_and_must_be_answers() {
+    let (router, _chain, token) = gateway().await;
+    let answer = |name: &str| json!({"action": "accept", "content": {"name": name}});
+    // Answered ahead, with keys nobody asked beside: the extra keys are
+    // ignored, and the tool answers.
+    let (_, done) = call(
+        &router,
+        &token,
+        "diagnostics.ask_name",
+        json!({"arguments": {}, "_meta": meta(true), "inputResponses": {
+            "user_name": answer("Alice"), "unknown": answer("Mallory"),
+        }}),
+    )
+    .await;
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+    assert_eq!(done["result"]["content"][0]["text"], "Hello, Alice!");
+    // Something that is not an elicitation's result is no answer: the
+    // question is asked again.
+    let (_, asked) = call(
+        &router,
+        &token,
+        "diagnostics.ask_name",
+        json!({"arguments": {}, "_meta": meta(true), "inputResponses": {"user_name": 12345}}),
+    )
+    .await;
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    // An answer ahead counts for the first round only: the second question
+    // of a two-round tool is asked, not answered by the same responses.
+    let (_, second) = call(
+        &router,
+        &token,
+        "diagnostics.two_questions",
+        json!({"arguments": {}, "_meta": meta(true), "inputResponses": {
+            "step1": answer("Ada"),
+            "step2": {"action": "accept", "content": {"color": "green"}},
+        }}),
+    )
+    .await;
+    assert_eq!(second["result"]["resultType"], "input_required", "{second}");
+    let keys: Vec<_> = second["result"]["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(keys, ["step2"]);
+}

@@ -167,7 +167,15 @@ impl McpHandler {
         }
         let as_task = takes_tasks && call.task != TaskSupport::Forbidden;
         let answers = round.answered(request.input_responses.as_ref());
-        self.rounds(call, as_task, round, answers, &context).await
+        // Without a state, a 2026-07-28 client may answer ahead: its
+        // answers count for the questions the tool asks in this request's
+        // first round, and for nothing else.
+        let ahead = request
+            .input_responses
+            .clone()
+            .filter(|_| request.request_state.is_none());
+        self.rounds(call, as_task, round, answers, ahead, &context)
+            .await
     }
 
     async fn refused_at_door(&self, caller: &Caller, code: RefusalCode, reason: &str) {
@@ -262,6 +270,7 @@ impl McpHandler {
         as_task: bool,
         mut round: input::Round,
         mut answers: serde_json::Map<String, serde_json::Value>,
+        mut ahead: Option<rmcp::model::InputResponses>,
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         loop {
@@ -299,6 +308,17 @@ impl McpHandler {
                     input::MAX_ROUNDS
                 )));
             }
+            round = input::Round {
+                number: round.number + 1,
+                asked: questions.iter().map(|q| q.key.clone()).collect(),
+                answers,
+            };
+            if let Some(given) = ahead.take()
+                && round.answers_all(&given)
+            {
+                answers = round.answered(Some(&given));
+                continue;
+            }
             let elicits = context
                 .client_capabilities()
                 .is_some_and(|c| c.elicitation.is_some());
@@ -308,11 +328,6 @@ impl McpHandler {
                         .unwrap_or_default(),
                 ));
             }
-            round = input::Round {
-                number: round.number + 1,
-                asked: questions.iter().map(|q| q.key.clone()).collect(),
-                answers,
-            };
             // A request that carries its protocol version in `_meta` is a
             // stateless 2026-07-28 one: the client asks, and calls again.
             if context.meta.protocol_version().is_some() {

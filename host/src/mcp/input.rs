@@ -9,7 +9,8 @@
 //!   gateway seals (HMAC-SHA256, rmcp's `RequestStateCodec`) over the
 //!   questions asked and the answers so far, bound to the caller, the tool
 //!   and the exact arguments, for ten minutes. A retry whose state does not
-//!   open is refused (`request-state-invalid`) and audited.
+//!   open is refused (`request-state-invalid`) and audited. A request
+//!   without a state may answer ahead, for its first round's questions.
 //! - a 2025-11-25 session is asked with server-to-client `elicitation/create`
 //!   requests during the call.
 //!
@@ -97,19 +98,36 @@ pub struct Round {
 
 impl Round {
     /// The answers with the responses to this round's questions added
-    /// (only those asked, each bounded in size).
+    /// (only those asked, each an elicitation's result, bounded in size:
+    /// anything else is no answer, and the question is asked again).
     pub fn answered(&self, responses: Option<&InputResponses>) -> Map<String, Value> {
         let mut answers = self.answers.clone();
         for key in &self.asked {
             let Some(response) = responses.and_then(|r| r.get(key)) else {
                 continue;
             };
-            if response.to_string().len() <= MAX_ANSWER_BYTES {
+            if is_elicit_result(response) && response.to_string().len() <= MAX_ANSWER_BYTES {
                 answers.insert(key.clone(), response.clone());
             }
         }
         answers
     }
+
+    /// Whether `responses` answer every question of this round.
+    pub fn answers_all(&self, responses: &InputResponses) -> bool {
+        self.asked
+            .iter()
+            .all(|key| responses.get(key).is_some_and(is_elicit_result))
+    }
+}
+
+/// Whether `response` reads as an elicitation's result: an object whose
+/// `action` is accept, decline or cancel.
+fn is_elicit_result(response: &Value) -> bool {
+    matches!(
+        response.get("action").and_then(Value::as_str),
+        Some("accept" | "decline" | "cancel")
+    )
 }
 
 /// Seals and opens request states with the gateway's key for them.
