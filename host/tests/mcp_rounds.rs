@@ -686,3 +686,46 @@ async fn answers_ahead_count_for_the_first_questions_only_and_must_be_answers() 
         .collect();
     assert_eq!(keys, ["step2"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_takes_urls_is_pointed_at_the_approval_card() {
+    let (router, chain, token) = gateway().await;
+    std::fs::write(chain.files.join("old.txt"), "bytes\n").unwrap();
+    let mut url_meta = tasks_meta();
+    url_meta["io.modelcontextprotocol/clientCapabilities"]["elicitation"] = json!({"url": {}});
+    let (_, created) = call(
+        &router,
+        &token,
+        "files.delete_file",
+        json!({"arguments": {"path": "old.txt"}, "_meta": url_meta}),
+    )
+    .await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let approval = created["result"]["_meta"]["tgw/approval"].clone();
+    let got = task_request(&router, &token, "tasks/get", &task).await;
+    assert_eq!(got["result"]["status"], "input_required", "{got}");
+    let asked = &got["result"]["inputRequests"]["approval"];
+    assert_eq!(asked["method"], "elicitation/create", "{got}");
+    assert_eq!(asked["params"]["mode"], "url", "{got}");
+    assert_eq!(asked["params"]["url"], approval["url"], "{got}");
+    assert_eq!(asked["params"]["elicitationId"], approval["id"], "{got}");
+
+    // The client showed the URL: the task works on, waiting for the person.
+    let params = json!({
+        "taskId": task, "_meta": tasks_meta(),
+        "inputResponses": {"approval": {"action": "accept"}},
+    });
+    let (_, ack) = request(&router, &token, "tasks/update", &task, params).await;
+    assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
+    let got = task_request(&router, &token, "tasks/get", &task).await;
+    assert_eq!(got["result"]["status"], "working", "{got}");
+    assert!(
+        got["result"]["statusMessage"]
+            .as_str()
+            .unwrap()
+            .contains(approval["id"].as_str().unwrap()),
+        "{got}"
+    );
+    assert!(chain.files.join("old.txt").exists(), "it ran unapproved");
+}
