@@ -57,14 +57,12 @@ impl Gateway {
             answer: timeout + self.config.exec_grace,
         };
         let stop = StopOnDrop {
-            order: Some(tgw_proto::stop::sign(
-                self.signer.jws(),
-                &tgw_proto::stop::StopClaims {
-                    aud: self.config.pool.to_string(),
-                    call: exec.call.clone(),
-                    jti: exec.jti.clone(),
-                },
-            )),
+            order: Some(tgw_proto::stop::StopClaims {
+                aud: self.config.pool.to_string(),
+                call: exec.call.clone(),
+                jti: exec.jti.clone(),
+            }),
+            signer: self.signer.jws(),
             subject: stop_subject(self.config.pool.as_str()),
             events: self.events.clone(),
         };
@@ -109,19 +107,12 @@ impl Gateway {
                 answer: answer.clone(),
             });
         }
-        let (answer, updates) = (answer.reply, updates);
         // The receipt says how many updates the executor sent first: pass
         // them all on, then stop listening.
         if let Some(listening) = listening {
             listening.finish(updates).await;
         }
-        match answer {
-            ExecReply::Done { output, format } => Ok(CallResult::Done { output, format }),
-            ExecReply::Refused { code, reason } => {
-                Err(Refusal::new(code, reason).context("the executor refused"))
-            }
-            ExecReply::Failed { reason } => Ok(CallResult::Failed { reason }),
-        }
+        ended(answer.reply)
     }
 
     /// The executor's reply, if its receipt is signed by a trusted
@@ -140,7 +131,7 @@ impl Gateway {
                 Ok((answer, updates))
             });
         match checked {
-            Ok((answer, updates)) => Ok((answer, updates)),
+            Ok(believed) => Ok(believed),
             Err(why) => {
                 let shown: String = String::from_utf8_lossy(bytes).chars().take(512).collect();
                 self.audit
@@ -194,13 +185,7 @@ impl Gateway {
             &signed.jti,
             &signed.input_hash,
         )?;
-        Ok(match signed.answer.reply.clone() {
-            ExecReply::Done { output, format } => CallResult::Done { output, format },
-            ExecReply::Refused { code, reason } => {
-                CallResult::Refused(Refusal::new(code, reason).context("the executor refused"))
-            }
-            ExecReply::Failed { reason } => CallResult::Failed { reason },
-        })
+        Ok(ended(signed.answer.reply.clone()).unwrap_or_else(CallResult::Refused))
     }
 
     /// Subscribes to the updates of `exec`'s call and passes the genuine
@@ -268,25 +253,40 @@ impl Gateway {
     }
 }
 
+/// How a call ends with the executor's (believed) reply: a refusal keeps
+/// the executor's code.
+fn ended(reply: ExecReply) -> Result<CallResult, Refusal> {
+    match reply {
+        ExecReply::Done { output, format } => Ok(CallResult::Done { output, format }),
+        ExecReply::Refused { code, reason } => {
+            Err(Refusal::new(code, reason).context("the executor refused"))
+        }
+        ExecReply::Failed { reason } => Ok(CallResult::Failed { reason }),
+    }
+}
+
 /// A request in flight: dropped before its answer came (nobody waits for
-/// it any more), it orders the executors of the pool to stop the call.
-struct StopOnDrop {
-    order: Option<String>,
+/// it any more), it orders the executors of the pool to stop the call. The
+/// order is signed only then, off the path of every call that is answered.
+struct StopOnDrop<'a> {
+    order: Option<tgw_proto::stop::StopClaims>,
+    signer: &'a tgw_proto::jws::JwsSigner,
     subject: String,
     events: std::sync::Arc<dyn Events>,
 }
 
-impl StopOnDrop {
+impl StopOnDrop<'_> {
     fn answered(mut self) {
         self.order = None;
     }
 }
 
-impl Drop for StopOnDrop {
+impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
-        let Some(order) = self.order.take() else {
+        let Some(claims) = self.order.take() else {
             return;
         };
+        let order = tgw_proto::stop::sign(self.signer, &claims);
         let (events, subject) = (self.events.clone(), std::mem::take(&mut self.subject));
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
