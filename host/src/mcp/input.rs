@@ -102,22 +102,31 @@ impl Round {
     /// anything else is no answer, and the question is asked again).
     pub fn answered(&self, responses: Option<&InputResponses>) -> Map<String, Value> {
         let mut answers = self.answers.clone();
-        for key in &self.asked {
-            let Some(response) = responses.and_then(|r| r.get(key)) else {
-                continue;
-            };
-            if is_elicit_result(response) && response.to_string().len() <= MAX_ANSWER_BYTES {
+        if let Some(responses) = responses {
+            for (key, response) in self.accepted(responses) {
                 answers.insert(key.clone(), response.clone());
             }
         }
         answers
     }
 
+    /// The responses that answer this round's questions: only those
+    /// asked, each an elicitation's result, bounded in size.
+    pub fn accepted<'a>(
+        &'a self,
+        responses: &'a InputResponses,
+    ) -> impl Iterator<Item = (&'a String, &'a Value)> {
+        self.asked.iter().filter_map(|key| {
+            responses
+                .get(key)
+                .filter(|r| is_elicit_result(r) && r.to_string().len() <= MAX_ANSWER_BYTES)
+                .map(|r| (key, r))
+        })
+    }
+
     /// Whether `responses` answer every question of this round.
     pub fn answers_all(&self, responses: &InputResponses) -> bool {
-        self.asked
-            .iter()
-            .all(|key| responses.get(key).is_some_and(is_elicit_result))
+        self.accepted(responses).count() == self.asked.len()
     }
 }
 

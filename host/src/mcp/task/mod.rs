@@ -57,9 +57,6 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// (another gateway process, or none here to wake it).
 pub const LOOK_EVERY: Duration = Duration::from_millis(500);
 
-/// The largest answer to a question kept, as JSON text.
-const MAX_ANSWER_BYTES: usize = 16 * 1024;
-
 impl McpHandler {
     /// Makes a task of `running`, a round of `call` that has not ended:
     /// records it, then leaves it to a runner of its own.
@@ -148,13 +145,8 @@ impl McpHandler {
                     round, responses, ..
                 } => {
                     let mut changed = false;
-                    for key in &round.asked {
-                        let Some(answer) = given.get(key) else {
-                            continue;
-                        };
-                        if !responses.contains_key(key)
-                            && answer.to_string().len() <= MAX_ANSWER_BYTES
-                        {
+                    for (key, answer) in round.accepted(given) {
+                        if !responses.contains_key(key) {
                             responses.insert(key.clone(), answer.clone());
                             changed = true;
                         }
