@@ -568,7 +568,22 @@ async fn a_task_waits_for_a_person_as_long_as_its_rule_says() {
     assert!(withdrawn, "the approval was not withdrawn");
     let got = task_request(&router, &token, "tasks/get", task).await;
     assert_eq!(got["result"]["status"], "cancelled", "{got}");
+    // Nothing ran, and the audit log says the approval was withdrawn.
     assert!(chain.files.join("old.txt").exists());
+    assert_eq!(executions(&chain).await, 0);
+    let mut audited = false;
+    for _ in 0..50 {
+        audited = chain.audit.entries().await.unwrap().iter().any(|e| {
+            e.kind == AuditKind::ApprovalDecided
+                && e.detail["approval"] == id
+                && e.detail["state"]["state"] == "withdrawn"
+        });
+        if audited {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(audited, "the withdrawal is not in the audit log");
 }
 
 /// The executor's `execution.failed` entry whose reason says it was
